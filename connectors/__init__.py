@@ -1,0 +1,1 @@
+"""Connectors: ClickHouse, Kafka, Redis, the HTTP gateway and the city-node SDK."""

@@ -1,0 +1,121 @@
+"""How an accepted event becomes a row: table and column order per event type."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
+from streams.validation import Accepted
+
+HEAD = ("event_id", "type", "source", "seq", "occurred_at", "sent_at", "received_at", "ingested_at", "city_code", "county_code")
+TAIL = ("_topic", "_partition", "_offset")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a batch was read from, and when it was received and written."""
+
+    topic: str
+    partition: int
+    offset: int
+    received_at: datetime | None
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    columns: tuple[str, ...]
+    body: Callable[[Any, Accepted], tuple[Any, ...]]
+
+    def row(self, acc: Accepted, origin: Origin) -> tuple[Any, ...]:
+        ev = acc.event
+        head = (
+            ev.event_id,
+            ev.type,
+            ev.source,
+            ev.seq,
+            ev.occurred_at,
+            ev.sent_at,
+            origin.received_at,
+            origin.ingested_at,
+            acc.city_code,
+            acc.county_code or 0,
+        )
+        return head + self.body(ev, acc) + (origin.topic, origin.partition, origin.offset)
+
+
+def _s(value: str | None) -> str:
+    return value or ""
+
+
+def _queue(ev: QueueEvent, _: Accepted) -> tuple[Any, ...]:
+    return (ev.hall_id, ev.ticket_no, _s(ev.item_id), _s(ev.dept_id), _s(ev.window_id), _s(ev.to_window_id), _s(ev.staff_id), ev.appointment)
+
+
+def _window(ev: WindowEvent, _: Accepted) -> tuple[Any, ...]:
+    return (ev.hall_id, ev.window_id, _s(ev.staff_id))
+
+
+def _evaluation(ev: Evaluation, _: Accepted) -> tuple[Any, ...]:
+    return (
+        ev.case_no, ev.item_id, ev.dept_id, ev.level, ev.channel, ev.mode, _s(ev.hall_id), _s(ev.window_id),
+        _s(ev.staff_id), _s(ev.device_id), list(ev.reason_tags), ev.comment, ev.evaluator_hash,
+    )  # fmt: skip
+
+
+def _case(ev: CaseEvent, _: Accepted) -> tuple[Any, ...]:
+    return (ev.case_id, ev.case_no, ev.dept_id, _s(ev.to_dept_id), _s(ev.direction), ev.deadline_working_days, _s(ev.outcome))
+
+
+def _heartbeat(ev: NodeHeartbeat, _: Accepted) -> tuple[Any, ...]:
+    return (ev.node_id, ev.cameras_total, ev.cameras_online, ev.version, ev.interval_s)
+
+
+def _probe(ev: CameraProbe, acc: Accepted) -> tuple[Any, ...]:
+    return (ev.camera_id, _s(acc.hall_id), ev.node_id, ev.status, ev.fps, ev.width, ev.height, ev.open_latency_ms, dict(ev.scores))
+
+
+def _spec(name: str, body_columns: tuple[str, ...], body: Callable[..., tuple[Any, ...]]) -> TableSpec:
+    return TableSpec(name, HEAD + body_columns + TAIL, body)
+
+
+TABLE_OF: dict[type, TableSpec] = {
+    QueueEvent: _spec(
+        "queue_events",
+        ("hall_id", "ticket_no", "item_id", "dept_id", "window_id", "to_window_id", "staff_id", "appointment"),
+        _queue,
+    ),
+    WindowEvent: _spec("window_events", ("hall_id", "window_id", "staff_id"), _window),
+    Evaluation: _spec(
+        "evaluations",
+        ("case_no", "item_id", "dept_id", "level", "channel", "mode", "hall_id", "window_id", "staff_id",
+         "device_id", "reason_tags", "comment", "evaluator_hash"),
+        _evaluation,
+    ),  # fmt: skip
+    CaseEvent: _spec(
+        "case_events", ("case_id", "case_no", "dept_id", "to_dept_id", "direction", "deadline_working_days", "outcome"), _case
+    ),
+    NodeHeartbeat: _spec("node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat),
+    CameraProbe: _spec(
+        "camera_probes",
+        ("camera_id", "hall_id", "node_id", "status", "fps", "width", "height", "open_latency_ms", "scores"),
+        _probe,
+    ),
+}
+TABLE_BY_NAME = {spec.name: spec for spec in TABLE_OF.values()}
+#: Which tables each raw topic writes to, for offset recovery.
+TABLES_OF_STREAM = {
+    "queue": ("queue_events",),
+    "window": ("window_events",),
+    "evaluation": ("evaluations",),
+    "case": ("case_events",),
+    "video": ("node_heartbeats", "camera_probes"),
+}
+REJECTION_COLUMNS = (
+    "origin", "record_index", "reason", "detail", "stream", "source", "city_code", "event_id", "record",
+    "rejected_at", "_partition", "_offset",
+)  # fmt: skip

@@ -1,0 +1,143 @@
+"""The ingest gateway: city nodes POST batches of events over HTTP.
+
+A 202 means the batch is in Kafka (acks=all); a broker that cannot take it
+gets the node a 503, never a 202. Each rejected record gets its reason in
+the answer and goes to the dead-letter topic as well.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic_core
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from connectors.node_tokens import NodeTokens
+from streams.deadletter import DEAD_LETTER_TOPIC, dead_letter
+from streams.metrics import Metrics
+from streams.models import STREAMS
+from streams.models.wire import encode_batch_parts
+from streams.validation import Validator
+
+log = structlog.get_logger(__name__)
+
+#: (topic, key, value) -> awaits the broker's ack; (topic, [(key, value)]) for many.
+SendOne = Callable[[str, bytes, bytes], Awaitable[None]]
+SendMany = Callable[[str, list[tuple[bytes, bytes]]], Awaitable[None]]
+
+METRICS_KEY = web.AppKey("metrics", Metrics)
+_BATCH_ID_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")
+
+
+def _error(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"error": code, "detail": detail}, status=status)
+
+
+class Gateway:
+    def __init__(
+        self,
+        validator: Validator,
+        tokens: NodeTokens,
+        send_one: SendOne,
+        send_many: SendMany,
+        metrics: Metrics,
+        *,
+        max_batch_events: int,
+        max_body_bytes: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.validator = validator
+        self.tokens = tokens
+        self.send_one = send_one
+        self.send_many = send_many
+        self.metrics = metrics
+        self.max_batch_events = max_batch_events
+        self.max_body_bytes = max_body_bytes
+        self.clock = clock
+
+    async def ingest(self, request: web.Request) -> web.Response:
+        stream = request.match_info["stream"]
+        response = await self._ingest(request, stream)
+        self.metrics.gateway_requests.labels(stream if stream in STREAMS else "unknown", str(response.status)).inc()
+        return response
+
+    async def _ingest(self, request: web.Request, stream: str) -> web.Response:
+        spec = STREAMS.get(stream)
+        if spec is None:
+            return _error(404, "unknown_stream", f"streams are {', '.join(STREAMS)}")
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        token_source = self.tokens.source_for(token)
+        if token_source is None:
+            return _error(401, "unauthorized", "a valid node token is required (Authorization: Bearer <token>)")
+        if request.content_length is not None and request.content_length > self.max_body_bytes:
+            return _error(413, "body_too_large", f"body exceeds {self.max_body_bytes} bytes")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "body_too_large", f"body exceeds {self.max_body_bytes} bytes")
+        try:
+            body = pydantic_core.from_json(raw, allow_inf_nan=False)
+        except ValueError as exc:
+            return _error(400, "malformed", f"body is not JSON: {exc}"[:300])
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            return _error(400, "malformed", 'body must be an object {"source": ..., "batch_id": ..., "events": [...]}')
+        source = body.get("source", token_source)
+        if source != token_source:
+            return _error(403, "scope_violation", f"this token may send only as {token_source}")
+        events: list[Any] = body["events"]
+        if len(events) > self.max_batch_events:
+            return _error(413, "batch_too_large", f"at most {self.max_batch_events} events per batch")
+        batch_id = body.get("batch_id") or uuid.uuid4().hex
+        if not isinstance(batch_id, str) or not 0 < len(batch_id) <= 64 or not set(batch_id) <= _BATCH_ID_OK:
+            return _error(400, "malformed", "batch_id must be 1-64 characters of [A-Za-z0-9._:-]")
+
+        now = self.clock()
+        accepted, rejected = self.validator.validate(spec, source, events, now)
+        city = self.validator.registry.city_of_source(source)
+        key = str(city or 0).encode()
+        try:
+            if accepted:
+                good = [events[acc.index] for acc in accepted]
+                value = encode_batch_parts(stream=stream, source=source, batch_id=batch_id, received_at=now, events=good)
+                await self.send_one(spec.topic, key, value)
+            if rejected:
+                origin = f"gw:{batch_id}"
+                await self.send_many(DEAD_LETTER_TOPIC, [dead_letter(r, origin, stream, source, city, now) for r in rejected])
+        except Exception as exc:  # noqa: BLE001 - any broker failure means "not stored"
+            log.warning("gateway_broker_unavailable", stream=stream, source=source, error=str(exc)[:300])
+            return _error(503, "broker_unavailable", "the batch could not be stored; retry later")
+        self.metrics.gateway_events.labels(stream, "accepted").inc(len(accepted))
+        self.metrics.gateway_events.labels(stream, "rejected").inc(len(rejected))
+        answer = {
+            "batch_id": batch_id,
+            "accepted": len(accepted),
+            "rejected": [
+                {"index": r.index, "event_id": r.event_id, "reason": r.reason, "detail": r.detail} for r in rejected
+            ],
+        }
+        return web.json_response(answer, status=202 if accepted or not events else 400)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_KEY].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_web_app(gateway: Gateway, metrics: Metrics, *, health: Callable[[], dict[str, Any]]) -> web.Application:
+    app = web.Application(client_max_size=gateway.max_body_bytes)
+    app[METRICS_KEY] = metrics
+
+    async def healthz(_: web.Request) -> web.Response:
+        status = health()
+        return web.json_response(status, status=200 if status.get("ok") else 503)
+
+    app.router.add_post("/api/v1/ingest/{stream}", gateway.ingest)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+    return app

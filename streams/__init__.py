@@ -1,0 +1,1 @@
+"""govpulse: real-time supervision of government service halls."""

@@ -1,0 +1,35 @@
+"""The Faust application: one per worker process, configured from Settings.
+
+Built by a function rather than at import so that the embedded stack can
+start the broker first and hand the app its address, and so that no network
+client exists at import time. Agents attach themselves in agents/.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from streams.settings import Settings
+
+
+def build_app(settings: Settings, bootstrap: str) -> faust.App:
+    session = settings.session_timeout_s
+    return faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{bootstrap}",
+        autodiscover=False,
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.topic_partitions,
+        topic_allow_declare=False,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=min(3.0, session / 3),
+        broker_rebalance_timeout=session,
+        broker_commit_interval=1.0,
+        stream_wait_empty=True,
+    )

@@ -1,0 +1,206 @@
+"""The `govpulse` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from streams import logs
+from streams.settings import Settings
+
+log = structlog.get_logger("govpulse")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "port", None) is not None:
+        overrides["http_port"] = args.port
+    return Settings(**overrides)
+
+
+def _parse_scenarios(items: list[str]) -> list[tuple[float, str]]:
+    """`90:long_queue` → (90.0, "long_queue"): inject that scenario 90 s after start."""
+    out = []
+    for item in items:
+        at, _, name = item.partition(":")
+        out.append((float(at), name) if name else (0.0, at))
+    return out
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from streams.runtime import Stack
+
+    settings = _settings(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stack = Stack(settings, demo_tokens=args.simulate)
+    sim_task: asyncio.Task[object] | None = None
+    try:
+        await stack.start()
+        print(f"govpulse is up: gateway and /metrics on {stack.base_url}", file=sys.stderr, flush=True)
+        if args.simulate:
+            from streams.simulator.client import run_simulator
+
+            sim_task = asyncio.create_task(
+                run_simulator(
+                    stack.base_url,
+                    stack.demo_tokens,
+                    stack.registry,
+                    rate_eps=args.rate,
+                    scenarios=_parse_scenarios(args.scenario),
+                    stop=stop,
+                    salt=settings.simulator_salt.get_secret_value(),
+                )
+            )
+        await stop.wait()
+        log.info("shutdown_requested")
+    finally:
+        stop.set()
+        if sim_task is not None:
+            await asyncio.gather(sim_task, return_exceptions=True)
+        await stack.stop()
+    return 0
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from streams.registry.csv_io import read_csv_dir
+    from streams.registry.generate import generate
+    from streams.simulator.client import run_simulator
+
+    tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
+    registry = read_csv_dir(Path(args.registry_dir)) if args.registry_dir else generate(halls=args.halls)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stats = await run_simulator(
+        args.url, tokens, registry, rate_eps=args.rate, scenarios=_parse_scenarios(args.scenario),
+        duration_s=args.duration, stop=stop, salt=Settings().simulator_salt.get_secret_value(),
+    )  # fmt: skip
+    print(json.dumps(stats.__dict__ if hasattr(stats, "__dict__") else str(stats), default=str, ensure_ascii=False))
+    return 0
+
+
+def _registry(args: argparse.Namespace) -> int:
+    from streams.registry.csv_io import read_csv_dir, write_csv_dir
+    from streams.registry.generate import generate
+
+    if args.registry_cmd == "generate":
+        registry = generate(halls=args.halls, seed=args.seed)
+        write_csv_dir(registry, Path(args.out))
+        print(json.dumps(registry.counts()))
+        return 0
+    # import: validate the CSVs, then stream every row onto the compacted topic.
+    registry = read_csv_dir(Path(args.dir))
+    return asyncio.run(_publish_registry(registry))
+
+
+async def _publish_registry(registry: object) -> int:
+    from connectors import kafka as kafka_conn
+    from connectors.registry_topic import publish
+
+    settings = Settings()
+    if settings.embedded_kafka:
+        print("registry import needs GOVPULSE_KAFKA_DSN=kafka://host:port", file=sys.stderr)
+        return 2
+    bootstrap = kafka_conn.bootstrap_servers(settings.kafka_dsn)
+    producer = kafka_conn.make_producer(bootstrap, "govpulse-registry-import")
+    await producer.start()
+    try:
+        count = await publish(registry, producer)  # type: ignore[arg-type]
+    finally:
+        await producer.stop()
+    print(json.dumps({"published": count}))
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    from connectors.node_tokens import issue_tokens, write_plain_tokens
+
+    settings = _settings(args)
+    tokens = issue_tokens(args.sources, settings.tokens_path)
+    write_plain_tokens(tokens, Path(args.out))
+    print(json.dumps({"issued": sorted(tokens), "hashes": str(settings.tokens_path), "tokens_file": args.out}))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from streams.schema_export import export
+
+    for path in export(Path(args.out)):
+        print(path)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="govpulse", description="Real-time supervision of government service halls.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    up = sub.add_parser("up", help="run the stack: broker, Redis, ClickHouse, worker, gateway, /metrics")
+    up.add_argument("--simulate", action="store_true", help="feed it with simulated city nodes")
+    up.add_argument("--data-dir", help="where chDB data, tokens and logs live (default ./var)")
+    up.add_argument("--port", type=int, help="HTTP port for the gateway and /metrics (default 8080)")
+    up.add_argument("--rate", type=float, default=300.0, help="simulated events per second (with --simulate)")
+    up.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME", help="inject an anomaly")
+
+    sim = sub.add_parser("simulate", help="post simulated city-node traffic to a running gateway")
+    sim.add_argument("--url", default="http://127.0.0.1:8080")
+    sim.add_argument("--tokens", required=True, help="JSON file {source: token}")
+    sim.add_argument("--rate", type=float, default=300.0)
+    sim.add_argument("--duration", type=float, default=None, help="seconds; default: until interrupted")
+    sim.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME")
+    sim.add_argument("--halls", type=int, default=2100, help="size of the generated registry the gateway uses")
+    sim.add_argument("--registry-dir", help="use this CSV registry instead of generating one")
+
+    reg = sub.add_parser("registry", help="the org registry")
+    reg_sub = reg.add_subparsers(dest="registry_cmd", required=True)
+    gen = reg_sub.add_parser("generate", help="write a generated Guangdong registry as CSV")
+    gen.add_argument("--out", required=True)
+    gen.add_argument("--halls", type=int, default=2100)
+    gen.add_argument("--seed", type=int, default=2260)
+    imp = reg_sub.add_parser("import", help="validate a CSV registry and publish it to the registry topic")
+    imp.add_argument("dir")
+
+    tok = sub.add_parser("tokens", help="issue node tokens (stored hashed)")
+    tok_sub = tok.add_subparsers(dest="tokens_cmd", required=True)
+    issue = tok_sub.add_parser("issue")
+    issue.add_argument("sources", nargs="+", help="source ids, e.g. node-440100")
+    issue.add_argument("--out", required=True, help="file that receives the plain tokens (mode 0600)")
+    issue.add_argument("--data-dir")
+
+    sch = sub.add_parser("schema", help="event JSON Schemas")
+    sch_sub = sch.add_subparsers(dest="schema_cmd", required=True)
+    exp = sch_sub.add_parser("export")
+    exp.add_argument("--out", default="docs/schemas")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    if args.cmd == "up":
+        return asyncio.run(_up(args))
+    if args.cmd == "simulate":
+        return asyncio.run(_simulate(args))
+    if args.cmd == "registry":
+        return _registry(args)
+    if args.cmd == "tokens":
+        return _tokens(args)
+    if args.cmd == "schema":
+        return _schema(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

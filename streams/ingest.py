@@ -1,0 +1,217 @@
+"""The worker's ingest step: batches from raw.* topics to ClickHouse and the dead-letter topic.
+
+No offset is committed before its rows are written: the Faust agent acks a
+list of messages only after `process` returns, and `process` returns only
+once ClickHouse has the rows (it retries, with backoff, for as long as it
+takes). A redelivered message is recognised by its offset and skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from connectors.clickhouse.tables import TABLE_BY_NAME, TABLE_OF, TABLES_OF_STREAM, Origin
+from streams.deadletter import dead_letter
+from streams.dedup import SeenIds
+from streams.metrics import Metrics
+from streams.models import TOPIC_TO_STREAM
+from streams.models.wire import BatchDecodeError, decode_batch
+from streams.retry import retry_forever
+from streams.validation import Accepted, Rejection, Validator
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    timestamp: float | None = None  # seconds since the epoch, set by the producer
+
+
+class Store(Protocol):
+    """What the processor needs from ClickHouse."""
+
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    async def insert(self, table: str, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None: ...
+
+
+DeadLetterSend = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
+
+
+@dataclass
+class _PartitionState:
+    written: dict[str, int]  # table -> highest _offset stored
+    seen: SeenIds
+
+
+@dataclass
+class _Pending:
+    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(list))
+    dead: list[tuple[bytes, bytes]] = field(default_factory=list)
+    accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    oldest_ts: dict[str, float] = field(default_factory=dict)
+
+
+class IngestProcessor:
+    def __init__(
+        self,
+        validator: Validator,
+        store: Store,
+        send_dead_letters: DeadLetterSend,
+        metrics: Metrics,
+        *,
+        dedup_max_ids: int,
+        retry_max_s: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.validator = validator
+        self.store = store
+        self.send_dead_letters = send_dead_letters
+        self.metrics = metrics
+        self.dedup_max_ids = dedup_max_ids
+        self.retry_max_s = retry_max_s
+        self.clock = clock
+        self._state: dict[tuple[str, int], _PartitionState] = {}
+
+    def forget(self, topic_partitions: list[tuple[str, int]]) -> None:
+        """Drop state of partitions this worker no longer owns; another worker rebuilds it."""
+        for tp in topic_partitions:
+            self._state.pop(tp, None)
+
+    async def process(self, messages: list[RawMessage]) -> None:
+        now = self.clock()
+        pending = _Pending()
+        for msg in messages:
+            state = self._state.get((msg.topic, msg.partition))
+            if state is None:
+                state = await self._recover(msg.topic, msg.partition)
+            self._process_one(msg, state, now, pending)
+        # Dead letters first: once rows are written the offset counts as done,
+        # so a crash in between must not lose a rejection.
+        if pending.dead:
+            await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
+        for table, rows in pending.rows.items():
+            await self._insert(table, rows)
+        self._record(messages, pending)
+
+    # -- one message -------------------------------------------------------------
+    def _process_one(self, msg: RawMessage, state: _PartitionState, now: datetime, pending: _Pending) -> None:
+        spec = TOPIC_TO_STREAM[msg.topic]
+        origin_id = f"{msg.topic}:{msg.partition}:{msg.offset}"
+        self.metrics.batches_consumed.labels(msg.topic).inc()
+        try:
+            batch = decode_batch(msg.value)
+            if batch.stream != spec.name:
+                raise BatchDecodeError(f"batch of stream {batch.stream} on topic {msg.topic}")
+        except BatchDecodeError as exc:
+            rej = Rejection(0, "malformed", str(exc)[:300], None, msg.value[:65536].decode("utf-8", "replace"))
+            pending.dead.append(dead_letter(rej, origin_id, spec.name, None, None, now))
+            pending.rejected["malformed"] += 1
+            return
+        accepted, rejected = self.validator.validate(spec, batch.source, batch.events, now)
+        in_this_message: set[str] = set()
+        kept: list[Accepted] = []
+        for acc in accepted:
+            event_id = acc.event.event_id
+            if event_id in in_this_message or state.seen.is_duplicate(event_id, msg.offset):
+                rejected.append(
+                    Rejection(acc.index, "duplicate", f"event_id {event_id} was already accepted", event_id, batch.events[acc.index])
+                )
+                continue
+            in_this_message.add(event_id)
+            state.seen.remember(event_id, msg.offset)
+            kept.append(acc)
+        source_city = self.validator.registry.city_of_source(batch.source)
+        for rej in rejected:
+            pending.dead.append(dead_letter(rej, origin_id, spec.name, batch.source, source_city, now))
+            pending.rejected[rej.reason] += 1
+        origin = Origin(msg.topic, msg.partition, msg.offset, batch.received_at, now)
+        replayed = False
+        for acc in kept:
+            table = TABLE_OF[type(acc.event)]
+            if msg.offset <= state.written.get(table.name, -1):
+                replayed = True
+                continue
+            pending.rows[table.name].append(table.row(acc, origin))
+            pending.accepted[spec.name] += 1
+        if replayed:
+            self.metrics.batches_replayed.labels(msg.topic).inc()
+        if msg.timestamp is not None and kept:
+            pending.oldest_ts[spec.name] = min(pending.oldest_ts.get(spec.name, msg.timestamp), msg.timestamp)
+
+    # -- recovery --------------------------------------------------------------------
+    async def _recover(self, topic: str, partition: int) -> _PartitionState:
+        """Read back what ClickHouse already holds from this partition."""
+        stream = TOPIC_TO_STREAM[topic].name
+        written: dict[str, int] = {}
+        seen = SeenIds(self.dedup_max_ids)
+        params = {"topic": topic, "partition": partition, "limit": self.dedup_max_ids}
+        for table in TABLES_OF_STREAM[stream]:
+            rows = await self._retry(
+                "recover",
+                lambda table=table: self.store.query(
+                    f"SELECT max(_offset), count() FROM {table} WHERE _topic = {{topic:String}} AND _partition = {{partition:UInt16}}",
+                    params,
+                ),
+            )
+            if rows and rows[0][1]:
+                written[table] = int(rows[0][0])
+            recent = await self._retry(
+                "recover",
+                lambda table=table: self.store.query(
+                    f"SELECT event_id, _offset FROM {table} WHERE _topic = {{topic:String}} AND _partition = {{partition:UInt16}}"
+                    " ORDER BY _offset DESC LIMIT {limit:UInt32}",
+                    params,
+                ),
+            )
+            for event_id, offset in reversed(recent):
+                seen.remember(event_id, int(offset))
+        state = _PartitionState(written, seen)
+        self._state[(topic, partition)] = state
+        log.info("partition_recovered", topic=topic, partition=partition, written=written, seen_ids=len(seen))
+        return state
+
+    # -- writes ----------------------------------------------------------------------
+    async def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        columns = TABLE_BY_NAME[table].columns
+
+        async def write() -> None:
+            started = time.perf_counter()
+            await self.store.insert(table, rows, columns)
+            self.metrics.clickhouse_insert_seconds.labels(table).observe(time.perf_counter() - started)
+
+        await self._retry(table, write)
+        self.metrics.clickhouse_insert_rows.labels(table).inc(len(rows))
+        # Offsets rise within a write, so the last row's is the highest.
+        for row in rows:
+            key = (row[-3], row[-2])
+            state = self._state.get(key)
+            if state is not None and row[-1] > state.written.get(table, -1):
+                state.written[table] = row[-1]
+
+    async def _retry(self, what: str, action: Callable[[], Awaitable[Any]]) -> Any:
+        count = None
+        if what not in ("dead_letter", "recover"):
+            count = self.metrics.clickhouse_insert_failures.labels(what).inc
+        return await retry_forever(what, action, self.metrics, max_delay_s=self.retry_max_s, count_failure=count)
+
+    def _record(self, messages: list[RawMessage], pending: _Pending) -> None:
+        for stream, count in pending.accepted.items():
+            self.metrics.events_accepted.labels(stream).inc(count)
+        for reason, count in pending.rejected.items():
+            self.metrics.events_rejected.labels(reason).inc(count)
+        now = time.time()
+        for stream, ts in pending.oldest_ts.items():
+            self.metrics.processing_latency.labels(stream).observe(max(0.0, now - ts))

@@ -1,0 +1,62 @@
+"""Every Prometheus metric govpulse exports, created in one place.
+
+The registry is passed in so each test can build its own and read exact values.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events_accepted = Counter(
+            "govpulse_events_accepted_total", "Events validated and written to ClickHouse.", ["stream"], registry=registry
+        )
+        self.events_rejected = Counter(
+            "govpulse_events_rejected_total", "Records sent to the dead-letter topic, by reason.", ["reason"], registry=registry
+        )
+        self.processing_latency = Histogram(
+            "govpulse_processing_latency_seconds",
+            "From a batch entering Kafka to its events being visible in ClickHouse.",
+            ["stream"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batches_consumed = Counter(
+            "govpulse_batches_consumed_total", "Kafka messages (event batches) read by the worker.", ["topic"], registry=registry
+        )
+        self.batches_replayed = Counter(
+            "govpulse_batches_replayed_total",
+            "Redelivered Kafka messages whose rows were already in ClickHouse and were skipped.",
+            ["topic"],
+            registry=registry,
+        )
+        self.clickhouse_insert_rows = Counter(
+            "govpulse_clickhouse_insert_rows_total", "Rows inserted into ClickHouse.", ["table"], registry=registry
+        )
+        self.clickhouse_insert_seconds = Histogram(
+            "govpulse_clickhouse_insert_seconds", "Duration of one ClickHouse INSERT.", ["table"],
+            buckets=_LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.clickhouse_insert_failures = Counter(
+            "govpulse_clickhouse_insert_failures_total", "Failed ClickHouse INSERTs (each is retried).", ["table"],
+            registry=registry,
+        )  # fmt: skip
+        self.sink_stalled = Gauge(
+            "govpulse_sink_stalled", "1 while the ClickHouse sink is retrying and holding back commits.", registry=registry
+        )
+        self.gateway_requests = Counter(
+            "govpulse_gateway_requests_total", "Ingest requests answered, by stream and HTTP status.", ["stream", "status"],
+            registry=registry,
+        )  # fmt: skip
+        self.gateway_events = Counter(
+            "govpulse_gateway_events_total", "Records received by the gateway, by verdict.", ["stream", "verdict"],
+            registry=registry,
+        )  # fmt: skip
+        self.registry_entities = Gauge(
+            "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
+        )

@@ -1,0 +1,210 @@
+"""The running stack of one process: broker, Redis, ClickHouse, registry, worker and gateway.
+
+In the embedded mode the broker and Redis are child processes and ClickHouse
+is chDB in this process; with real DSNs the same code connects to them
+instead. `stop()` undoes `start()` in reverse and leaves no child behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CollectorRegistry
+
+from agents import deadletter as deadletter_agent
+from agents import ingest as ingest_agent
+from connectors import kafka as kafka_conn
+from connectors import registry_topic
+from connectors.clickhouse.client import ClickHouse
+from connectors.clickhouse.migrations import migrate
+from connectors.gateway import Gateway, build_web_app
+from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
+from streams.app import build_app
+from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from streams.ingest import IngestProcessor
+from streams.metrics import Metrics
+from streams.registry.csv_io import read_csv_dir
+from streams.registry.generate import generate
+from streams.registry.model import Registry
+from streams.settings import Settings
+from streams.validation import TimeLimits, Validator
+
+log = structlog.get_logger(__name__)
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, demo_tokens: bool = False) -> None:
+        self.settings = settings
+        self.demo_tokens: dict[str, str] = {}
+        self._want_demo_tokens = demo_tokens
+        self.metrics = Metrics(CollectorRegistry())
+        self.registry = Registry()
+        self.children: list[ChildProcess] = []
+        self.bootstrap = ""
+        self.redis_url = ""
+        self.http_port = settings.http_port
+        self.ch: ClickHouse | None = None
+        self.redis: aioredis.Redis | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.follower: registry_topic.RegistryFollower | None = None
+        self.app: faust.App | None = None
+        self.runner: web.AppRunner | None = None
+        self.processor: IngestProcessor | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.http_port}"
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        await self._start_children()
+        await asyncio.to_thread(kafka_conn.ensure_topics, self.bootstrap, s.topic_partitions)
+
+        self.ch = ClickHouse(self._clickhouse_dsn(), s.clickhouse_database)
+        await self.ch.run(self.ch.open)
+        applied = await self.ch.run(migrate, self.ch)
+        log.info("clickhouse_ready", dsn=self.ch.dsn.split("@")[-1], migrations_applied=applied)
+
+        self.redis = aioredis.from_url(self.redis_url)
+        await self.redis.ping()
+
+        self.producer = kafka_conn.make_producer(self.bootstrap, "govpulse")
+        await self.producer.start()
+        if await registry_topic.topic_is_empty(self.bootstrap):
+            await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer)
+        self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics)
+        await self.follower.start()
+
+        validator = Validator(
+            self.registry,
+            TimeLimits(max_age=timedelta(seconds=s.max_event_age_s), max_future=timedelta(seconds=s.max_future_skew_s)),
+        )
+        await self._start_worker(validator)
+        if self._want_demo_tokens:
+            self.demo_tokens = self._simulator_tokens()
+        await self._start_gateway(validator)
+        log.info("stack_ready", http=self.base_url, kafka=self.bootstrap, clickhouse=self.ch.dsn.split("@")[-1])
+
+    async def stop(self) -> None:
+        """Stop in reverse order; each step runs even if an earlier one failed."""
+        steps: list[tuple[str, Any]] = [
+            ("gateway", self.runner.cleanup() if self.runner else None),
+            ("worker", self.app.stop() if self.app else None),
+            ("registry", self.follower.stop() if self.follower else None),
+            ("producer", self.producer.stop() if self.producer else None),
+            ("redis", self.redis.aclose() if self.redis else None),
+        ]
+        for name, coro in steps:
+            if coro is None:
+                continue
+            try:
+                await asyncio.wait_for(coro, timeout=15)
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                log.warning("stop_failed", part=name, error=str(exc)[:300])
+        if self.ch is not None:
+            await asyncio.to_thread(self.ch.close)
+        for child in reversed(self.children):
+            await asyncio.to_thread(child.stop)
+        log.info("stack_stopped")
+
+    # -- parts -------------------------------------------------------------------------
+    async def _start_children(self) -> None:
+        s = self.settings
+        if s.embedded_kafka:
+            broker = tansu_broker(s.embedded_kafka_port or free_port(), s.data_dir / "logs")
+            self.children.append(broker)
+            await asyncio.to_thread(broker.start)
+            self.bootstrap = f"127.0.0.1:{broker.port}"
+        else:
+            self.bootstrap = kafka_conn.bootstrap_servers(s.kafka_dsn)
+        if s.embedded_redis:
+            server = valkey_server(s.embedded_redis_port or free_port(), s.data_dir / "redis")
+            self.children.append(server)
+            await asyncio.to_thread(server.start)
+            self.redis_url = f"redis://127.0.0.1:{server.port}/0"
+        else:
+            self.redis_url = s.redis_dsn
+
+    def _clickhouse_dsn(self) -> str:
+        s = self.settings
+        if s.chdb_path is not None:
+            s.chdb_path.mkdir(parents=True, exist_ok=True)
+            return f"chdb://{s.chdb_path}"
+        return s.clickhouse_dsn
+
+    def _initial_registry(self) -> Registry:
+        s = self.settings
+        if s.registry_dir is not None:
+            return read_csv_dir(s.registry_dir)
+        return generate(halls=s.registry_halls)
+
+    async def _start_worker(self, validator: Validator) -> None:
+        s = self.settings
+        assert self.ch is not None and self.producer is not None
+        producer = self.producer
+
+        async def send_dead_letters(items: list[tuple[bytes, bytes]]) -> None:
+            futures = [await producer.send(kafka_conn.DEAD_LETTER_TOPIC, value=v, key=k) for k, v in items]
+            await asyncio.gather(*futures)
+
+        self.processor = IngestProcessor(
+            validator, self.ch, send_dead_letters, self.metrics, dedup_max_ids=s.dedup_max_ids, retry_max_s=s.sink_retry_max_s
+        )
+        self.app = build_app(s, self.bootstrap)
+        ingest_agent.attach(self.app, self.processor, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s)
+        deadletter_agent.attach(
+            self.app, self.ch, self.metrics, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s, retry_max_s=s.sink_retry_max_s
+        )
+        await self.app.start()
+
+    async def _start_gateway(self, validator: Validator) -> None:
+        s = self.settings
+        assert self.producer is not None
+        producer = self.producer
+
+        async def send_one(topic: str, key: bytes, value: bytes) -> None:
+            await producer.send_and_wait(topic, value=value, key=key)
+
+        async def send_many(topic: str, items: list[tuple[bytes, bytes]]) -> None:
+            futures = [await producer.send(topic, value=v, key=k) for k, v in items]
+            await asyncio.gather(*futures)
+
+        tokens = NodeTokens.load(s.tokens_path) if s.tokens_path.exists() else NodeTokens({})
+        if not len(tokens):
+            log.warning("no_node_tokens", path=str(s.tokens_path), hint="issue them with `govpulse tokens issue`")
+        gateway = Gateway(
+            validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
+        )
+        web_app = build_web_app(gateway, self.metrics, health=self.health)
+        self.runner = web.AppRunner(web_app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, s.http_host, s.http_port)
+        await site.start()
+        self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
+
+    def health(self) -> dict[str, Any]:
+        ready = self.follower is not None and self.follower.ready.is_set()
+        return {"ok": ready and self.app is not None, "registry_ready": ready, "registry": self.registry.counts()}
+
+    # -- demo helpers --------------------------------------------------------------------
+    def _simulator_tokens(self) -> dict[str, str]:
+        """Tokens for every source, kept in data_dir so restarts reuse them."""
+        s = self.settings
+        plain_path = s.data_dir / "simulator_tokens.json"
+        sources = [src.source_id for src in self.registry.entities("source")]
+        if plain_path.exists():
+            tokens: dict[str, str] = json.loads(plain_path.read_text(encoding="utf-8"))
+            if set(tokens) >= set(sources):
+                return tokens
+        tokens = issue_tokens(sources, s.tokens_path)
+        write_plain_tokens(tokens, plain_path)
+        return tokens

@@ -1,0 +1,28 @@
+"""Export the JSON Schema of every stream and of the batch envelope, for node developers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streams.models import SCHEMA_VERSION, STREAMS
+from streams.models.wire import Batch
+
+
+def schemas() -> dict[str, dict]:
+    out = {f"{name}.v{SCHEMA_VERSION}.schema.json": spec.adapter.json_schema() for name, spec in STREAMS.items()}
+    out[f"batch.v{SCHEMA_VERSION}.schema.json"] = Batch.model_json_schema()
+    for name, schema in out.items():
+        schema["$id"] = f"govpulse/{name}"
+        schema.setdefault("title", name.split(".")[0])
+    return out
+
+
+def export(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in schemas().items():
+        path = folder / name
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,91 @@
+"""One settings object for every process, read from GOVPULSE_* variables.
+
+The DSNs choose the mode: `embedded` starts a broker and a Redis server as
+child processes and opens ClickHouse in-process (chdb://); real DSNs point the
+same code at Kafka, ClickHouse server and Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVPULSE_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(default=Path("var"), description="Where the embedded stack keeps chDB data, tokens and logs.")
+    kafka_dsn: str = Field(default="embedded", description="`embedded`, or kafka://host:port[,host:port].")
+    clickhouse_dsn: str = Field(default="", description="chdb:///path or http://user:pass@host:8123/db; empty means chDB under data_dir.")
+    clickhouse_database: str = "govpulse"
+    redis_dsn: str = Field(default="embedded", description="`embedded`, or redis://host:port/db.")
+
+    embedded_kafka_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+    embedded_redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
+
+    topic_partitions: int = Field(default=8, ge=1, le=1024)
+    consumer_group: str = "govpulse"
+    #: Tansu answers a group join after half the session timeout, so the
+    #: embedded mode uses a short one to start in seconds rather than half a minute.
+    broker_session_timeout_s: float = Field(default=0.0, ge=0, description="0: 6 s when embedded, 30 s otherwise.")
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    node_tokens_file: Path | None = Field(default=None, description="Hashed node tokens; default data_dir/node_tokens.json.")
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(default=5000, ge=1, le=100_000)
+
+    max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
+    max_future_skew_s: int = Field(default=300, ge=0, description="Newer occurred_at than now + this is rejected as future.")
+    dedup_max_ids: int = Field(default=2_000_000, ge=1000, description="Event ids remembered per partition to spot duplicates.")
+
+    sink_batch_messages: int = Field(default=200, ge=1, description="Kafka messages (batches) per ClickHouse write.")
+    sink_flush_s: float = Field(default=0.5, gt=0, description="Longest wait before a partial write.")
+    sink_retry_max_s: float = Field(default=30.0, gt=0, description="Cap on the retry backoff while ClickHouse is down.")
+
+    registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
+    registry_halls: int = Field(default=2100, ge=21)
+
+    log_level: str = "info"
+    log_json: bool = True
+    simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")
+
+    @model_validator(mode="after")
+    def _dsns_known(self) -> Settings:
+        if self.kafka_dsn != "embedded" and not self.kafka_dsn.startswith("kafka://"):
+            raise ValueError("GOVPULSE_KAFKA_DSN must be `embedded` or kafka://host:port")
+        if self.redis_dsn != "embedded" and not self.redis_dsn.startswith(("redis://", "rediss://")):
+            raise ValueError("GOVPULSE_REDIS_DSN must be `embedded` or redis://host:port")
+        ch = self.clickhouse_dsn
+        if ch and not ch.startswith(("chdb://", "http://", "https://")):
+            raise ValueError("GOVPULSE_CLICKHOUSE_DSN must be chdb:///path or http(s)://host:8123")
+        return self
+
+    @property
+    def embedded_kafka(self) -> bool:
+        return self.kafka_dsn == "embedded"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_dsn == "embedded"
+
+    @property
+    def chdb_path(self) -> Path | None:
+        """The chDB data directory when ClickHouse runs in-process, else None."""
+        if not self.clickhouse_dsn:
+            return (self.data_dir / "clickhouse").resolve()
+        if self.clickhouse_dsn.startswith("chdb://"):
+            return Path(self.clickhouse_dsn.removeprefix("chdb://")).resolve()
+        return None
+
+    @property
+    def tokens_path(self) -> Path:
+        return self.node_tokens_file or self.data_dir / "node_tokens.json"
+
+    @property
+    def session_timeout_s(self) -> float:
+        if self.broker_session_timeout_s:
+            return self.broker_session_timeout_s
+        return 6.0 if self.embedded_kafka else 30.0

@@ -114,6 +114,8 @@ class Gateway:
             return _error(503, "broker_unavailable", "the batch could not be stored; retry later")
         self.metrics.gateway_events.labels(stream, "accepted").inc(len(accepted))
         self.metrics.gateway_events.labels(stream, "rejected").inc(len(rejected))
+        for rej in rejected:
+            self.metrics.events_rejected.labels(rej.reason).inc()
         answer = {
             "batch_id": batch_id,
             "accepted": len(accepted),

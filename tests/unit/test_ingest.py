@@ -1,0 +1,97 @@
+"""The ingest step with an in-memory store: retries, replays and dead letters."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic_core
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streams.ingest import IngestProcessor, RawMessage
+from streams.metrics import Metrics
+from streams.models.wire import encode_batch_parts
+from streams.registry.generate import generate
+from streams.validation import Validator
+
+NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+
+
+class MemoryStore:
+    """Holds inserted rows per table; can be told to fail the next N inserts."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[dict[str, Any]]] = {}
+        self.fail_next = 0
+
+    async def insert(self, table: str, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("clickhouse is down")
+        self.tables.setdefault(table, []).extend(dict(zip(columns, row, strict=True)) for row in rows)
+
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        table = re.search(r"FROM (\w+)", sql).group(1)  # type: ignore[union-attr]
+        rows = [r for r in self.tables.get(table, []) if (r["_topic"], r["_partition"]) == (parameters["topic"], parameters["partition"])]
+        if "max(_offset)" in sql:
+            return [(max((r["_offset"] for r in rows), default=0), len(rows))]
+        return [(r["event_id"], r["_offset"]) for r in rows]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return generate(halls=150)
+
+
+def _event(registry, n: int, **overrides) -> dict[str, Any]:
+    hall = registry.halls_in_city(440100)[0]
+    event = {"event_id": f"e{n}", "source": "node-440100", "seq": n, "occurred_at": (NOW - timedelta(seconds=2)).isoformat(),
+             "sent_at": NOW.isoformat(), "type": "ticket_issued", "hall_id": hall.hall_id, "ticket_no": f"A{n}"}  # fmt: skip
+    event.update(overrides)
+    return event
+
+
+def _message(offset: int, events: list[Any]) -> RawMessage:
+    value = encode_batch_parts(stream="queue", source="node-440100", batch_id=f"b{offset}", received_at=None, events=events)
+    return RawMessage("raw.queue", 0, offset, value)
+
+
+def _processor(registry, store: MemoryStore, letters: list[dict[str, Any]], metrics: Metrics | None = None) -> IngestProcessor:
+    async def send(items: list[tuple[bytes, bytes]]) -> None:
+        letters.extend(pydantic_core.from_json(v) for _, v in items)
+
+    return IngestProcessor(
+        Validator(registry), store, send, metrics or Metrics(CollectorRegistry()), dedup_max_ids=1000, retry_max_s=0.01,
+        clock=lambda: NOW,
+    )  # fmt: skip
+
+
+async def test_a_sink_outage_is_retried_until_the_rows_are_written(registry) -> None:
+    """Three failed inserts are retried, counted and shown as a stall, and the rows are written once."""
+    store, letters, metrics = MemoryStore(), [], Metrics(CollectorRegistry())
+    store.fail_next = 3
+    await _processor(registry, store, letters, metrics).process([_message(0, [_event(registry, 1), _event(registry, 2)])])
+    assert [r["event_id"] for r in store.tables["queue_events"]] == ["e1", "e2"]
+    assert metrics.registry.get_sample_value("govpulse_clickhouse_insert_failures_total", {"table": "queue_events"}) == 3
+    assert metrics.registry.get_sample_value("govpulse_sink_stalled") == 0
+
+
+async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(registry) -> None:
+    """Offsets already stored are skipped after a restart; a resent event id at a new offset is a duplicate."""
+    store, letters = MemoryStore(), []
+    await _processor(registry, store, letters).process([_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])])
+    restarted = _processor(registry, store, letters)
+    await restarted.process([_message(1, [_event(registry, 2)]), _message(2, [_event(registry, 1), _event(registry, 3)])])
+    assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
+    assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue:0:2")]
+
+
+async def test_an_unreadable_message_becomes_one_malformed_dead_letter(registry) -> None:
+    """Bytes that are not a batch are dead-lettered whole, and the next message still goes through."""
+    store, letters = MemoryStore(), []
+    garbage = RawMessage("raw.queue", 0, 0, b"\x00not json")
+    await _processor(registry, store, letters).process([garbage, _message(1, [_event(registry, 5)])])
+    assert [(d["reason"], d["origin"]) for d in letters] == [("malformed", "raw.queue:0:0")]
+    assert [r["event_id"] for r in store.tables["queue_events"]] == ["e5"]

@@ -131,7 +131,13 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_web_app(gateway: Gateway, metrics: Metrics, *, health: Callable[[], dict[str, Any]]) -> web.Application:
+def build_web_app(
+    gateway: Gateway,
+    metrics: Metrics,
+    *,
+    health: Callable[[], dict[str, Any]],
+    stats: Callable[[], Awaitable[dict[str, Any]]],
+) -> web.Application:
     app = web.Application(client_max_size=gateway.max_body_bytes)
     app[METRICS_KEY] = metrics
 
@@ -139,7 +145,11 @@ def build_web_app(gateway: Gateway, metrics: Metrics, *, health: Callable[[], di
         status = health()
         return web.json_response(status, status=200 if status.get("ok") else 503)
 
+    async def stats_handler(_: web.Request) -> web.Response:
+        return web.json_response(await stats())
+
     app.router.add_post("/api/v1/ingest/{stream}", gateway.ingest)
+    app.router.add_get("/api/v1/stats", stats_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
     return app

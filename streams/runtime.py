@@ -25,6 +25,7 @@ from connectors import kafka as kafka_conn
 from connectors import registry_topic
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
+from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from streams.app import build_app
@@ -184,7 +185,7 @@ class Stack:
         gateway = Gateway(
             validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
         )
-        web_app = build_web_app(gateway, self.metrics, health=self.health)
+        web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, s.http_host, s.http_port)
@@ -194,6 +195,14 @@ class Stack:
     def health(self) -> dict[str, Any]:
         ready = self.follower is not None and self.follower.ready.is_set()
         return {"ok": ready and self.app is not None, "registry_ready": ready, "registry": self.registry.counts()}
+
+    async def stats(self) -> dict[str, Any]:
+        """Rows stored per table: what an operator checks first when data seems missing."""
+        assert self.ch is not None
+        tables = [*TABLE_BY_NAME, "rejections"]
+        sql = " UNION ALL ".join(f"SELECT '{t}', count() FROM {t}" for t in tables)
+        rows = await self.ch.query(sql)
+        return {"rows": {name: int(count) for name, count in rows}}
 
     # -- demo helpers --------------------------------------------------------------------
     def _simulator_tokens(self) -> dict[str, str]:

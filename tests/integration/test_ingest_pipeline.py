@@ -146,3 +146,16 @@ async def test_metrics_count_accepted_and_rejected_events(stack) -> None:
     text = await eventually(scrape)
     assert "govpulse_processing_latency_seconds_bucket" in text
     assert "govpulse_clickhouse_insert_seconds_bucket" in text
+
+
+async def test_stats_report_rows_per_table(stack) -> None:
+    """/api/v1/stats answers with a row count for every event table and the rejections."""
+    event = queue_event(stack.registry, GZ)
+    await _post(stack, "queue", {"source": f"node-{GZ}", "events": [event]}, stack.demo_tokens[f"node-{GZ}"])
+    await eventually(lambda: _ids_when(stack, [event["event_id"]], 1))
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{stack.base_url}/api/v1/stats") as resp:
+            assert resp.status == 200
+            rows = (await resp.json())["rows"]
+    assert set(rows) == {"queue_events", "window_events", "evaluations", "case_events", "node_heartbeats", "camera_probes", "rejections"}
+    assert rows["queue_events"] >= 1

@@ -159,3 +159,13 @@ async def test_stats_report_rows_per_table(stack) -> None:
             rows = (await resp.json())["rows"]
     assert set(rows) == {"queue_events", "window_events", "evaluations", "case_events", "node_heartbeats", "camera_probes", "rejections"}
     assert rows["queue_events"] >= 1
+
+
+async def test_a_full_size_batch_goes_through_as_one_message(stack) -> None:
+    """A batch at the event limit is accepted whole and every event reaches ClickHouse."""
+    reg = stack.registry
+    events = [queue_event(reg, GZ) for _ in range(stack.settings.max_batch_events)]
+    status, answer = await _post(stack, "queue", {"source": f"node-{GZ}", "events": events}, stack.demo_tokens[f"node-{GZ}"])
+    assert (status, answer["accepted"], answer["rejected"]) == (202, len(events), [])
+    ids = [e["event_id"] for e in events]
+    assert len(await eventually(lambda: _ids_when(stack, ids, len(ids)))) == len(ids)

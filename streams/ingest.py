@@ -51,6 +51,7 @@ DeadLetterSend = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
 
 @dataclass
 class _PartitionState:
+    generation: int
     written: dict[str, int]  # table -> highest _offset stored
     seen: SeenIds
 
@@ -58,6 +59,8 @@ class _PartitionState:
 @dataclass
 class _Pending:
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(list))
+    #: (table, topic, partition) -> highest offset in this write
+    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
     dead: list[tuple[bytes, bytes]] = field(default_factory=list)
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -73,6 +76,7 @@ class IngestProcessor:
         metrics: Metrics,
         *,
         dedup_max_ids: int,
+        generations: dict[str, int] | None = None,
         retry_max_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -81,6 +85,7 @@ class IngestProcessor:
         self.send_dead_letters = send_dead_letters
         self.metrics = metrics
         self.dedup_max_ids = dedup_max_ids
+        self.generations = generations or {}
         self.retry_max_s = retry_max_s
         self.clock = clock
         self._state: dict[tuple[str, int], _PartitionState] = {}
@@ -104,12 +109,16 @@ class IngestProcessor:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
         for table, rows in pending.rows.items():
             await self._insert(table, rows)
+        for (table, topic, partition), offset in pending.offsets.items():
+            state = self._state.get((topic, partition))
+            if state is not None:
+                state.written[table] = max(offset, state.written.get(table, -1))
         self._record(messages, pending)
 
     # -- one message -------------------------------------------------------------
     def _process_one(self, msg: RawMessage, state: _PartitionState, now: datetime, pending: _Pending) -> None:
         spec = TOPIC_TO_STREAM[msg.topic]
-        origin_id = f"{msg.topic}:{msg.partition}:{msg.offset}"
+        origin_id = f"{msg.topic}@{state.generation}:{msg.partition}:{msg.offset}"
         self.metrics.batches_consumed.labels(msg.topic).inc()
         try:
             batch = decode_batch(msg.value)
@@ -137,7 +146,7 @@ class IngestProcessor:
         for rej in rejected:
             pending.dead.append(dead_letter(rej, origin_id, spec.name, batch.source, source_city, now))
             pending.rejected[rej.reason] += 1
-        origin = Origin(msg.topic, msg.partition, msg.offset, batch.received_at, now)
+        origin = Origin(msg.topic, state.generation, msg.partition, msg.offset, batch.received_at, now)
         replayed = False
         for acc in kept:
             table = TABLE_OF[type(acc.event)]
@@ -145,6 +154,7 @@ class IngestProcessor:
                 replayed = True
                 continue
             pending.rows[table.name].append(table.row(acc, origin))
+            pending.offsets[(table.name, msg.topic, msg.partition)] = msg.offset
             pending.accepted[spec.name] += 1
         if replayed:
             self.metrics.batches_replayed.labels(msg.topic).inc()
@@ -155,32 +165,37 @@ class IngestProcessor:
     async def _recover(self, topic: str, partition: int) -> _PartitionState:
         """Read back what ClickHouse already holds from this partition."""
         stream = TOPIC_TO_STREAM[topic].name
+        generation = self.generations.get(topic, 1)
         written: dict[str, int] = {}
         seen = SeenIds(self.dedup_max_ids)
-        params = {"topic": topic, "partition": partition, "limit": self.dedup_max_ids}
+        params = {"topic": topic, "generation": generation, "partition": partition, "limit": self.dedup_max_ids}
+        where = "_topic = {topic:String} AND _generation = {generation:UInt32} AND _partition = {partition:UInt16}"
         for table in TABLES_OF_STREAM[stream]:
             rows = await self._retry(
                 "recover",
                 lambda table=table: self.store.query(
-                    f"SELECT max(_offset), count() FROM {table} WHERE _topic = {{topic:String}} AND _partition = {{partition:UInt16}}",
+                    f"SELECT max(_offset), count() FROM {table} WHERE {where}",
                     params,
                 ),
             )
             if rows and rows[0][1]:
                 written[table] = int(rows[0][0])
+            # Ids from earlier generations of the topic count too: a node that
+            # resends them after the broker was recreated sends duplicates.
             recent = await self._retry(
                 "recover",
                 lambda table=table: self.store.query(
-                    f"SELECT event_id, _offset FROM {table} WHERE _topic = {{topic:String}} AND _partition = {{partition:UInt16}}"
-                    " ORDER BY _offset DESC LIMIT {limit:UInt32}",
+                    f"SELECT event_id, if(_generation = {{generation:UInt32}}, toInt64(_offset), -1) FROM {table}"
+                    " WHERE _topic = {topic:String} AND _partition = {partition:UInt16}"
+                    " ORDER BY ingested_at DESC, _offset DESC LIMIT {limit:UInt32}",
                     params,
                 ),
             )
             for event_id, offset in reversed(recent):
                 seen.remember(event_id, int(offset))
-        state = _PartitionState(written, seen)
+        state = _PartitionState(generation, written, seen)
         self._state[(topic, partition)] = state
-        log.info("partition_recovered", topic=topic, partition=partition, written=written, seen_ids=len(seen))
+        log.info("partition_recovered", topic=topic, generation=generation, partition=partition, written=written, seen_ids=len(seen))
         return state
 
     # -- writes ----------------------------------------------------------------------
@@ -194,12 +209,6 @@ class IngestProcessor:
 
         await self._retry(table, write)
         self.metrics.clickhouse_insert_rows.labels(table).inc(len(rows))
-        # Offsets rise within a write, so the last row's is the highest.
-        for row in rows:
-            key = (row[-3], row[-2])
-            state = self._state.get(key)
-            if state is not None and row[-1] > state.written.get(table, -1):
-                state.written[table] = row[-1]
 
     async def _retry(self, what: str, action: Callable[[], Awaitable[Any]]) -> Any:
         count = None

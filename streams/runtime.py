@@ -24,6 +24,7 @@ from agents import ingest as ingest_agent
 from connectors import kafka as kafka_conn
 from connectors import registry_topic
 from connectors.clickhouse.client import ClickHouse
+from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
@@ -32,6 +33,7 @@ from streams.app import build_app
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.ingest import IngestProcessor
 from streams.metrics import Metrics
+from streams.models import STREAMS
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
@@ -59,6 +61,7 @@ class Stack:
         self.app: faust.App | None = None
         self.runner: web.AppRunner | None = None
         self.processor: IngestProcessor | None = None
+        self.generations: dict[str, int] = {}
 
     @property
     def base_url(self) -> str:
@@ -68,11 +71,13 @@ class Stack:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await self._start_children()
-        await asyncio.to_thread(kafka_conn.ensure_topics, self.bootstrap, s.topic_partitions)
+        created = await asyncio.to_thread(kafka_conn.ensure_topics, self.bootstrap, s.topic_partitions)
 
         self.ch = ClickHouse(self._clickhouse_dsn(), s.clickhouse_database)
         await self.ch.run(self.ch.open)
         applied = await self.ch.run(migrate, self.ch)
+        raw_topics = [spec.topic for spec in STREAMS.values()]
+        self.generations = await self.ch.run(current_generations, self.ch, raw_topics, created)
         log.info("clickhouse_ready", dsn=self.ch.dsn.split("@")[-1], migrations_applied=applied)
 
         self.redis = aioredis.from_url(self.redis_url)
@@ -158,7 +163,13 @@ class Stack:
             await asyncio.gather(*futures)
 
         self.processor = IngestProcessor(
-            validator, self.ch, send_dead_letters, self.metrics, dedup_max_ids=s.dedup_max_ids, retry_max_s=s.sink_retry_max_s
+            validator,
+            self.ch,
+            send_dead_letters,
+            self.metrics,
+            dedup_max_ids=s.dedup_max_ids,
+            generations=self.generations,
+            retry_max_s=s.sink_retry_max_s,
         )
         self.app = build_app(s, self.bootstrap)
         ingest_agent.attach(self.app, self.processor, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s)

@@ -11,7 +11,7 @@ from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, Qu
 from streams.validation import Accepted
 
 HEAD = ("event_id", "type", "source", "seq", "occurred_at", "sent_at", "received_at", "ingested_at", "city_code", "county_code")
-TAIL = ("_topic", "_partition", "_offset")
+TAIL = ("_topic", "_generation", "_partition", "_offset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,7 @@ class Origin:
     """Where a batch was read from, and when it was received and written."""
 
     topic: str
+    generation: int
     partition: int
     offset: int
     received_at: datetime | None
@@ -45,7 +46,7 @@ class TableSpec:
             acc.city_code,
             acc.county_code or 0,
         )
-        return head + self.body(ev, acc) + (origin.topic, origin.partition, origin.offset)
+        return head + self.body(ev, acc) + (origin.topic, origin.generation, origin.partition, origin.offset)
 
 
 def _s(value: str | None) -> str:

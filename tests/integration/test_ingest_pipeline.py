@@ -97,8 +97,9 @@ async def test_a_redelivered_batch_leaves_no_duplicate_rows(stack) -> None:
     redelivered = RawMessage(meta.topic, meta.partition, meta.offset, value, None)
     await stack.processor.process([redelivered])  # the same worker sees it again (rebalance)
     fresh = IngestProcessor(
-        stack.processor.validator, stack.ch, stack.processor.send_dead_letters, stack.metrics, dedup_max_ids=10_000
-    )
+        stack.processor.validator, stack.ch, stack.processor.send_dead_letters, stack.metrics, dedup_max_ids=10_000,
+        generations=stack.generations,
+    )  # fmt: skip
     await fresh.process([redelivered])  # a restarted worker, whose state comes from ClickHouse
 
     rows = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids})

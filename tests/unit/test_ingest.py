@@ -34,10 +34,12 @@ class MemoryStore:
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         table = re.search(r"FROM (\w+)", sql).group(1)  # type: ignore[union-attr]
-        rows = [r for r in self.tables.get(table, []) if (r["_topic"], r["_partition"]) == (parameters["topic"], parameters["partition"])]
-        if "max(_offset)" in sql:
-            return [(max((r["_offset"] for r in rows), default=0), len(rows))]
-        return [(r["event_id"], r["_offset"]) for r in rows]
+        p = parameters or {}
+        rows = [r for r in self.tables.get(table, []) if (r["_topic"], r["_partition"]) == (p["topic"], p["partition"])]
+        if "max(_offset)" in sql:  # the offset high-water mark of the current generation
+            mine = [r["_offset"] for r in rows if r["_generation"] == p["generation"]]
+            return [(max(mine, default=0), len(mine))]
+        return [(r["event_id"], r["_offset"] if r["_generation"] == p["generation"] else -1) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +60,15 @@ def _message(offset: int, events: list[Any]) -> RawMessage:
     return RawMessage("raw.queue", 0, offset, value)
 
 
-def _processor(registry, store: MemoryStore, letters: list[dict[str, Any]], metrics: Metrics | None = None) -> IngestProcessor:
+def _processor(
+    registry, store: MemoryStore, letters: list[dict[str, Any]], metrics: Metrics | None = None, generation: int = 1
+) -> IngestProcessor:
     async def send(items: list[tuple[bytes, bytes]]) -> None:
         letters.extend(pydantic_core.from_json(v) for _, v in items)
 
     return IngestProcessor(
-        Validator(registry), store, send, metrics or Metrics(CollectorRegistry()), dedup_max_ids=1000, retry_max_s=0.01,
-        clock=lambda: NOW,
+        Validator(registry), store, send, metrics or Metrics(CollectorRegistry()), dedup_max_ids=1000,
+        generations={"raw.queue": generation}, retry_max_s=0.01, clock=lambda: NOW,
     )  # fmt: skip
 
 
@@ -85,7 +89,17 @@ async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(r
     restarted = _processor(registry, store, letters)
     await restarted.process([_message(1, [_event(registry, 2)]), _message(2, [_event(registry, 1), _event(registry, 3)])])
     assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
-    assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue:0:2")]
+    assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue@1:0:2")]
+
+
+async def test_a_recreated_topic_starting_again_at_offset_0_is_not_taken_for_a_replay(registry) -> None:
+    """After the broker forgot its topics, new messages at old offsets are stored; old ids resent are duplicates."""
+    store, letters = MemoryStore(), []
+    await _processor(registry, store, letters).process([_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])])
+    reborn = _processor(registry, store, letters, generation=2)
+    await reborn.process([_message(0, [_event(registry, 3)]), _message(1, [_event(registry, 1)])])
+    assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
+    assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue@2:0:1")]
 
 
 async def test_an_unreadable_message_becomes_one_malformed_dead_letter(registry) -> None:
@@ -93,5 +107,5 @@ async def test_an_unreadable_message_becomes_one_malformed_dead_letter(registry)
     store, letters = MemoryStore(), []
     garbage = RawMessage("raw.queue", 0, 0, b"\x00not json")
     await _processor(registry, store, letters).process([garbage, _message(1, [_event(registry, 5)])])
-    assert [(d["reason"], d["origin"]) for d in letters] == [("malformed", "raw.queue:0:0")]
+    assert [(d["reason"], d["origin"]) for d in letters] == [("malformed", "raw.queue@1:0:0")]
     assert [r["event_id"] for r in store.tables["queue_events"]] == ["e5"]

@@ -1,6 +1,8 @@
 -- Raw accepted events, one table per stream.
 --
--- Every row carries where it came from (_topic, _partition, _offset). After a
+-- Every row carries where it came from (_topic, _generation, _partition,
+-- _offset; the generation counts re-creations of the topic, whose offsets then
+-- start again at 0, as they do at every start of the in-memory embedded broker). After a
 -- crash or a rebalance the sink reads max(_offset) per partition back and skips
 -- what is already stored: that, with one atomic INSERT per write, is what makes
 -- a redelivered batch leave no duplicate row. Partitioning by ingested_at,
@@ -32,6 +34,7 @@ CREATE TABLE IF NOT EXISTS queue_events (
     staff_id String,
     appointment Bool,
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -53,6 +56,7 @@ CREATE TABLE IF NOT EXISTS window_events (
     window_id String,
     staff_id String,
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -84,6 +88,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     comment String,
     evaluator_hash FixedString(64),
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -109,6 +114,7 @@ CREATE TABLE IF NOT EXISTS case_events (
     deadline_working_days Nullable(UInt8),
     outcome String,
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -132,6 +138,7 @@ CREATE TABLE IF NOT EXISTS node_heartbeats (
     version String,
     interval_s UInt32,
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -159,6 +166,7 @@ CREATE TABLE IF NOT EXISTS camera_probes (
     open_latency_ms Nullable(Float32),
     scores Map(LowCardinality(String), Float32),
     _topic LowCardinality(String),
+    _generation UInt32,
     _partition UInt16,
     _offset UInt64
 ) ENGINE = ReplacingMergeTree(ingested_at)
@@ -184,3 +192,13 @@ CREATE TABLE IF NOT EXISTS rejections (
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(rejected_at)
 ORDER BY (origin, record_index);
+
+-- Each time govpulse creates a raw topic that existed before (the embedded
+-- broker forgets its topics on restart), the topic's generation goes up, so
+-- offsets of the new topic are never mistaken for ones already stored.
+CREATE TABLE IF NOT EXISTS topic_generations (
+    topic String,
+    generation UInt32,
+    created_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree
+ORDER BY (topic, generation);

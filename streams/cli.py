@@ -7,6 +7,7 @@ import asyncio
 import json
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -35,6 +36,24 @@ def _parse_scenarios(items: list[str]) -> list[tuple[float, str]]:
     return out
 
 
+def _hall_clock_offset(choice: str) -> timedelta:
+    """`real` keeps hall clocks true; `HH:MM` shifts them there; `auto` shifts to 10:00 when halls are closed.
+
+    Events are always stamped with the real time; only the simulated halls'
+    idea of the hour moves, so a demo at night still shows queues.
+    """
+    from streams.simulator.hours import SHANGHAI, offset_to
+
+    now = datetime.now(UTC)
+    if choice == "real":
+        return timedelta(0)
+    if choice != "auto":
+        return offset_to(now, choice)
+    local = now.astimezone(SHANGHAI)
+    open_now = local.weekday() < 5 and (9, 30) <= (local.hour, local.minute) <= (16, 30)
+    return timedelta(0) if open_now else offset_to(now, "10:00")
+
+
 async def _up(args: argparse.Namespace) -> int:
     from streams.runtime import Stack
 
@@ -58,6 +77,7 @@ async def _up(args: argparse.Namespace) -> int:
                     stack.registry,
                     rate_eps=args.rate,
                     scenarios=_parse_scenarios(args.scenario),
+                    clock_offset=_hall_clock_offset(args.hall_time),
                     stop=stop,
                     salt=settings.simulator_salt.get_secret_value(),
                 )
@@ -85,9 +105,10 @@ async def _simulate(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     stats = await run_simulator(
         args.url, tokens, registry, rate_eps=args.rate, scenarios=_parse_scenarios(args.scenario),
-        duration_s=args.duration, stop=stop, salt=Settings().simulator_salt.get_secret_value(),
+        clock_offset=_hall_clock_offset(args.hall_time), duration_s=args.duration, stop=stop,
+        salt=Settings().simulator_salt.get_secret_value(),
     )  # fmt: skip
-    print(json.dumps(stats.__dict__ if hasattr(stats, "__dict__") else str(stats), default=str, ensure_ascii=False))
+    print(json.dumps(stats.summary(), default=str, ensure_ascii=False))
     return 0
 
 
@@ -152,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, help="HTTP port for the gateway and /metrics (default 8080)")
     up.add_argument("--rate", type=float, default=300.0, help="simulated events per second (with --simulate)")
     up.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME", help="inject an anomaly")
+    up.add_argument("--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)")
 
     sim = sub.add_parser("simulate", help="post simulated city-node traffic to a running gateway")
     sim.add_argument("--url", default="http://127.0.0.1:8080")
@@ -161,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME")
     sim.add_argument("--halls", type=int, default=2100, help="size of the generated registry the gateway uses")
     sim.add_argument("--registry-dir", help="use this CSV registry instead of generating one")
+    sim.add_argument("--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)")
 
     reg = sub.add_parser("registry", help="the org registry")
     reg_sub = reg.add_subparsers(dest="registry_cmd", required=True)

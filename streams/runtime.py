@@ -220,7 +220,9 @@ class Stack:
         """Tokens for every source, kept in data_dir so restarts reuse them."""
         s = self.settings
         plain_path = s.data_dir / "simulator_tokens.json"
+        # City data nodes and video nodes both send.
         sources = [src.source_id for src in self.registry.entities("source")]
+        sources += [node.node_id for node in self.registry.entities("node")]
         if plain_path.exists():
             tokens: dict[str, str] = json.loads(plain_path.read_text(encoding="utf-8"))
             if set(tokens) >= set(sources):

@@ -8,120 +8,38 @@ import itertools
 import math
 import random
 from bisect import bisect_right
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 
 from streams.registry.model import Hall, Registry, Window
 from streams.simulator.catalog import Catalog
-from streams.simulator.hours import Session, is_open, local_day_and_second, parse_opening, session_at_or_after
+from streams.simulator.hall_state import (
+    APPOINTMENT_LETTER,
+    HOURLY_PROFILE,
+    IMPATIENT_AFTER_S,
+    LONG_WAIT_S,
+    MAX_STAFFED_SHARE,
+    P_APPOINTMENT,
+    P_IMPATIENT,
+    P_LONG_WAIT_WALKOUT,
+    P_NO_SHOW,
+    P_TRANSFER,
+    PEAK_PROFILE,
+    SERVICE_MEDIAN_S,
+    SERVICE_SIGMA,
+    TARGET_UTILISATION,
+    TICKET_LETTER,
+    HallSim,
+    Served,
+    Ticket,
+    WindowSim,
+    hall_sim,
+    mean_service_s,
+    mmdd,
+    poisson,
+)
+from streams.simulator.hours import Session, is_open, local_day_and_second, session_at_or_after
 from streams.simulator.kernel import Kernel
-
-#: Median service time per window kind; 综合受理 and 专项 land in the 6–10 min range.
-SERVICE_MEDIAN_S = {"综合受理": 480.0, "专项": 540.0, "出件": 120.0, "咨询": 180.0}
-SERVICE_SIGMA = 0.45
-#: Share of windows with someone on duty on a given day (leave, training).
-STAFFED_SHARE = 0.92
-#: Arrivals are sized so that windows are this busy at the daily peak: enough
-#: for a visible line, short of the endless queue of an overloaded hall.
-TARGET_UTILISATION = 0.7
-P_APPOINTMENT = 0.20
-P_NO_SHOW = 0.03
-P_WALKOUT = 0.02
-P_TRANSFER = 0.01
-#: Anyone still waiting after an hour gives up with this probability.
-LONG_WAIT_S = 3600.0
-P_LONG_WAIT_WALKOUT = 0.3
-#: Arrival intensity by local hour relative to the day's mean (morning and afternoon peaks).
-HOURLY_PROFILE = {8: 0.7, 9: 0.9, 10: 1.15, 11: 0.95, 12: 0.7, 13: 0.8, 14: 0.95, 15: 1.1, 16: 0.95, 17: 0.7}
-PEAK_PROFILE = max(HOURLY_PROFILE.values())
-TICKET_LETTER = {"综合受理": "A", "专项": "B", "出件": "C", "咨询": "D"}
-APPOINTMENT_LETTER = "Y"
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    """A finished service, as the evaluation side needs to know it."""
-
-    hall_id: str
-    city_code: int
-    source: str
-    window_id: str
-    staff_id: str
-    item_id: str
-    dept_id: str
-    case_no: str
-
-
-@dataclass(slots=True, eq=False)
-class Ticket:
-    ticket_no: str
-    kind: str
-    item_id: str
-    dept_id: str
-    appointment: bool
-    issued_t: float
-    state: str = "waiting"  # waiting, called, done, gone
-
-
-@dataclass(slots=True, eq=False)
-class WindowSim:
-    window_id: str
-    kind: str
-    state: str = "closed"  # closed, open, paused
-    staffed: bool = False
-    staff_id: str | None = None
-    logged_in: bool = False
-    busy: bool = False
-    call_pending: bool = False
-    #: Paused by a scenario: the window stops calling and stays paused until released.
-    held: bool = False
-    transfers: deque[Ticket] = field(default_factory=deque)
-
-
-@dataclass(slots=True, eq=False)
-class HallSim:
-    hall: Hall
-    source: str
-    spans: tuple[tuple[int, int], ...]
-    windows: list[WindowSim]
-    staff_pool: list[str]
-    capacity: float
-    kinds: list[str]
-    kind_cum: list[float]
-    lines: dict[str, tuple[deque[Ticket], deque[Ticket]]]
-    waiting_by_kind: dict[str, int]
-    session: Session | None = None
-    closing: bool = True
-    day: int = -1
-    counters: dict[str, int] = field(default_factory=dict)
-    cases: int = 0
-    boost: float = 1.0
-
-    def accepting(self, t: float) -> bool:
-        s = self.session
-        return s is not None and not self.closing and s.open_t <= t < s.intake_end_t
-
-    @property
-    def waiting(self) -> int:
-        return sum(self.waiting_by_kind.values()) + sum(len(w.transfers) for w in self.windows)
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 30:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
-
-
-def mean_service_s(kind: str) -> float:
-    return SERVICE_MEDIAN_S.get(kind, SERVICE_MEDIAN_S["综合受理"]) * math.exp(SERVICE_SIGMA**2 / 2)
 
 
 class Halls:
@@ -148,16 +66,39 @@ class Halls:
         self.halls: dict[str, HallSim] = {}
         for hall in registry.entities("hall"):
             if isinstance(hall, Hall) and hall.city_code in kernel.sources:
-                self.halls[hall.hall_id] = _hall_sim(hall, kernel.sources[hall.city_code], windows.get(hall.hall_id, []))
-        self.total_capacity = sum(h.capacity for h in self.halls.values())
-        self.tickets_per_s = tickets_per_s
-        peak_load = tickets_per_s * PEAK_PROFILE
-        #: Above the halls' real capacity, services are shortened rather than
-        #: letting every line grow without end.
-        self.service_scale = min(1.0, TARGET_UTILISATION * self.total_capacity / peak_load) if peak_load > 0 else 1.0
+                self.halls[hall.hall_id] = hall_sim(hall, kernel.sources[hall.city_code], windows.get(hall.hall_id, []))
         self._order = list(self.halls.values())
         self._cum: list[float] = []
+        self.tickets_per_s = 0.0
+        self.total_capacity = 0.0
+        self.service_scale = 1.0
+        self.configure(tickets_per_s)
+
+    def configure(self, tickets_per_s: float) -> None:
+        """Size staffing (and, past full staffing, service times) to the province's ticket rate."""
+        self.tickets_per_s = tickets_per_s
+        needed = tickets_per_s * PEAK_PROFILE / TARGET_UTILISATION
+        full = sum(h.full_capacity for h in self._order)
+        share = min(MAX_STAFFED_SHARE, needed / full) if full > 0 else 0.0
+        for hs in self._order:
+            n = len(hs.windows)
+            hs.staffed_count = min(n, max(1, round(share * n))) if n else 0
+            hs.capacity = hs.full_capacity * hs.staffed_count / n if n else 0.0
+        self.total_capacity = sum(h.capacity for h in self._order)
+        # Past full staffing, services get shorter rather than every line growing without end.
+        served = TARGET_UTILISATION * self.total_capacity
+        self.service_scale = min(1.0, served / (tickets_per_s * PEAK_PROFILE)) if tickets_per_s > 0 else 1.0
         self.rebuild_weights()
+
+    @property
+    def window_events_per_s(self) -> float:
+        """Window opens, pauses, closes, logins and logouts per second of opening time."""
+        total = 0.0
+        for hs in self._order:
+            open_s = sum(end - start for start, end in hs.spans)
+            if open_s > 0:
+                total += hs.staffed_count * (2 * len(hs.spans) + 2) / open_s
+        return total
 
     # -- arrivals ------------------------------------------------------------------
 
@@ -190,14 +131,13 @@ class Halls:
         appointment = rng.random() < P_APPOINTMENT
         letter = APPOINTMENT_LETTER if appointment else TICKET_LETTER.get(kind, "A")
         hs.counters[letter] = number = hs.counters.get(letter, 0) + 1
-        _, second = local_day_and_second(t, self.kernel.offset_s)
         item_id, dept_id = self.catalog.draw(rng, hs.hall.city_code)
-        ticket = Ticket(f"{_mmdd(hs.day)}-{letter}{number:03d}", kind, item_id, dept_id, appointment, t)
+        ticket = Ticket(f"{mmdd(hs.day)}-{letter}{number:03d}", kind, item_id, dept_id, appointment, t)
         hs.lines[kind][0 if appointment else 1].append(ticket)
         hs.waiting_by_kind[kind] += 1
         self._queue_event(hs, t, "ticket_issued", ticket)
-        if rng.random() < P_WALKOUT:
-            self.kernel.agenda.at(t + rng.uniform(120, 1200), partial(self._give_up, hs, ticket, 1.0))
+        if rng.random() < P_IMPATIENT:
+            self.kernel.agenda.at(t + rng.uniform(*IMPATIENT_AFTER_S), partial(self._give_up, hs, ticket, 1.0))
         self.kernel.agenda.at(t + LONG_WAIT_S, partial(self._give_up, hs, ticket, P_LONG_WAIT_WALKOUT))
         self._wake(hs, kind, t)
 
@@ -229,10 +169,17 @@ class Halls:
         hs.day = day
         hs.counters.clear()
         pool = self.rng.sample(hs.staff_pool, len(hs.staff_pool))
-        for w in hs.windows:
-            w.staffed = self.rng.random() < STAFFED_SHARE and bool(pool)
+        staffed = set(self.rng.sample(range(len(hs.windows)), hs.staffed_count))
+        capacity_by_kind: dict[str, float] = {}
+        for index, w in enumerate(hs.windows):
+            w.staffed = index in staffed and bool(pool)
             w.staff_id = pool.pop() if w.staffed else None
             w.logged_in, w.state = False, "closed"
+            if w.staffed:
+                capacity_by_kind[w.kind] = capacity_by_kind.get(w.kind, 0.0) + 1 / mean_service_s(w.kind)
+        # Citizens are steered to the kinds of window on duty today.
+        hs.kinds = sorted(capacity_by_kind)
+        hs.kind_cum = list(itertools.accumulate(capacity_by_kind[k] for k in hs.kinds))
 
     def _close_session(self, hs: HallSim, session: Session, t: float) -> None:
         hs.closing = True
@@ -250,7 +197,7 @@ class Halls:
         self._schedule_session(hs, session.close_t)
 
     def _send_home(self, hs: HallSim, ticket: Ticket, t: float) -> None:
-        if ticket.state == "waiting":
+        if ticket.state in ("waiting", "transferred"):
             ticket.state = "gone"
             self._queue_event(hs, t, "ticket_walkout", ticket)
 
@@ -310,7 +257,7 @@ class Halls:
     def _next_ticket(self, hs: HallSim, w: WindowSim) -> Ticket | None:
         while w.transfers:
             ticket = w.transfers.popleft()
-            if ticket.state == "waiting":
+            if ticket.state == "transferred":
                 return ticket
         kinds = [w.kind]
         if w.kind == "综合受理":
@@ -367,7 +314,7 @@ class Halls:
             others = [o for o in hs.windows if o is not w and o.state == "open" and not o.held]
             target = self.rng.choice(others) if others else None
         if target is not None:
-            ticket.state = "waiting"
+            ticket.state = "transferred"
             target.transfers.append(ticket)
             self._queue_event(hs, t, "ticket_transferred", ticket, w, to_window_id=target.window_id)
             if not target.busy and not target.call_pending:
@@ -423,38 +370,3 @@ class Halls:
                 if w.staff_id == staff_id:
                     return hs, w
         return None
-
-
-def _hall_sim(hall: Hall, source: str, windows: list[Window]) -> HallSim:
-    sims = [WindowSim(w.window_id, w.kind) for w in windows]
-    capacity_by_kind: dict[str, float] = {}
-    for w in sims:
-        capacity_by_kind[w.kind] = capacity_by_kind.get(w.kind, 0.0) + STAFFED_SHARE / mean_service_s(w.kind)
-    kinds = sorted(capacity_by_kind)
-    # A hall has about a tenth more staff than windows, for shifts and leave.
-    staff = [f"ST{hall.hall_id[1:]}-{k:02d}" for k in range(1, math.ceil(len(sims) * 1.1) + 1)]
-    return HallSim(
-        hall=hall,
-        source=source,
-        spans=parse_opening(hall.opening),
-        windows=sims,
-        staff_pool=staff,
-        capacity=sum(capacity_by_kind.values()),
-        kinds=kinds,
-        kind_cum=list(itertools.accumulate(capacity_by_kind[k] for k in kinds)),
-        lines={k: (deque(), deque()) for k in kinds},
-        waiting_by_kind={k: 0 for k in kinds},
-    )
-
-
-def _mmdd(day: int) -> str:
-    from datetime import date, timedelta
-
-    return (date(1970, 1, 1) + timedelta(days=day)).strftime("%m%d")
-
-
-def staff_hall_id(staff_id: str) -> str | None:
-    """The hall a simulated staff id belongs to: 'ST440103001-05' -> 'H440103001'."""
-    if staff_id.startswith("ST") and "-" in staff_id:
-        return "H" + staff_id[2:].split("-", 1)[0]
-    return None

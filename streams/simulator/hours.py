@@ -9,7 +9,7 @@ at night can behave like a weekday morning while events keep real stamps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 #: China has had no daylight saving since 1991, so a fixed +08:00 is exact and
 #: needs no tz database lookup (no file I/O, on import or later).
@@ -18,6 +18,7 @@ _UTC_OFFSET_S = 8 * 3600
 _DAY_S = 86_400
 #: 1970-01-01 was a Thursday (Monday = 0).
 _EPOCH_WEEKDAY = 3
+_EPOCH_DATE = date(1970, 1, 1)
 
 #: Halls stop issuing tickets this long before a session ends so that the
 #: line empties by closing time, as real halls do (停止取号).
@@ -102,6 +103,17 @@ def is_open(spans: tuple[tuple[int, int], ...], t: float, offset_s: float) -> bo
     """Whether the hall clock at `t` is inside one of the spans on a working day (ends included)."""
     day, second = local_day_and_second(t, offset_s)
     return is_working_day(day) and any(start <= second <= end for start, end in spans)
+
+
+def offset_to(now: datetime, hhmm: str = "10:00") -> timedelta:
+    """The `clock_offset` that shows `hhmm` on the latest working day on hall clocks at `now` (for demos at any hour)."""
+    local = now.astimezone(SHANGHAI)
+    day = local.date()
+    while not is_working_day((day - _EPOCH_DATE).days):
+        day -= timedelta(days=1)
+    hours, _, minutes = hhmm.partition(":")
+    wanted = datetime(day.year, day.month, day.day, int(hours), int(minutes), tzinfo=SHANGHAI)
+    return wanted - local
 
 
 def iso(t: float) -> str:

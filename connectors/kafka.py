@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -67,3 +68,9 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         max_request_size=16 * 1024 * 1024,
         request_timeout_ms=15_000,
     )
+
+
+async def send_all(producer: AIOKafkaProducer, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    """Send (key, value) pairs and return once the broker has acknowledged every one."""
+    futures = [await producer.send(topic, value=value, key=key) for key, value in items]
+    await asyncio.gather(*futures)

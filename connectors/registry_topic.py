@@ -13,7 +13,7 @@ import json
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from connectors.kafka import REGISTRY_TOPIC
+from connectors.kafka import REGISTRY_TOPIC, send_all
 from streams.metrics import Metrics
 from streams.registry.model import InvalidRow, Registry, topic_key
 
@@ -22,13 +22,12 @@ log = structlog.get_logger(__name__)
 
 async def publish(registry: Registry, producer: AIOKafkaProducer) -> int:
     """Send every entity as one message keyed `kind:key`; returns the count."""
-    futures = []
-    for kind, key, row in registry.to_rows():
-        value = json.dumps(row, ensure_ascii=False).encode()
-        futures.append(await producer.send(REGISTRY_TOPIC, value=value, key=topic_key(kind, key).encode()))
-    await asyncio.gather(*futures)
-    log.info("registry_published", messages=len(futures), **registry.counts())
-    return len(futures)
+    items = [
+        (topic_key(kind, key).encode(), json.dumps(row, ensure_ascii=False).encode()) for kind, key, row in registry.to_rows()
+    ]
+    await send_all(producer, REGISTRY_TOPIC, items)
+    log.info("registry_published", messages=len(items), **registry.counts())
+    return len(items)
 
 
 async def topic_is_empty(bootstrap: str) -> bool:

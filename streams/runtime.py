@@ -159,8 +159,7 @@ class Stack:
         producer = self.producer
 
         async def send_dead_letters(items: list[tuple[bytes, bytes]]) -> None:
-            futures = [await producer.send(kafka_conn.DEAD_LETTER_TOPIC, value=v, key=k) for k, v in items]
-            await asyncio.gather(*futures)
+            await kafka_conn.send_all(producer, kafka_conn.DEAD_LETTER_TOPIC, items)
 
         self.processor = IngestProcessor(
             validator,
@@ -187,8 +186,7 @@ class Stack:
             await producer.send_and_wait(topic, value=value, key=key)
 
         async def send_many(topic: str, items: list[tuple[bytes, bytes]]) -> None:
-            futures = [await producer.send(topic, value=v, key=k) for k, v in items]
-            await asyncio.gather(*futures)
+            await kafka_conn.send_all(producer, topic, items)
 
         tokens = NodeTokens.load(s.tokens_path) if s.tokens_path.exists() else NodeTokens({})
         if not len(tokens):

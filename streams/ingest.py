@@ -103,8 +103,9 @@ class IngestProcessor:
             if state is None:
                 state = await self._recover(msg.topic, msg.partition)
             self._process_one(msg, state, now, pending)
-        # Dead letters first: once rows are written the offset counts as done,
-        # so a crash in between must not lose a rejection.
+        # A replayed message sends its dead letters again (the rejections table
+        # collapses them by origin and index), so none is lost whatever the
+        # order; they go first so that a ClickHouse outage does not hold them back.
         if pending.dead:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
         for table, rows in pending.rows.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -45,10 +46,13 @@ async def topic_is_empty(bootstrap: str) -> bool:
 class RegistryFollower:
     """Keeps a Registry in step with the registry topic."""
 
-    def __init__(self, bootstrap: str, registry: Registry, metrics: Metrics) -> None:
+    def __init__(
+        self, bootstrap: str, registry: Registry, metrics: Metrics, on_change: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.registry = registry
         self.metrics = metrics
+        self.on_change = on_change
         self.ready = asyncio.Event()
         self.applied = 0
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +93,8 @@ class RegistryFollower:
                         remaining.discard(tp)
                 if remaining == set() and not self.ready.is_set():
                     self._mark_ready()
+                elif batches and self.ready.is_set() and self.on_change is not None:
+                    await self.on_change()
         finally:
             await consumer.stop()
 

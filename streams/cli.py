@@ -155,6 +155,36 @@ def _tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def _indicators(args: argparse.Namespace) -> int:
+    """Print the indicator list, or one indicator's points, from a running govpulse."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = f"{args.url.rstrip('/')}/api/v1/indicators"
+    if args.name:
+        query = {"scope": args.scope, "window": args.window}
+        query.update({k: v for k, v in (("from", args.start), ("to", args.end)) if v})
+        url += f"/{urllib.parse.quote(args.name)}?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - an operator-given govpulse URL
+            body = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(), file=sys.stderr)
+        return 1
+    if not args.name:
+        for ind in body["indicators"]:
+            print(f"{ind['name']:<28} {ind['family']:<13} {ind['unit']:<12} {ind['title_zh']}")
+        return 0
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False, indent=1))
+        return 0
+    for point in body["points"]:
+        group = f" {point['reason']}" if "reason" in point else ""
+        print(f"{point['bucket']}{group} {point['value']}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from streams.schema_export import export
 
@@ -201,6 +231,15 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--out", required=True, help="file that receives the plain tokens (mode 0600)")
     issue.add_argument("--data-dir")
 
+    ind = sub.add_parser("indicators", help="list indicators, or query one, from a running govpulse")
+    ind.add_argument("name", nargs="?", help="indicator name; omit to list them")
+    ind.add_argument("--url", default="http://127.0.0.1:8080")
+    ind.add_argument("--scope", default="province", help="province | city:440100 | county:440106 | hall:<id> | dept:<id> | source:<id>")
+    ind.add_argument("--window", default="1h", choices=["5m", "1h", "1d"])
+    ind.add_argument("--from", dest="start", help="ISO 8601 with zone; default: a day (7 days for 1d) before --to")
+    ind.add_argument("--to", dest="end", help="ISO 8601 with zone; default: now")
+    ind.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
     sch = sub.add_parser("schema", help="event JSON Schemas")
     sch_sub = sch.add_subparsers(dest="schema_cmd", required=True)
     exp = sch_sub.add_parser("export")
@@ -222,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         return _tokens(args)
     if args.cmd == "schema":
         return _schema(args)
+    if args.cmd == "indicators":
+        return _indicators(args)
     return 2
 
 

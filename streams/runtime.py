@@ -22,10 +22,11 @@ from prometheus_client import CollectorRegistry
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
 from connectors import kafka as kafka_conn
-from connectors import registry_topic
+from connectors import indicators_api, registry_topic
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
+from connectors.clickhouse.org_dims import sync_halls
 from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
@@ -87,8 +88,9 @@ class Stack:
         await self.producer.start()
         if await registry_topic.topic_is_empty(self.bootstrap):
             await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer)
-        self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics)
+        self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics, self._registry_changed)
         await self.follower.start()
+        await sync_halls(self.ch, self.registry)
 
         validator = Validator(
             self.registry,
@@ -195,11 +197,19 @@ class Stack:
             validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
         )
         web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
+        indicators_api.add_routes(web_app, self.ch)
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, s.http_host, s.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
+
+    async def _registry_changed(self) -> None:
+        assert self.ch is not None
+        try:
+            await sync_halls(self.ch, self.registry)
+        except Exception as exc:  # noqa: BLE001 - the next update retries; the follower must keep going
+            log.warning("org_dims_sync_failed", error=str(exc)[:300])
 
     def health(self) -> dict[str, Any]:
         ready = self.follower is not None and self.follower.ready.is_set()

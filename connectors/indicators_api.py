@@ -1,0 +1,44 @@
+"""HTTP API over the rolling indicators: list them, and query one by scope, window and range."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from streams.indicators.catalog import INDICATORS
+from streams.indicators.query import IndicatorQuery, QueryError
+from streams.indicators.service import Reader, run
+
+
+def _time(request: web.Request, key: str) -> datetime | None:
+    text = request.query.get(key)
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(f"{key}={text!r} is not an ISO 8601 time") from None
+
+
+def add_routes(app: web.Application, reader: Reader, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    async def list_indicators(_: web.Request) -> web.Response:
+        return web.json_response({"indicators": [i.describe() for i in INDICATORS.values()]})
+
+    async def get_indicator(request: web.Request) -> web.Response:
+        try:
+            q = IndicatorQuery.build(
+                request.query.get("scope", "province"),
+                request.query.get("window", "1h"),
+                _time(request, "from"),
+                _time(request, "to"),
+                clock(),
+            )
+            return web.json_response(await run(reader, request.match_info["name"], q))
+        except QueryError as exc:
+            status = 404 if str(exc).startswith("unknown indicator") else 400
+            return web.json_response({"error": "bad_query", "detail": str(exc)}, status=status)
+
+    app.router.add_get("/api/v1/indicators", list_indicators)
+    app.router.add_get("/api/v1/indicators/{name}", get_indicator)

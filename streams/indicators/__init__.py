@@ -1,0 +1,1 @@
+"""Rolling indicators: their definitions, and the queries that read them from ClickHouse."""

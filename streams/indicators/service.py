@@ -1,0 +1,58 @@
+"""Run an indicator query against ClickHouse and shape the answer."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from streams.indicators.catalog import INDICATORS, Indicator
+from streams.indicators.query import IndicatorQuery, QueryError
+
+
+class Reader(Protocol):
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+
+def lookup(name: str, q: IndicatorQuery) -> Indicator:
+    indicator = INDICATORS.get(name)
+    if indicator is None:
+        raise QueryError(f"unknown indicator {name!r}; GET /api/v1/indicators lists them")
+    if q.scope.kind not in indicator.scopes:
+        raise QueryError(f"{name} has no {q.scope.kind} scope; it has {', '.join(indicator.scopes)}")
+    if q.window not in indicator.windows:
+        raise QueryError(f"{name} has no {q.window} window; it has {', '.join(indicator.windows)}")
+    return indicator
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _iso(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat()
+
+
+async def run(reader: Reader, name: str, q: IndicatorQuery) -> dict[str, Any]:
+    indicator = lookup(name, q)
+    rows = await reader.query(indicator.sql(q), q.params())
+    points = []
+    for row in rows:
+        point: dict[str, Any] = {"bucket": _iso(row[0]), "value": _number(row[-1])}
+        if indicator.grouped_by:
+            point[indicator.grouped_by] = row[1]
+        points.append(point)
+    return {
+        "indicator": name,
+        "unit": indicator.unit,
+        "scope": str(q.scope),
+        "window": q.window,
+        "from": _iso(q.start),
+        "to": _iso(q.end),
+        "points": points,
+    }

@@ -1,0 +1,89 @@
+"""SQL building blocks shared by the indicator definitions."""
+
+from __future__ import annotations
+
+from streams.indicators.query import IndicatorQuery, QueryError, bucket
+
+START = "{start:DateTime64(3, 'UTC')}"
+END = "{end:DateTime64(3, 'UTC')}"
+VALUE = "{scope_value:String}"
+#: A hall with no wait target in the registry gets the national 30-minute norm.
+DEFAULT_WAIT_TARGET_S = 1800
+
+
+def in_range(column: str) -> str:
+    return f"{column} >= {START} AND {column} < {END}"
+
+
+def scope_filter(q: IndicatorQuery, columns: dict[str, str]) -> str:
+    """` AND …` restricting rows to the scope, given which column holds each scope kind."""
+    kind = q.scope.kind
+    if kind == "province":
+        return ""
+    column = columns.get(kind)
+    if column is None:
+        raise QueryError(f"this indicator has no {kind} scope; it has {', '.join(['province', *columns])}")
+    if kind in ("city", "county"):
+        return f" AND {column} = toUInt32({VALUE})"
+    return f" AND {column} = {VALUE}"
+
+
+def tickets(q: IndicatorQuery) -> str:
+    """One merged row per ticket of the scope, over the local days the range touches (and the one before)."""
+    # Prefilter on the primary key; county and department are checked after the merge.
+    where = {
+        "city": f" AND city_code = toUInt32({VALUE})",
+        "county": f" AND city_code = intDiv(toUInt32({VALUE}), 100) * 100",
+        "hall": f" AND hall_id = {VALUE}",
+    }.get(q.scope.kind, "")
+    having = scope_filter(q, {"city": "city_code", "county": "county_code", "hall": "hall_id", "dept": "dept_id"})
+    return f"""
+    SELECT city_code, hall_id, max(county_code) AS county_code, max(dept_id) AS dept_id,
+           min(issued_at) AS issued_at, min(called_at) AS called_at, min(started_at) AS started_at,
+           max(completed_at) AS completed_at, min(no_show_at) AS no_show_at, min(walkout_at) AS walkout_at
+    FROM ticket_facts
+    WHERE day BETWEEN toDate({START}, 'Asia/Shanghai') - 1 AND toDate({END}, 'Asia/Shanghai'){where}
+    GROUP BY city_code, hall_id, day, ticket_no
+    HAVING 1{having}"""
+
+
+def over_tickets(q: IndicatorQuery, at: str, value: str, extra_where: str = "") -> str:
+    """Aggregate `value` over tickets whose timestamp `at` falls in the range, by window."""
+    return f"""
+    WITH t AS ({tickets(q)})
+    SELECT {bucket(at, q.window)} AS b, {value} AS value
+    FROM t
+    WHERE {at} IS NOT NULL AND {in_range(at)}{extra_where}
+    GROUP BY b ORDER BY b"""
+
+
+def seconds(later: str, earlier: str) -> str:
+    return f"dateDiff('millisecond', {earlier}, {later}) / 1000"
+
+
+def evaluations(q: IndicatorQuery, value: str) -> str:
+    where = scope_filter(q, {"city": "city_code", "county": "county_code", "hall": "hall_id", "dept": "dept_id"})
+    return f"""
+    SELECT {bucket('bucket', q.window)} AS b, {value} AS value
+    FROM evaluation_5m
+    WHERE {in_range('bucket')}{where}
+    GROUP BY b ORDER BY b"""
+
+
+def ingest_quality(q: IndicatorQuery, value: str) -> str:
+    where = scope_filter(q, {"city": "city_code", "source": "source"})
+    return f"""
+    SELECT {bucket('bucket', q.window)} AS b, {value} AS value
+    FROM ingest_quality_5m
+    WHERE {in_range('bucket')}{where}
+    GROUP BY b ORDER BY b"""
+
+
+def rejections(q: IndicatorQuery, value: str, group: str | None = None) -> str:
+    where = scope_filter(q, {"city": "city_code", "source": "source"})
+    group_sql = f", {group} AS grp" if group else ""
+    return f"""
+    SELECT {bucket('bucket', q.window)} AS b{group_sql}, {value} AS value
+    FROM rejections_5m
+    WHERE {in_range('bucket')}{where}
+    GROUP BY b{', grp' if group else ''} ORDER BY b{', grp' if group else ''}"""

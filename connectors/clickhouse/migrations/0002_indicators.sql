@@ -130,7 +130,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_queue_events_mv TO ingest_
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'queue' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM queue_events
@@ -140,7 +140,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_window_events_mv TO ingest
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'window' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM window_events
@@ -150,7 +150,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_evaluations_mv TO ingest_q
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'evaluation' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM evaluations
@@ -160,7 +160,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_case_events_mv TO ingest_q
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'case' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM case_events
@@ -170,7 +170,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_node_heartbeats_mv TO inge
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'video' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM node_heartbeats
@@ -180,7 +180,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_quality_camera_probes_mv TO ingest
 SELECT
     toStartOfFiveMinutes(ingested_at) AS bucket, source, 'video' AS stream, city_code,
     count() AS events,
-    countIf(ingested_at - occurred_at > 300) AS late_events,
+    countIf(dateDiff('second', occurred_at, ingested_at) > 300) AS late_events,
     quantilesTDigestState(0.5, 0.95)(greatest(toFloat64(dateDiff('millisecond', occurred_at, ingested_at)) / 1000, 0)) AS lag_s,
     min(seq) AS min_seq, max(seq) AS max_seq, uniqExactState(seq) AS seqs
 FROM camera_probes

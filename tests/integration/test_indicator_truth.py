@@ -1,0 +1,246 @@
+"""A small day in 佛山 (440600), scripted by hand, through the real gateway, worker and chDB.
+
+Every expected value below is worked out by hand from the script, so a
+wrong definition or a wrong view shows up as a wrong number. Times are local
+(Asia/Shanghai) on the day before the test runs; percentiles interpolate
+linearly between ranks: p(q) of sorted x[0..n-1] is x[k] + f * (x[k+1] - x[k])
+with k + f = q * (n - 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+
+from streams.indicators.query import IndicatorQuery
+from streams.indicators.service import run
+from tests.integration.conftest import eventually
+
+pytestmark = pytest.mark.integration
+
+SHANGHAI = timezone(timedelta(hours=8))
+FS = 440600
+SOURCE = f"node-{FS}"
+H1, H2 = "H440604001", "H440604002"  # both with the default 30-minute wait target
+
+
+class Script:
+    """Builds the day's events with rising seq numbers, skipping the ones we say are lost."""
+
+    def __init__(self, stack, day: datetime) -> None:
+        self.stack = stack
+        self.day = day
+        self.seq = 0
+        self.run = f"{datetime.now(UTC).timestamp():.0f}"
+        self.windows = {h: [w.window_id for w in stack.registry.entities("window") if w.hall_id == h][:2] for h in (H1, H2)}
+        item = next(iter(stack.registry.entities("item")))
+        self.item_id, self.dept_id = item.item_id, item.dept_id
+
+    def at(self, hhmmss: str) -> str:
+        h, m, s = (int(x) for x in hhmmss.split(":"))
+        return (self.day + timedelta(hours=h, minutes=m, seconds=s)).astimezone(UTC).isoformat()
+
+    def _base(self, kind: str, when: str) -> dict:
+        self.seq += 1
+        return {
+            "event_id": f"truth-{self.run}-{self.seq}", "source": SOURCE, "seq": self.seq,
+            "occurred_at": self.at(when), "sent_at": datetime.now(UTC).isoformat(), "type": kind,
+        }  # fmt: skip
+
+    def skip_seq(self, n: int) -> None:
+        self.seq += n
+
+    def ticket(self, hall: str, no: str, kind: str, when: str) -> dict:
+        event = self._base(kind, when) | {"hall_id": hall, "ticket_no": no, "item_id": self.item_id, "dept_id": self.dept_id}
+        if kind not in ("ticket_issued", "ticket_walkout"):
+            event["window_id"] = self.windows[hall][0]
+        return event
+
+    def evaluation(self, when: str, level: str, *, hall: str | None, device: str | None, mode: str = "active") -> dict:
+        event = self._base("evaluation", when) | {
+            "case_no": f"BJ{self.run}{self.seq}", "item_id": self.item_id, "dept_id": self.dept_id, "level": level,
+            "channel": "hall_pad" if hall else "yueshengshi", "mode": mode,
+            "evaluator_hash": hashlib.sha256(f"salt-{self.seq}".encode()).hexdigest(),
+        }  # fmt: skip
+        if hall:
+            event |= {"hall_id": hall, "window_id": self.windows[hall][0]}
+        if device:
+            event["device_id"] = device
+        return event
+
+
+async def _post(stack, stream: str, events: list[dict]) -> dict:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{stack.base_url}/api/v1/ingest/{stream}",
+            json={"source": SOURCE, "events": events},
+            headers={"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}"},
+        ) as resp:
+            assert resp.status in (202, 400)
+            return await resp.json()
+
+
+@pytest.fixture(scope="module")
+async def day(stack):
+    """Send the day; return its local midnight once every accepted event is in the indicator tables."""
+    midnight = (datetime.now(SHANGHAI) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    s = Script(stack, midnight)
+    t = s.ticket
+    queue = [
+        # T1: wait 180 s, service 360 s.
+        t(H1, "A001", "ticket_issued", "09:01:00"), t(H1, "A001", "ticket_called", "09:04:00"),
+        t(H1, "A001", "service_started", "09:04:30"), t(H1, "A001", "service_completed", "09:10:30"),
+        # T2: wait 600 s, service 480 s.
+        t(H1, "A002", "ticket_issued", "09:02:00"), t(H1, "A002", "ticket_called", "09:12:00"),
+        t(H1, "A002", "service_started", "09:12:30"), t(H1, "A002", "service_completed", "09:20:30"),
+        # T3 crosses the 10:00 boundary: issued in the 09h window, called in the 10h one; wait 300 s, service 480 s.
+        t(H1, "A003", "ticket_issued", "09:58:00"), t(H1, "A003", "ticket_called", "10:03:00"),
+        t(H1, "A003", "service_started", "10:03:20"), t(H1, "A003", "service_completed", "10:11:20"),
+        # T4 waits 2700 s, beyond the 1800 s target, and does not come to the window.
+        t(H1, "A004", "ticket_issued", "09:30:00"), t(H1, "A004", "ticket_called", "10:15:00"),
+        t(H1, "A004", "ticket_no_show", "10:16:00"),
+        # T5 leaves before being called.
+        t(H1, "A005", "ticket_issued", "09:40:00"), t(H1, "A005", "ticket_walkout", "09:50:00"),
+    ]  # fmt: skip
+    s.skip_seq(2)  # two events the node never delivered: sequence_gaps = 2
+    queue += [
+        # T6 is never called.
+        t(H1, "A006", "ticket_issued", "10:20:00"),
+        # U1 in the second hall: wait 120 s, service 480 s; its call comes in a later batch (late event).
+        t(H2, "B001", "ticket_issued", "09:05:00"), t(H2, "B001", "service_started", "09:07:00"),
+        t(H2, "B001", "service_completed", "09:15:00"),
+    ]  # fmt: skip
+    late_call = t(H2, "B001", "ticket_called", "09:07:00")
+    e = s.evaluation
+    evaluations = [
+        e("09:11:00", "very_satisfied", hall=H1, device="pad-a"),
+        e("09:21:00", "satisfied", hall=H1, device="pad-a"),
+        e("10:12:00", "dissatisfied", hall=H1, device="pad-a"),
+        e("09:16:00", "basic", hall=H2, device="pad-b", mode="default"),
+        e("09:30:00", "very_dissatisfied", hall=None, device=None),  # online, no hall
+    ]
+    # Brushing: 21 top marks from one device between 10:00 and 10:21 (more than 20 in an hour).
+    evaluations += [e(f"10:{i:02d}:00", "very_satisfied", hall=H2, device="pad-x") for i in range(21)]
+    bad_record = t(H1, "A999", "ticket_issued", "09:00:00") | {"hall_id": "H999999999"}  # unknown_entity
+
+    answer = await _post(stack, "queue", [*queue, bad_record])
+    assert answer["accepted"] == len(queue) and [r["reason"] for r in answer["rejected"]] == ["unknown_entity"]
+    assert (await _post(stack, "evaluation", evaluations))["accepted"] == 26
+    assert (await _post(stack, "queue", [late_call]))["accepted"] == 1
+    assert (await _post(stack, "queue", [queue[0]]))["accepted"] == 1  # a duplicate: the gateway cannot tell, the worker can
+
+    async def all_in() -> bool:
+        issued = await _ask(stack, "tickets_issued", f"city:{FS}", "1d", midnight)
+        evals = await _ask(stack, "evaluations", f"city:{FS}", "1d", midnight)
+        dups = await _ask(stack, "duplicates", f"source:{SOURCE}", "1d", midnight, end=datetime.now(UTC) + timedelta(days=1))
+        served = await _ask(stack, "tickets_served", f"city:{FS}", "1d", midnight)
+        return issued == {_day(midnight): 7} and evals == {_day(midnight): 26} and served == {_day(midnight): 4} and sum(dups.values()) == 1
+
+    await eventually(all_in, timeout_s=60)
+    return midnight
+
+
+def _day(midnight: datetime) -> str:
+    return midnight.astimezone(UTC).isoformat()
+
+
+def _hour(midnight: datetime, hour: int, minute: int = 0) -> str:
+    return (midnight + timedelta(hours=hour, minutes=minute)).astimezone(UTC).isoformat()
+
+
+async def _ask(stack, name: str, scope: str, window: str, midnight: datetime, end: datetime | None = None, group: str | None = None) -> dict:
+    q = IndicatorQuery.build(scope, window, midnight, end or midnight + timedelta(days=1), datetime.now(UTC))
+    answer = await run(stack.ch, name, q)
+    if group:
+        return {(p["bucket"], p[group]): p["value"] for p in answer["points"]}
+    return {p["bucket"]: p["value"] for p in answer["points"]}
+
+
+def _nonzero(points: dict) -> dict:
+    return {k: v for k, v in points.items() if v}
+
+
+CITY = f"city:{FS}"
+
+
+async def test_queue_counts_by_hour_and_day(stack, day) -> None:
+    """Issued by issued_at (T3 at 09:58 counts in 09h), served by completion time."""
+    assert await _ask(stack, "tickets_issued", CITY, "1h", day) == {_hour(day, 9): 6, _hour(day, 10): 1}
+    assert await _ask(stack, "tickets_served", CITY, "1h", day) == {_hour(day, 9): 3, _hour(day, 10): 1}
+    assert await _ask(stack, "tickets_issued", f"hall:{H1}", "1h", day) == {_hour(day, 9): 5, _hour(day, 10): 1}
+    assert await _ask(stack, "tickets_issued", "county:440604", "1d", day) == {_day(day): 7}
+
+
+async def test_waits_by_time_of_first_call(stack, day) -> None:
+    """09h waits are 120, 180, 600; 10h waits are 300 (T3, issued in 09h) and 2700; the day has all five."""
+    assert await _ask(stack, "wait_p50_s", CITY, "1h", day) == {_hour(day, 9): 180, _hour(day, 10): 1500}
+    assert await _ask(stack, "wait_p90_s", CITY, "1h", day) == {_hour(day, 9): pytest.approx(516), _hour(day, 10): pytest.approx(2460)}
+    assert await _ask(stack, "wait_max_s", CITY, "1h", day) == {_hour(day, 9): 600, _hour(day, 10): 2700}
+    # Sorted day: 120 180 300 600 2700 → p50 = 300; p90 at rank 3.6 = 600 + 0.6 * 2100 = 1860.
+    assert await _ask(stack, "wait_p50_s", CITY, "1d", day) == {_day(day): 300}
+    assert await _ask(stack, "wait_p90_s", CITY, "1d", day) == {_day(day): pytest.approx(1860)}
+    # The 5-minute window of T3's call holds only T3.
+    assert (await _ask(stack, "wait_p50_s", CITY, "5m", day))[_hour(day, 10, 0)] == 300
+
+
+async def test_service_level_no_show_walkout_and_service_time(stack, day) -> None:
+    """Only T4 misses the 30-minute target; T4 is the no-show, T5 the walkout; service times 360/480/480/480."""
+    assert await _ask(stack, "service_level", CITY, "1h", day) == {_hour(day, 9): 1.0, _hour(day, 10): 0.5}
+    assert await _ask(stack, "service_level", CITY, "1d", day) == {_day(day): pytest.approx(0.8)}
+    assert await _ask(stack, "no_show_rate", CITY, "1h", day) == {_hour(day, 9): 0.0, _hour(day, 10): 0.5}
+    assert await _ask(stack, "no_show_rate", CITY, "1d", day) == {_day(day): pytest.approx(0.2)}
+    assert await _ask(stack, "walkout_rate", CITY, "1h", day) == {_hour(day, 9): pytest.approx(1 / 6), _hour(day, 10): 0.0}
+    assert await _ask(stack, "walkout_rate", CITY, "1d", day) == {_day(day): pytest.approx(1 / 7)}
+    assert await _ask(stack, "service_p50_s", CITY, "1h", day) == {_hour(day, 9): 480, _hour(day, 10): 480}
+    assert await _ask(stack, "service_p90_s", CITY, "1d", day) == {_day(day): 480}
+    assert await _ask(stack, "service_p50_s", f"hall:{H1}", "1h", day) == {_hour(day, 9): 420, _hour(day, 10): 480}
+
+
+async def test_waiting_at_the_end_of_each_window(stack, day) -> None:
+    """At 10:00 T3 and T4 wait (T5 walked out at 09:50); at 11:00 and at midnight only T6, never called."""
+    waiting = await _ask(stack, "queue_waiting", CITY, "1h", day)
+    assert _nonzero(waiting) == {_hour(day, 9): 2, **{_hour(day, h): 1 for h in range(10, 24)}}
+    assert await _ask(stack, "queue_waiting", CITY, "1d", day) == {_day(day): 1}
+    assert _nonzero(await _ask(stack, "queue_waiting", CITY, "5m", day))[_hour(day, 9, 55)] == 2
+
+
+async def test_evaluation_rates(stack, day) -> None:
+    """09h: 4 evaluations, 3 satisfied, 1 bad, 1 default; 10h: 22 with 1 bad; the day: 26."""
+    assert await _ask(stack, "evaluations", CITY, "1h", day) == {_hour(day, 9): 4, _hour(day, 10): 22}
+    assert await _ask(stack, "satisfaction_rate", CITY, "1h", day) == {_hour(day, 9): 0.75, _hour(day, 10): pytest.approx(21 / 22)}
+    assert await _ask(stack, "bad_review_rate", CITY, "1d", day) == {_day(day): pytest.approx(2 / 26)}
+    assert await _ask(stack, "active_evaluation_rate", CITY, "1h", day) == {_hour(day, 9): 0.75, _hour(day, 10): 1.0}
+    # Coverage: evaluations / tickets served, same window: 4/3 and 22/1; the day 26/4.
+    assert await _ask(stack, "evaluation_coverage", CITY, "1h", day) == {_hour(day, 9): pytest.approx(4 / 3), _hour(day, 10): 22}
+    assert await _ask(stack, "evaluation_coverage", CITY, "1d", day) == {_day(day): 6.5}
+    # At hall scope the online evaluation does not count: H1 has 2 in 09h, 1 in 10h.
+    assert await _ask(stack, "evaluations", f"hall:{H1}", "1h", day) == {_hour(day, 9): 2, _hour(day, 10): 1}
+    # The department of every scripted evaluation is the same one.
+    dept = next(iter(stack.registry.entities("item"))).dept_id
+    assert await _ask(stack, "evaluations", f"dept:{dept}", "1d", day) == {_day(day): 26}
+
+
+async def test_suspicious_evaluations_from_one_device(stack, day) -> None:
+    """pad-x gave 21 in one hour: 21 of the 22 evaluations of 10h, 21 of 26 in the day; 09h has none."""
+    assert await _ask(stack, "suspicious_evaluation_share", CITY, "1h", day) == {_hour(day, 9): 0.0, _hour(day, 10): pytest.approx(21 / 22)}
+    assert await _ask(stack, "suspicious_evaluation_share", CITY, "1d", day) == {_day(day): pytest.approx(21 / 26)}
+
+
+async def test_data_quality_of_the_source(stack, day) -> None:
+    """48 events stored, all late (a day old); 2 seq numbers missing; 1 duplicate and 1 unknown hall of 50 records."""
+    source = f"source:{SOURCE}"
+    end = datetime.now(UTC) + timedelta(days=1)
+    assert sum((await _ask(stack, "late_events", source, "1d", day, end)).values()) == 48
+    assert sum((await _ask(stack, "sequence_gaps", source, "1d", day, end)).values()) == 2
+    assert sum((await _ask(stack, "duplicates", source, "1d", day, end)).values()) == 1
+    shares = await _ask(stack, "rejected_share", source, "1d", day, end, group="reason")
+    assert sorted((reason, value) for (_, reason), value in shares.items()) == [
+        ("duplicate", pytest.approx(1 / 50)), ("unknown_entity", pytest.approx(1 / 50)),
+    ]  # fmt: skip
+    # Every stored event is between about 10 h and 2 days old, so both lag percentiles are too.
+    for name in ("ingest_lag_p50_s", "ingest_lag_p95_s"):
+        (lag,) = (await _ask(stack, name, source, "1d", day, end)).values()
+        assert 9 * 3600 < lag < 2 * 86400

@@ -1,0 +1,48 @@
+"""Parsing indicator requests: scopes, windows and ranges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streams.indicators.catalog import INDICATORS
+from streams.indicators.query import IndicatorQuery, QueryError, Scope
+
+NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
+
+
+def test_scopes_parse_and_garbage_is_refused() -> None:
+    """Every scope kind parses; an unknown kind, a non-numeric city or an injected quote is refused."""
+    assert Scope.parse("province") == Scope("province")
+    assert Scope.parse("city:440100") == Scope("city", "440100")
+    assert str(Scope.parse("hall:H440106001")) == "hall:H440106001"
+    for bad in ("planet:1", "city:guangzhou", "hall:x' OR 1=1 --", "county:", "city:" + "1" * 70):
+        with pytest.raises(QueryError):
+            Scope.parse(bad)
+
+
+def test_default_range_is_a_day_or_a_week_of_days() -> None:
+    """Without from/to a query covers the last day (the last 7 for daily windows), in UTC."""
+    q = IndicatorQuery.build("province", "1h", None, None, NOW)
+    assert (q.start, q.end) == (NOW - timedelta(days=1), NOW)
+    assert IndicatorQuery.build("province", "1d", None, None, NOW).start == NOW - timedelta(days=7)
+
+
+def test_ranges_must_be_ordered_zoned_and_bounded() -> None:
+    """Naive times, reversed ranges, unknown windows and too many points are refused."""
+    with pytest.raises(QueryError, match="zone"):
+        IndicatorQuery.build("province", "1h", datetime(2026, 11, 20), NOW, NOW)
+    with pytest.raises(QueryError, match="before"):
+        IndicatorQuery.build("province", "1h", NOW, NOW - timedelta(hours=1), NOW)
+    with pytest.raises(QueryError, match="window"):
+        IndicatorQuery.build("province", "2h", None, None, NOW)
+    with pytest.raises(QueryError, match="at most"):
+        IndicatorQuery.build("province", "5m", NOW - timedelta(days=30), NOW, NOW)
+
+
+def test_every_indicator_is_defined_in_words() -> None:
+    """Each indicator has a family, a Chinese title, a unit and a written definition."""
+    for indicator in INDICATORS.values():
+        assert indicator.family and indicator.title_zh and indicator.unit
+        assert len(indicator.definition) > 30, indicator.name

@@ -26,7 +26,7 @@ from connectors import indicators_api, registry_topic
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
-from connectors.clickhouse.org_dims import sync_halls
+from connectors.clickhouse.org_dims import sync_org
 from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
@@ -90,7 +90,7 @@ class Stack:
             await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer)
         self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics, self._registry_changed)
         await self.follower.start()
-        await sync_halls(self.ch, self.registry)
+        await sync_org(self.ch, self.registry)
 
         validator = Validator(
             self.registry,
@@ -207,7 +207,7 @@ class Stack:
     async def _registry_changed(self) -> None:
         assert self.ch is not None
         try:
-            await sync_halls(self.ch, self.registry)
+            await sync_org(self.ch, self.registry)
         except Exception as exc:  # noqa: BLE001 - the next update retries; the follower must keep going
             log.warning("org_dims_sync_failed", error=str(exc)[:300])
 

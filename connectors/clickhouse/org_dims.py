@@ -20,9 +20,24 @@ def hall_rows(registry: Registry, now: datetime) -> list[tuple[Any, ...]]:
     ]
 
 
-async def sync_halls(ch: ClickHouse, registry: Registry) -> int:
-    """Write every hall (ReplacingMergeTree keeps the newest row per hall); returns the count."""
-    rows = hall_rows(registry, datetime.now(UTC))
-    if rows:
-        await ch.insert("org_halls", rows, HALL_COLUMNS)
-    return len(rows)
+CAMERA_COLUMNS = ("camera_id", "hall_id", "node_id", "city_code", "county_code", "updated_at")
+
+
+def camera_rows(registry: Registry, now: datetime) -> list[tuple[Any, ...]]:
+    rows = []
+    for cam in registry.entities("camera"):
+        hall = registry.hall(cam.hall_id)
+        if hall is not None:
+            rows.append((cam.camera_id, cam.hall_id, cam.node_id, hall.city_code, hall.county_code, now))
+    return rows
+
+
+async def sync_org(ch: ClickHouse, registry: Registry) -> int:
+    """Write every hall and camera (ReplacingMergeTree keeps the newest row of each); returns the rows written."""
+    now = datetime.now(UTC)
+    halls, cameras = hall_rows(registry, now), camera_rows(registry, now)
+    if halls:
+        await ch.insert("org_halls", halls, HALL_COLUMNS)
+    if cameras:
+        await ch.insert("org_cameras", cameras, CAMERA_COLUMNS)
+    return len(halls) + len(cameras)

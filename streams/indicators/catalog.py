@@ -9,11 +9,10 @@ default, "inclusive").
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from streams.indicators import sql
+from streams.indicators.model import ALL_WINDOWS, QUEUE_SCOPES, Indicator
 from streams.indicators.query import IndicatorQuery
+from streams.indicators.windows_video import WINDOW_AND_VIDEO
 
 BAD = "('dissatisfied', 'very_dissatisfied')"
 SATISFIED = "('very_satisfied', 'satisfied', 'basic')"
@@ -22,31 +21,9 @@ SUSPICIOUS_DEVICE_PER_HOUR = 20
 #: An event stored more than this long after it happened is late.
 LATE_AFTER_S = 300
 
-QUEUE_SCOPES = ("province", "city", "county", "hall", "dept")
 QUALITY_SCOPES = ("province", "city", "source")
 
 
-@dataclass(frozen=True, slots=True)
-class Indicator:
-    name: str
-    family: str
-    title_zh: str
-    unit: str
-    definition: str
-    scopes: tuple[str, ...]
-    windows: tuple[str, ...]
-    sql: Callable[[IndicatorQuery], str]
-    grouped_by: str | None = None
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name, "family": self.family, "title_zh": self.title_zh, "unit": self.unit,
-            "definition": self.definition, "scopes": list(self.scopes), "windows": list(self.windows),
-            "grouped_by": self.grouped_by,
-        }  # fmt: skip
-
-
-ALL_WINDOWS = ("5m", "1h", "1d")
 _WAIT = sql.seconds("called_at", "issued_at")
 _SERVICE = sql.seconds("completed_at", "started_at")
 
@@ -64,15 +41,12 @@ def _service_level(q: IndicatorQuery) -> str:
 
 
 def _waiting(q: IndicatorQuery) -> str:
-    step = {"5m": 300, "1h": 3600, "1d": 86400}[q.window]
+    ends, step = sql.window_ends(q)
     return f"""
-    WITH t AS ({sql.tickets(q)}),
-         ends AS (SELECT arrayJoin(arrayMap(i -> {sql.bucket(sql.START, q.window)} + toIntervalSecond(({step}) * (i + 1)),
-                  range(toUInt32(ceil(dateDiff('second', {sql.bucket(sql.START, q.window)}, {sql.END}) / {step}))))) AS window_end)
+    WITH t AS ({sql.tickets(q)}), ends AS ({ends})
     -- left_at: the earlier of the first call and the walkout; NULL while still waiting.
     SELECT window_end - toIntervalSecond({step}) AS b,
-           countIf(t.issued_at < window_end
-                   AND toDate(t.issued_at, 'Asia/Shanghai') = toDate(window_end - toIntervalMillisecond(1), 'Asia/Shanghai')
+           countIf(t.issued_at < window_end AND {sql.same_local_day('t.issued_at', 'window_end')}
                    AND ifNull(least(ifNull(t.called_at, t.walkout_at), ifNull(t.walkout_at, t.called_at)) >= window_end, 1)) AS value
     FROM ends CROSS JOIN t
     WHERE t.issued_at IS NOT NULL
@@ -203,4 +177,5 @@ INDICATORS: dict[str, Indicator] = {
                   "stored placed by ingested_at, rejected by rejected_at.", QUALITY_SCOPES, ALL_WINDOWS, _rejected_share,
                   grouped_by="reason"),
     )
+    + WINDOW_AND_VIDEO
 }  # fmt: skip

@@ -87,3 +87,19 @@ def rejections(q: IndicatorQuery, value: str, group: str | None = None) -> str:
     FROM rejections_5m
     WHERE {in_range('bucket')}{where}
     GROUP BY b{', grp' if group else ''} ORDER BY b{', grp' if group else ''}"""
+
+
+def window_ends(q: IndicatorQuery) -> tuple[str, int]:
+    """A CTE body listing the end of every window in the range, and the window length in seconds."""
+    step = {"5m": 300, "1h": 3600, "1d": 86400}[q.window]
+    first = bucket(START, q.window)
+    body = (
+        f"SELECT arrayJoin(arrayMap(i -> {first} + toIntervalSecond({step} * (i + 1)),"
+        f" range(toUInt32(ceil(dateDiff('second', {first}, {END}) / {step}))))) AS window_end"
+    )
+    return body, step
+
+
+def same_local_day(at: str, window_end: str) -> str:
+    """`at` falls on the local day the window ends in (the end itself belongs to the window before)."""
+    return f"toDate({at}, 'Asia/Shanghai') = toDate({window_end} - toIntervalMillisecond(1), 'Asia/Shanghai')"

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 SHANGHAI = timezone(timedelta(hours=8))
 FS = 440600
 SOURCE = f"node-{FS}"
+NODE = f"VN{FS}"
 H1, H2 = "H440604001", "H440604002"  # both with the default 30-minute wait target
 
 
@@ -59,6 +60,21 @@ class Script:
             event["window_id"] = self.windows[hall][0]
         return event
 
+    def window(self, hall: str, index: int, kind: str, when: str) -> dict:
+        event = self._base(kind, when) | {"hall_id": hall, "window_id": self.windows[hall][index]}
+        if kind.startswith("staff_"):
+            event["staff_id"] = "S0001"
+        return event
+
+    def probe(self, camera: str, when: str, status: str) -> dict:
+        event = self._base("camera_probe", when) | {"camera_id": camera, "node_id": NODE, "status": status}
+        return event | {"source": NODE}
+
+    def beat(self, when: str) -> dict:
+        return self._base("node_heartbeat", when) | {
+            "source": NODE, "node_id": NODE, "cameras_total": 2, "cameras_online": 2, "interval_s": 60,
+        }  # fmt: skip
+
     def evaluation(self, when: str, level: str, *, hall: str | None, device: str | None, mode: str = "active") -> dict:
         event = self._base("evaluation", when) | {
             "case_no": f"BJ{self.run}{self.seq}", "item_id": self.item_id, "dept_id": self.dept_id, "level": level,
@@ -72,12 +88,12 @@ class Script:
         return event
 
 
-async def _post(stack, stream: str, events: list[dict]) -> dict:
+async def _post(stack, stream: str, events: list[dict], source: str = SOURCE) -> dict:
     async with aiohttp.ClientSession() as session:
         async with session.post(
             f"{stack.base_url}/api/v1/ingest/{stream}",
-            json={"source": SOURCE, "events": events},
-            headers={"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}"},
+            json={"source": source, "events": events},
+            headers={"Authorization": f"Bearer {stack.demo_tokens[source]}"},
         ) as resp:
             assert resp.status in (202, 400)
             return await resp.json()
@@ -124,12 +140,32 @@ async def day(stack):
     ]
     # Brushing: 21 top marks from one device between 10:00 and 10:21 (more than 20 in an hour).
     evaluations += [e(f"10:{i:02d}:00", "very_satisfied", hall=H2, device="pad-x") for i in range(21)]
+    w = s.window
+    windows = [
+        # First window of H1: open 08:55, lunch pause 12:00-13:30, closed 17:30.
+        w(H1, 0, "window_opened", "08:55:00"), w(H1, 0, "window_paused", "12:00:00"),
+        w(H1, 0, "window_opened", "13:30:00"), w(H1, 0, "window_closed", "17:30:00"),
+        # Second window of H1: staffed 09:00-10:30.
+        w(H1, 1, "staff_login", "09:00:00"), w(H1, 1, "staff_logout", "10:30:00"),
+        # First window of H2: 09:00-10:45.
+        w(H2, 0, "window_opened", "09:00:00"), w(H2, 0, "window_closed", "10:45:00"),
+    ]  # fmt: skip
     bad_record = t(H1, "A999", "ticket_issued", "09:00:00") | {"hall_id": "H999999999"}  # unknown_entity
+    c1, c2 = CAMERAS(stack)[:2]
+    video = [
+        s.probe(c1, "09:00:00", "ok"), s.probe(c1, "09:05:00", "ok"), s.probe(c1, "09:10:00", "black"), s.probe(c1, "09:15:00", "ok"),
+        s.probe(c2, "09:00:00", "ok"), s.probe(c2, "09:05:00", "offline"), s.probe(c2, "09:10:00", "offline"),
+        s.probe(c2, "09:15:00", "offline"),
+        # The node beats every 60 s at 09:00-09:02, then is silent until 09:14.
+        s.beat("09:00:00"), s.beat("09:01:00"), s.beat("09:02:00"), s.beat("09:14:00"),
+    ]  # fmt: skip
 
     answer = await _post(stack, "queue", [*queue, bad_record])
     assert answer["accepted"] == len(queue) and [r["reason"] for r in answer["rejected"]] == ["unknown_entity"]
     assert (await _post(stack, "evaluation", evaluations))["accepted"] == 26
     assert (await _post(stack, "queue", [late_call]))["accepted"] == 1
+    assert (await _post(stack, "window", windows))["accepted"] == 8
+    assert (await _post(stack, "video", video, source=NODE))["accepted"] == 12
     assert (await _post(stack, "queue", [queue[0]]))["accepted"] == 1  # a duplicate: the gateway cannot tell, the worker can
 
     async def all_in() -> bool:
@@ -137,10 +173,19 @@ async def day(stack):
         evals = await _ask(stack, "evaluations", f"city:{FS}", "1d", midnight)
         dups = await _ask(stack, "duplicates", f"source:{SOURCE}", "1d", midnight, end=datetime.now(UTC) + timedelta(days=1))
         served = await _ask(stack, "tickets_served", f"city:{FS}", "1d", midnight)
-        return issued == {_day(midnight): 7} and evals == {_day(midnight): 26} and served == {_day(midnight): 4} and sum(dups.values()) == 1
+        probes = await _ask(stack, "camera_availability", f"city:{FS}", "1d", midnight)
+        windows_open = await _ask(stack, "windows_open", f"city:{FS}", "1h", midnight)
+        return (
+            issued == {_day(midnight): 7} and evals == {_day(midnight): 26} and served == {_day(midnight): 4}
+            and sum(dups.values()) == 1 and probes == {_day(midnight): 0.5} and len(windows_open) == 16
+        )  # fmt: skip
 
     await eventually(all_in, timeout_s=60)
     return midnight
+
+
+def CAMERAS(stack) -> list[str]:  # noqa: N802 - reads like the constant it is
+    return sorted(c.camera_id for c in stack.registry.entities("camera") if c.hall_id == H1)
 
 
 def _day(midnight: datetime) -> str:
@@ -230,17 +275,48 @@ async def test_suspicious_evaluations_from_one_device(stack, day) -> None:
 
 
 async def test_data_quality_of_the_source(stack, day) -> None:
-    """48 events stored, all late (a day old); 2 seq numbers missing; 1 duplicate and 1 unknown hall of 50 records."""
+    """56 events stored (22 queue, 26 evaluations, 8 window), all late (a day old); 2 seq numbers missing;
+    1 duplicate and 1 unknown hall of 58 records."""
     source = f"source:{SOURCE}"
     end = datetime.now(UTC) + timedelta(days=1)
-    assert sum((await _ask(stack, "late_events", source, "1d", day, end)).values()) == 48
+    assert sum((await _ask(stack, "late_events", source, "1d", day, end)).values()) == 56
     assert sum((await _ask(stack, "sequence_gaps", source, "1d", day, end)).values()) == 2
     assert sum((await _ask(stack, "duplicates", source, "1d", day, end)).values()) == 1
     shares = await _ask(stack, "rejected_share", source, "1d", day, end, group="reason")
     assert sorted((reason, value) for (_, reason), value in shares.items()) == [
-        ("duplicate", pytest.approx(1 / 50)), ("unknown_entity", pytest.approx(1 / 50)),
+        ("duplicate", pytest.approx(1 / 58)), ("unknown_entity", pytest.approx(1 / 58)),
     ]  # fmt: skip
     # Every stored event is between about 10 h and 2 days old, so both lag percentiles are too.
     for name in ("ingest_lag_p50_s", "ingest_lag_p95_s"):
         (lag,) = (await _ask(stack, name, source, "1d", day, end)).values()
         assert 9 * 3600 < lag < 2 * 86400
+
+
+async def test_windows_open_at_the_end_of_each_hour(stack, day) -> None:
+    """H1's first window is open 08:55-12:00 and 13:30-17:30, its second 09:00-10:30, H2's first 09:00-10:45."""
+    hourly = await _ask(stack, "windows_open", CITY, "1h", day)
+    expected = {8: 1, 9: 3, 10: 1, 11: 1, 12: 0, 13: 1, 14: 1, 15: 1, 16: 1, **{h: 0 for h in range(17, 24)}}
+    assert hourly == {_hour(day, h): v for h, v in expected.items()}
+    assert await _ask(stack, "windows_open", CITY, "1d", day) == {_day(day): 0}
+    configured = sum(1 for w in stack.registry.entities("window") if stack.registry.hall(w.hall_id).city_code == FS)
+    ratio = await _ask(stack, "open_window_ratio", CITY, "1h", day)
+    assert ratio[_hour(day, 9)] == pytest.approx(3 / configured)
+
+
+async def test_camera_availability_snapshot_and_time_weighted(stack, day) -> None:
+    """c1: ok ok black ok; c2: ok offline offline offline, at 09:00/05/10/15; H1 has more cameras than the two probed."""
+    configured = len(CAMERAS(stack))
+    hall = f"hall:{H1}"
+    online = await _ask(stack, "camera_online_rate", hall, "5m", day)
+    assert online == {_hour(day, 9, m): pytest.approx(n / configured) for m, n in ((0, 2), (5, 1), (10, 0), (15, 1))}
+    assert await _ask(stack, "camera_online_rate", hall, "1h", day) == {_hour(day, 9): pytest.approx(1 / configured)}
+    assert await _ask(stack, "camera_availability", hall, "1h", day) == {_hour(day, 9): 0.5}
+    assert (await _ask(stack, "camera_availability", hall, "5m", day))[_hour(day, 9, 10)] == 0.0
+    faults = await _ask(stack, "camera_faults", hall, "1h", day, group="status")
+    assert faults == {(_hour(day, 9), "black"): 1, (_hour(day, 9), "offline"): 3}
+
+
+async def test_a_node_is_offline_after_three_missed_beats(stack, day) -> None:
+    """Last beat 09:02: online at 09:05 (3 intervals), offline at 09:10; the 09:14 beat brings it back for 09:15."""
+    nodes = await _ask(stack, "nodes_online", CITY, "5m", day)
+    assert {m: nodes[_hour(day, 9, m)] for m in (0, 5, 10, 15)} == {0: 1.0, 5: 0.0, 10: 1.0, 15: 0.0}

@@ -1,0 +1,31 @@
+"""What an indicator is: a name, a written definition and the SQL that computes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from streams.indicators.query import IndicatorQuery
+
+ALL_WINDOWS = ("5m", "1h", "1d")
+QUEUE_SCOPES = ("province", "city", "county", "hall", "dept")
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    name: str
+    family: str
+    title_zh: str
+    unit: str
+    definition: str
+    scopes: tuple[str, ...]
+    windows: tuple[str, ...]
+    sql: Callable[[IndicatorQuery], str]
+    grouped_by: str | None = None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name, "family": self.family, "title_zh": self.title_zh, "unit": self.unit,
+            "definition": self.definition, "scopes": list(self.scopes), "windows": list(self.windows),
+            "grouped_by": self.grouped_by,
+        }  # fmt: skip

@@ -1,0 +1,112 @@
+"""Indicators of service windows and of the video network.
+
+Snapshots ("at the end of each window") look at the last state known before
+the window's end on the same local day for windows, and at the last probe or
+heartbeat for the video network.
+"""
+
+from __future__ import annotations
+
+from streams.indicators import sql
+from streams.indicators.model import ALL_WINDOWS, Indicator
+from streams.indicators.query import IndicatorQuery
+
+#: GB/T 28181 counts a node offline after 3 missed keepalives.
+MISSED_BEATS_OFFLINE = 3
+HALL_SCOPES = ("province", "city", "county", "hall")
+NODE_SCOPES = ("province", "city")
+_HALL_COLUMNS = {"city": "city_code", "county": "county_code", "hall": "hall_id"}
+
+
+def _open_windows(q: IndicatorQuery) -> str:
+    ends, step = sql.window_ends(q)
+    where = sql.scope_filter(q, _HALL_COLUMNS)
+    return f"""
+    WITH ends AS ({ends}),
+         tr AS (SELECT window_id, at, open FROM window_transitions
+                WHERE at >= {sql.START} - INTERVAL 1 DAY AND at < {sql.END}{where})
+    SELECT b, countIf(last_open = 1) AS value FROM (
+        SELECT window_end - toIntervalSecond({step}) AS b, window_id, argMax(open, at) AS last_open
+        FROM ends CROSS JOIN tr
+        WHERE tr.at < window_end AND {sql.same_local_day('tr.at', 'window_end')}
+        GROUP BY b, window_id)
+    GROUP BY b ORDER BY b"""
+
+
+def _open_window_ratio(q: IndicatorQuery) -> str:
+    where = sql.scope_filter(q, _HALL_COLUMNS)
+    return f"""
+    SELECT o.b AS b, if(c.configured = 0, NULL, o.value / c.configured) AS value
+    FROM ({_open_windows(q)}) AS o
+    CROSS JOIN (SELECT sum(windows_configured) AS configured FROM org_halls FINAL WHERE 1{where}) AS c
+    ORDER BY b"""
+
+
+def _camera_online(q: IndicatorQuery) -> str:
+    where = sql.scope_filter(q, _HALL_COLUMNS)
+    return f"""
+    SELECT s.b AS b, if(c.configured = 0, NULL, s.online / c.configured) AS value
+    FROM (SELECT b, countIf(status = 'ok') AS online FROM (
+              SELECT {sql.bucket('bucket', q.window)} AS b, camera_id, argMaxMerge(last_status) AS status
+              FROM camera_5m WHERE {sql.in_range('bucket')}{where} GROUP BY b, camera_id)
+          GROUP BY b) AS s
+    CROSS JOIN (SELECT count() AS configured FROM org_cameras FINAL WHERE 1{where}) AS c
+    ORDER BY b"""
+
+
+def _camera_faults(q: IndicatorQuery) -> str:
+    where = sql.scope_filter(q, _HALL_COLUMNS)
+    return f"""
+    SELECT b, status AS grp, sum(n) AS value FROM (
+        SELECT {sql.bucket('bucket', q.window)} AS b, faults FROM camera_5m WHERE {sql.in_range('bucket')}{where})
+    ARRAY JOIN mapKeys(faults) AS status, mapValues(faults) AS n
+    WHERE n > 0
+    GROUP BY b, grp ORDER BY b, grp"""
+
+
+def _nodes_online(q: IndicatorQuery) -> str:
+    ends, step = sql.window_ends(q)
+    where = sql.scope_filter(q, {"city": "city_code"})
+    return f"""
+    WITH ends AS ({ends}),
+         beats AS (SELECT node_id, bucket, last_beat_at, interval_s FROM node_beats_5m
+                   WHERE bucket >= {sql.START} - INTERVAL 1 HOUR AND bucket < {sql.END}{where})
+    SELECT o.b AS b, if(n.nodes = 0, NULL, o.online / n.nodes) AS value
+    FROM (SELECT b, countIf(dateDiff('millisecond', last_at, window_end) <= {MISSED_BEATS_OFFLINE} * interval_s * 1000) AS online
+          FROM (SELECT window_end - toIntervalSecond({step}) AS b, window_end, node_id,
+                       max(last_beat_at) AS last_at, argMax(interval_s, last_beat_at) AS interval_s
+                FROM ends CROSS JOIN beats WHERE beats.last_beat_at < window_end
+                GROUP BY b, window_end, node_id)
+          GROUP BY b) AS o
+    CROSS JOIN (SELECT uniqExact(node_id) AS nodes FROM org_cameras FINAL WHERE 1{where}) AS n
+    ORDER BY b"""
+
+
+_W = "windows"
+_V = "video"
+WINDOW_AND_VIDEO: tuple[Indicator, ...] = (
+    Indicator("windows_open", _W, "开放窗口数", "windows",
+              "Windows open at the end of each window: the last state change that local day before the end was "
+              "window_opened or staff_login (window_paused, window_closed and staff_logout close it).",
+              HALL_SCOPES, ALL_WINDOWS, _open_windows),
+    Indicator("open_window_ratio", _W, "窗口开放率", "ratio",
+              "windows_open divided by the windows configured in the registry for the scope.", HALL_SCOPES, ALL_WINDOWS,
+              _open_window_ratio),
+    Indicator("camera_online_rate", _V, "摄像机在线率(快照)", "ratio",
+              "Snapshot: cameras whose last probe in the window was ok, divided by all cameras configured in the scope; "
+              "a camera not probed in the window counts as not online.", HALL_SCOPES, ALL_WINDOWS, _camera_online),
+    Indicator("camera_availability", _V, "摄像机可用率(时间加权)", "ratio",
+              "Time-weighted: ok probes divided by all probes in the window; every probe stands for one probe interval, "
+              "so with periodic probing this is the share of camera-time with a usable picture. Cameras never probed are "
+              "excluded (camera_online_rate counts them).", HALL_SCOPES, ALL_WINDOWS,
+              lambda q: f"""
+    SELECT {sql.bucket('bucket', q.window)} AS b, sum(ok_probes) / sum(probes) AS value
+    FROM camera_5m WHERE {sql.in_range('bucket')}{sql.scope_filter(q, _HALL_COLUMNS)}
+    GROUP BY b ORDER BY b"""),
+    Indicator("camera_faults", _V, "故障次数(按类型)", "probes",
+              "Probes per fault status (offline, no_signal, black, frozen, blur, occluded, color_cast, noise, brightness) "
+              "in the window, by occurred_at.", HALL_SCOPES, ALL_WINDOWS, _camera_faults, grouped_by="status"),
+    Indicator("nodes_online", _V, "视频节点在线率", "ratio",
+              f"Video nodes whose last heartbeat before the end of the window is at most {MISSED_BEATS_OFFLINE} heartbeat "
+              "intervals old, divided by the nodes serving the scope's cameras.", NODE_SCOPES, ALL_WINDOWS, _nodes_online),
+)  # fmt: skip

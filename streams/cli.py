@@ -161,6 +161,11 @@ def _indicators(args: argparse.Namespace) -> int:
     import urllib.parse
     import urllib.request
 
+    if args.markdown:
+        from streams.indicators.doc import markdown
+
+        print(markdown(), end="")
+        return 0
     url = f"{args.url.rstrip('/')}/api/v1/indicators"
     if args.name:
         query = {"scope": args.scope, "window": args.window}
@@ -239,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     ind.add_argument("--from", dest="start", help="ISO 8601 with zone; default: a day (7 days for 1d) before --to")
     ind.add_argument("--to", dest="end", help="ISO 8601 with zone; default: now")
     ind.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    ind.add_argument("--markdown", action="store_true", help="print the catalogue as Markdown (no server needed)")
 
     sch = sub.add_parser("schema", help="event JSON Schemas")
     sch_sub = sch.add_subparsers(dest="schema_cmd", required=True)

@@ -46,3 +46,13 @@ def test_every_indicator_is_defined_in_words() -> None:
     for indicator in INDICATORS.values():
         assert indicator.family and indicator.title_zh and indicator.unit
         assert len(indicator.definition) > 30, indicator.name
+
+
+def test_the_indicator_doc_matches_the_catalogue() -> None:
+    """docs/indicators.md is what `govpulse indicators --markdown` prints today."""
+    from pathlib import Path
+
+    from streams.indicators.doc import markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), "run: govpulse indicators --markdown > docs/indicators.md"

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
 from connectors import kafka as kafka_conn
-from connectors import indicators_api, registry_topic
+from connectors import indicators_api, registry_topic, scores_api
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
@@ -32,6 +32,7 @@ from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from streams.app import build_app
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from streams.indicators.scorecard import load_scorecard
 from streams.ingest import IngestProcessor
 from streams.metrics import Metrics
 from streams.models import STREAMS
@@ -198,6 +199,8 @@ class Stack:
         )
         web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
         indicators_api.add_routes(web_app, self.ch)
+        # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
+        scores_api.add_routes(web_app, self.ch, self.registry, load_scorecard(s.scorecard_path))
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, s.http_host, s.http_port)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
     registry_halls: int = Field(default=2100, ge=21)
 
+    scorecard_file: Path | None = Field(
+        default=None, description="Composite-score tree (YAML); default alert_rules/scorecards/province.yaml beside the code."
+    )
+
     log_level: str = "info"
     log_json: bool = True
     simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")
@@ -83,6 +87,10 @@ class Settings(BaseSettings):
     @property
     def tokens_path(self) -> Path:
         return self.node_tokens_file or self.data_dir / "node_tokens.json"
+
+    @property
+    def scorecard_path(self) -> Path:
+        return self.scorecard_file or Path(__file__).resolve().parents[1] / "alert_rules" / "scorecards" / "province.yaml"
 
     @property
     def session_timeout_s(self) -> float:

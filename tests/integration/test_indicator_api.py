@@ -61,3 +61,12 @@ async def test_the_cli_queries_the_same_api(stack) -> None:
     assert json.loads(one.stdout)["indicator"] == "tickets_issued"
     bad = await asyncio.to_thread(cli, "tickets_issued", "--scope", "nowhere")
     assert bad.returncode == 1 and "scope" in bad.stderr
+
+
+async def test_the_running_service_serves_scores(stack) -> None:
+    """The stack mounts the composite-score API with the shipped tree, and ranks the 21 cities."""
+    status, body = await _get(stack, "/api/v1/scorecards")
+    assert status == 200 and body
+    status, body = await _get(stack, "/api/v1/scores?level=city")
+    assert status == 200, body
+    assert len(body["ranking"]) == 21

@@ -200,7 +200,7 @@ class Stack:
         web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
         indicators_api.add_routes(web_app, self.ch)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
-        scores_api.add_routes(web_app, self.ch, self.registry, load_scorecard(s.scorecard_path))
+        scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, s.http_host, s.http_port)

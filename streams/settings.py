@@ -48,8 +48,8 @@ class Settings(BaseSettings):
     registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
     registry_halls: int = Field(default=2100, ge=21)
 
-    scorecard_file: Path | None = Field(
-        default=None, description="Composite-score tree (YAML); default alert_rules/scorecards/province.yaml beside the code."
+    scorecards_dir: Path | None = Field(
+        default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."
     )
 
     log_level: str = "info"
@@ -89,8 +89,9 @@ class Settings(BaseSettings):
         return self.node_tokens_file or self.data_dir / "node_tokens.json"
 
     @property
-    def scorecard_path(self) -> Path:
-        return self.scorecard_file or Path(__file__).resolve().parents[1] / "alert_rules" / "scorecards" / "province.yaml"
+    def scorecard_paths(self) -> list[Path]:
+        folder = self.scorecards_dir or Path(__file__).resolve().parents[1] / "alert_rules" / "scorecards"
+        return sorted(folder.glob("*.yaml"))
 
     @property
     def session_timeout_s(self) -> float:

@@ -56,3 +56,18 @@ def test_the_indicator_doc_matches_the_catalogue() -> None:
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
     assert doc.read_text(encoding="utf-8") == markdown(), "run: govpulse indicators --markdown > docs/indicators.md"
+
+
+def test_no_indicator_reads_a_raw_event_table() -> None:
+    """Every indicator's SQL reads only indicator state tables, never the raw event tables."""
+    import re
+    from datetime import timedelta
+
+    from connectors.clickhouse.tables import TABLE_BY_NAME
+
+    raw = set(TABLE_BY_NAME) | {"rejections"}
+    for indicator in INDICATORS.values():
+        scope = {"source": "source:node-440100"}.get(indicator.scopes[-1], "province")
+        q = IndicatorQuery.build(scope, indicator.windows[0], NOW - timedelta(hours=1), NOW, NOW)
+        tables = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_0-9]+)", indicator.sql(q)))
+        assert tables and not tables & raw, (indicator.name, tables & raw)

@@ -9,6 +9,7 @@ from typing import Any
 
 from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
 from streams.validation import Accepted
+from streams.workdays import DEFAULT as WORKING_DAYS
 
 HEAD = ("event_id", "type", "source", "seq", "occurred_at", "sent_at", "received_at", "ingested_at", "city_code", "county_code")
 TAIL = ("_topic", "_generation", "_partition", "_offset")
@@ -69,7 +70,11 @@ def _evaluation(ev: Evaluation, _: Accepted) -> tuple[Any, ...]:
 
 
 def _case(ev: CaseEvent, _: Accepted) -> tuple[Any, ...]:
-    return (ev.case_id, ev.case_no, ev.dept_id, _s(ev.to_dept_id), _s(ev.direction), ev.deadline_working_days, _s(ev.outcome))
+    deadline_at = None if ev.deadline_working_days is None else WORKING_DAYS.deadline(ev.occurred_at, ev.deadline_working_days)
+    return (
+        ev.case_id, ev.case_no, ev.dept_id, _s(ev.to_dept_id), _s(ev.direction), ev.deadline_working_days, deadline_at,
+        _s(ev.outcome),
+    )  # fmt: skip
 
 
 def _heartbeat(ev: NodeHeartbeat, _: Accepted) -> tuple[Any, ...]:
@@ -98,7 +103,9 @@ TABLE_OF: dict[type, TableSpec] = {
         _evaluation,
     ),  # fmt: skip
     CaseEvent: _spec(
-        "case_events", ("case_id", "case_no", "dept_id", "to_dept_id", "direction", "deadline_working_days", "outcome"), _case
+        "case_events",
+        ("case_id", "case_no", "dept_id", "to_dept_id", "direction", "deadline_working_days", "deadline_at", "outcome"),
+        _case,
     ),
     NodeHeartbeat: _spec("node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat),
     CameraProbe: _spec(

@@ -10,6 +10,7 @@ default, "inclusive").
 from __future__ import annotations
 
 from streams.indicators import sql
+from streams.indicators.cases import CASE_INDICATORS
 from streams.indicators.model import ALL_WINDOWS, QUEUE_SCOPES, Indicator
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.windows_video import WINDOW_AND_VIDEO
@@ -177,5 +178,6 @@ INDICATORS: dict[str, Indicator] = {
                   "stored placed by ingested_at, rejected by rejected_at.", QUALITY_SCOPES, ALL_WINDOWS, _rejected_share,
                   grouped_by="reason"),
     )
+    + CASE_INDICATORS
     + WINDOW_AND_VIDEO
 }  # fmt: skip

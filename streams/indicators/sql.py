@@ -40,7 +40,8 @@ def tickets(q: IndicatorQuery) -> str:
     return f"""
     SELECT city_code, hall_id, max(county_code) AS county_code, max(dept_id) AS dept_id,
            min(issued_at) AS issued_at, min(called_at) AS called_at, min(started_at) AS started_at,
-           max(completed_at) AS completed_at, min(no_show_at) AS no_show_at, min(walkout_at) AS walkout_at
+           max(completed_at) AS completed_at, min(no_show_at) AS no_show_at, min(walkout_at) AS walkout_at,
+           max(window_id) AS window_id
     FROM ticket_facts
     WHERE day BETWEEN toDate({START}, 'Asia/Shanghai') - 1 AND toDate({END}, 'Asia/Shanghai'){where}
     GROUP BY city_code, hall_id, day, ticket_no

@@ -14,6 +14,8 @@ from streams.indicators.query import IndicatorQuery
 #: GB/T 28181 counts a node offline after 3 missed keepalives.
 MISSED_BEATS_OFFLINE = 3
 HALL_SCOPES = ("province", "city", "county", "hall")
+#: A hall with this many tickets waiting has a long queue: an open window that calls nobody then is idle.
+LONG_QUEUE = 5
 NODE_SCOPES = ("province", "city")
 _HALL_COLUMNS = {"city": "city_code", "county": "county_code", "hall": "hall_id"}
 
@@ -30,6 +32,41 @@ def _open_windows(q: IndicatorQuery) -> str:
         FROM ends CROSS JOIN tr
         WHERE tr.at < window_end AND {sql.same_local_day('tr.at', 'window_end')}
         GROUP BY b, window_id)
+    GROUP BY b ORDER BY b"""
+
+
+def _window_load(q: IndicatorQuery) -> str:
+    return sql.over_tickets(q, "completed_at", "count() / uniqExactIf(window_id, window_id != '')", " AND window_id != ''")
+
+
+def _idle_windows(q: IndicatorQuery) -> str:
+    ends, step = sql.window_ends(q)
+    where = sql.scope_filter(q, _HALL_COLUMNS)
+    b = f"toDateTime(window_end - toIntervalSecond({step}), 'UTC')"
+    return f"""
+    WITH ends AS ({ends}), t AS ({sql.tickets(q)}),
+         tr AS (SELECT hall_id, window_id, at, open FROM window_transitions
+                WHERE at >= {sql.START} - INTERVAL 1 DAY AND at < {sql.END}{where}),
+         open_windows AS (
+             SELECT b, hall_id, window_id FROM (
+                 SELECT {b} AS b, hall_id, window_id, argMax(open, at) AS last_open
+                 FROM ends CROSS JOIN tr
+                 WHERE tr.at < window_end AND {sql.same_local_day('tr.at', 'window_end')}
+                 GROUP BY b, hall_id, window_id)
+             WHERE last_open = 1),
+         busy AS (SELECT DISTINCT toDateTime({sql.bucket('called_at', q.window)}, 'UTC') AS b, window_id
+                  FROM t WHERE called_at IS NOT NULL AND {sql.in_range('called_at')}),
+         long_queues AS (
+             SELECT {b} AS b, t.hall_id AS hall_id
+             FROM ends CROSS JOIN t
+             WHERE t.issued_at < window_end AND {sql.same_local_day('t.issued_at', 'window_end')}
+               AND ifNull(least(ifNull(t.called_at, t.walkout_at), ifNull(t.walkout_at, t.called_at)) >= window_end, 1)
+             GROUP BY b, hall_id
+             HAVING count() >= {LONG_QUEUE})
+    SELECT o.b AS b, count() AS value
+    FROM open_windows AS o
+    INNER JOIN long_queues AS l ON o.b = l.b AND o.hall_id = l.hall_id
+    LEFT ANTI JOIN busy AS u ON o.b = u.b AND o.window_id = u.window_id
     GROUP BY b ORDER BY b"""
 
 
@@ -92,6 +129,12 @@ WINDOW_AND_VIDEO: tuple[Indicator, ...] = (
     Indicator("open_window_ratio", _W, "窗口开放率", "ratio",
               "windows_open divided by the windows configured in the registry for the scope.", HALL_SCOPES, ALL_WINDOWS,
               _open_window_ratio),
+    Indicator("window_load", _W, "窗口平均办件量", "tickets",
+              "Tickets completed in the window divided by the distinct windows that called them (tickets without a "
+              "calling window are left out).", HALL_SCOPES, ALL_WINDOWS, _window_load),
+    Indicator("idle_windows", _W, "排队时空闲窗口数", "windows",
+              f"At the end of each window: windows open then that called no ticket during the window, in halls where "
+              f"{LONG_QUEUE} or more tickets were waiting at that moment.", HALL_SCOPES, ALL_WINDOWS, _idle_windows),
     Indicator("camera_online_rate", _V, "摄像机在线率(快照)", "ratio",
               "Snapshot: cameras whose last probe in the window was ok, divided by all cameras configured in the scope; "
               "a camera not probed in the window counts as not online.", HALL_SCOPES, ALL_WINDOWS, _camera_online),

@@ -139,6 +139,8 @@ async def day(stack):
         t(H2, "B001", "ticket_issued", "09:05:00"), t(H2, "B001", "service_started", "09:07:00"),
         t(H2, "B001", "service_completed", "09:15:00"),
     ]  # fmt: skip
+    # A rush in H2: five tickets 10:30-10:34, never called, while its window stays open until 10:45 calling nobody.
+    queue += [t(H2, f"C00{i}", "ticket_issued", f"10:3{i}:00") for i in range(5)]
     late_call = t(H2, "B001", "ticket_called", "09:07:00")
     e = s.evaluation
     evaluations = [
@@ -199,7 +201,7 @@ async def day(stack):
         windows_open = await _ask(stack, "windows_open", f"city:{FS}", "1h", midnight)
         rectified = await _ask(stack, "on_time_rectification_rate", f"city:{FS}", "1d", midnight)
         return (
-            issued == {_day(midnight): 7} and evals == {_day(midnight): 26} and served == {_day(midnight): 4}
+            issued == {_day(midnight): 12} and evals == {_day(midnight): 26} and served == {_day(midnight): 4}
             and sum(dups.values()) == 1 and probes == {_day(midnight): 0.5} and len(windows_open) == 16
             and len(rectified) == 1
         )  # fmt: skip
@@ -237,10 +239,10 @@ CITY = f"city:{FS}"
 
 async def test_queue_counts_by_hour_and_day(stack, day) -> None:
     """Issued by issued_at (T3 at 09:58 counts in 09h), served by completion time."""
-    assert await _ask(stack, "tickets_issued", CITY, "1h", day) == {_hour(day, 9): 6, _hour(day, 10): 1}
+    assert await _ask(stack, "tickets_issued", CITY, "1h", day) == {_hour(day, 9): 6, _hour(day, 10): 6}
     assert await _ask(stack, "tickets_served", CITY, "1h", day) == {_hour(day, 9): 3, _hour(day, 10): 1}
     assert await _ask(stack, "tickets_issued", f"hall:{H1}", "1h", day) == {_hour(day, 9): 5, _hour(day, 10): 1}
-    assert await _ask(stack, "tickets_issued", "county:440604", "1d", day) == {_day(day): 7}
+    assert await _ask(stack, "tickets_issued", "county:440604", "1d", day) == {_day(day): 12}
 
 
 async def test_waits_by_time_of_first_call(stack, day) -> None:
@@ -262,17 +264,17 @@ async def test_service_level_no_show_walkout_and_service_time(stack, day) -> Non
     assert await _ask(stack, "no_show_rate", CITY, "1h", day) == {_hour(day, 9): 0.0, _hour(day, 10): 0.5}
     assert await _ask(stack, "no_show_rate", CITY, "1d", day) == {_day(day): pytest.approx(0.2)}
     assert await _ask(stack, "walkout_rate", CITY, "1h", day) == {_hour(day, 9): pytest.approx(1 / 6), _hour(day, 10): 0.0}
-    assert await _ask(stack, "walkout_rate", CITY, "1d", day) == {_day(day): pytest.approx(1 / 7)}
+    assert await _ask(stack, "walkout_rate", CITY, "1d", day) == {_day(day): pytest.approx(1 / 12)}
     assert await _ask(stack, "service_p50_s", CITY, "1h", day) == {_hour(day, 9): 480, _hour(day, 10): 480}
     assert await _ask(stack, "service_p90_s", CITY, "1d", day) == {_day(day): 480}
     assert await _ask(stack, "service_p50_s", f"hall:{H1}", "1h", day) == {_hour(day, 9): 420, _hour(day, 10): 480}
 
 
 async def test_waiting_at_the_end_of_each_window(stack, day) -> None:
-    """At 10:00 T3 and T4 wait (T5 walked out at 09:50); at 11:00 and at midnight only T6, never called."""
+    """At 10:00 T3 and T4 wait (T5 walked out at 09:50); from 11:00 to midnight T6 and H2's five rush tickets."""
     waiting = await _ask(stack, "queue_waiting", CITY, "1h", day)
-    assert _nonzero(waiting) == {_hour(day, 9): 2, **{_hour(day, h): 1 for h in range(10, 24)}}
-    assert await _ask(stack, "queue_waiting", CITY, "1d", day) == {_day(day): 1}
+    assert _nonzero(waiting) == {_hour(day, 9): 2, **{_hour(day, h): 6 for h in range(10, 24)}}
+    assert await _ask(stack, "queue_waiting", CITY, "1d", day) == {_day(day): 6}
     assert _nonzero(await _ask(stack, "queue_waiting", CITY, "5m", day))[_hour(day, 9, 55)] == 2
 
 
@@ -299,18 +301,18 @@ async def test_suspicious_evaluations_from_one_device(stack, day) -> None:
 
 
 async def test_data_quality_of_the_source(stack, day) -> None:
-    """66 events stored (22 queue, 26 evaluations, 8 window, 10 case), all late (a day old or more); 2 seq numbers
-    missing; 1 duplicate and 1 unknown hall of 68 records."""
+    """71 events stored (27 queue, 26 evaluations, 8 window, 10 case), all late (a day old or more); 2 seq numbers
+    missing; 1 duplicate and 1 unknown hall of 73 records."""
     source = f"source:{SOURCE}"
     end = datetime.now(UTC) + timedelta(days=1)
-    assert sum((await _ask(stack, "late_events", source, "1d", day, end)).values()) == 66
+    assert sum((await _ask(stack, "late_events", source, "1d", day, end)).values()) == 71
     assert sum((await _ask(stack, "sequence_gaps", source, "1d", day, end)).values()) == 2
     assert sum((await _ask(stack, "duplicates", source, "1d", day, end)).values()) == 1
     shares = await _ask(stack, "rejected_share", source, "1d", day, end, group="reason")
     assert sorted((reason, value) for (_, reason), value in shares.items()) == [
-        ("duplicate", pytest.approx(1 / 68)), ("unknown_entity", pytest.approx(1 / 68)),
+        ("duplicate", pytest.approx(1 / 73)), ("unknown_entity", pytest.approx(1 / 73)),
     ]  # fmt: skip
-    # 56 events are between about 10 h and 2 days old; the 10 case steps (15%) up to 6 days: the median lies
+    # 61 events are between about 10 h and 2 days old; the 10 case steps (14%) up to 7 days: the median lies
     # among the first, the 95th percentile among the case steps.
     (p50,) = (await _ask(stack, "ingest_lag_p50_s", source, "1d", day, end)).values()
     (p95,) = (await _ask(stack, "ingest_lag_p95_s", source, "1d", day, end)).values()
@@ -362,3 +364,13 @@ async def test_cases_open_overdue_and_rectified_on_time(stack, day) -> None:
     overdue = await _ask(stack, "overdue_cases", CITY, "1d", start, end=now)
     assert (overdue[_day(day)], overdue[today]) == (1, 1)
     assert await _ask(stack, "on_time_rectification_rate", CITY, "1d", start, end=now) == {_day(day): 0.5}
+
+
+async def test_window_load_and_idle_windows_while_a_queue_builds(stack, day) -> None:
+    """Completed tickets per calling window: 3 over w1 and u1 in 09h, 1 over w1 in 10h; H2's open window is idle
+    at 10:35, 10:40 and 10:45 while its five rush tickets wait, and no longer once it closes at 10:45."""
+    assert await _ask(stack, "window_load", CITY, "1h", day) == {_hour(day, 9): 1.5, _hour(day, 10): 1.0}
+    assert await _ask(stack, "window_load", CITY, "1d", day) == {_day(day): 2.0}
+    idle = await _ask(stack, "idle_windows", CITY, "5m", day)
+    assert idle == {_hour(day, 10, 30): 1, _hour(day, 10, 35): 1, _hour(day, 10, 40): 1}
+    assert await _ask(stack, "idle_windows", CITY, "1h", day) == {}

@@ -45,10 +45,7 @@ def _waiting(q: IndicatorQuery) -> str:
     ends, step = sql.window_ends(q)
     return f"""
     WITH t AS ({sql.tickets(q)}), ends AS ({ends})
-    -- left_at: the earlier of the first call and the walkout; NULL while still waiting.
-    SELECT window_end - toIntervalSecond({step}) AS b,
-           countIf(t.issued_at < window_end AND {sql.same_local_day('t.issued_at', 'window_end')}
-                   AND ifNull(least(ifNull(t.called_at, t.walkout_at), ifNull(t.walkout_at, t.called_at)) >= window_end, 1)) AS value
+    SELECT window_end - toIntervalSecond({step}) AS b, countIf({sql.still_waiting('t', 'window_end')}) AS value
     FROM ends CROSS JOIN t
     WHERE t.issued_at IS NOT NULL
     GROUP BY b ORDER BY b"""

@@ -104,3 +104,13 @@ def window_ends(q: IndicatorQuery) -> tuple[str, int]:
 def same_local_day(at: str, window_end: str) -> str:
     """`at` falls on the local day the window ends in (the end itself belongs to the window before)."""
     return f"toDate({at}, 'Asia/Shanghai') = toDate({window_end} - toIntervalMillisecond(1), 'Asia/Shanghai')"
+
+
+def still_waiting(t: str, moment: str) -> str:
+    """Ticket `t` was waiting at `moment`: issued before it that local day, neither called nor walked out yet."""
+    # left_at: the earlier of the first call and the walkout; NULL while the ticket still waits.
+    left_at = f"least(ifNull({t}.called_at, {t}.walkout_at), ifNull({t}.walkout_at, {t}.called_at))"
+    return (
+        f"{t}.issued_at < {moment} AND {same_local_day(f'{t}.issued_at', moment)}"
+        f" AND ifNull({left_at} >= {moment}, 1)"
+    )

@@ -59,8 +59,7 @@ def _idle_windows(q: IndicatorQuery) -> str:
          long_queues AS (
              SELECT {b} AS b, t.hall_id AS hall_id
              FROM ends CROSS JOIN t
-             WHERE t.issued_at < window_end AND {sql.same_local_day('t.issued_at', 'window_end')}
-               AND ifNull(least(ifNull(t.called_at, t.walkout_at), ifNull(t.walkout_at, t.called_at)) >= window_end, 1)
+             WHERE {sql.still_waiting('t', 'window_end')}
              GROUP BY b, hall_id
              HAVING count() >= {LONG_QUEUE})
     SELECT o.b AS b, count() AS value

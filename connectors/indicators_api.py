@@ -34,6 +34,7 @@ def add_routes(app: web.Application, reader: Reader, clock: Callable[[], datetim
                 _time(request, "from"),
                 _time(request, "to"),
                 clock(),
+                request.query.get("group") or None,
             )
             return web.json_response(await run(reader, request.match_info["name"], q))
         except QueryError as exc:

@@ -14,12 +14,13 @@ from streams.indicators.query import IndicatorQuery
 
 LOOKBACK_DAYS = 92
 CASE_SCOPES = ("province", "city")
+_CASE_COLUMNS = {"city": "city_code"}
 
 
 def _steps(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, {"city": "city_code"})
     return (
-        f"SELECT case_id, at, type, deadline_at FROM case_steps"
+        f"SELECT city_code, case_id, at, type, deadline_at FROM case_steps"
         f" WHERE at >= {sql.START} - INTERVAL {LOOKBACK_DAYS} DAY AND at < {sql.END}{where}"
     )
 
@@ -30,7 +31,8 @@ def _snapshot(q: IndicatorQuery, value: str) -> str:
     return f"""
     WITH ends AS ({ends}), steps AS ({_steps(q)})
     SELECT b, {value} AS value FROM (
-        SELECT window_end - toIntervalSecond({step}) AS b, least(window_end, {sql.END}) AS snap, case_id,
+        SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _CASE_COLUMNS, 'steps.')} AS b,
+               least(window_end, {sql.END}) AS snap, case_id,
                countIf(type = 'case_closed') AS closed, argMax(deadline_at, at) AS deadline
         FROM ends CROSS JOIN steps
         WHERE steps.at < least(window_end, {sql.END})
@@ -42,10 +44,10 @@ def _on_time(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, {"city": "city_code"})
     return f"""
     SELECT b, countIf(rectified_at <= deadline) / count() AS value FROM (
-        SELECT r.case_id, r.first_at AS rectified_at, {sql.bucket('r.first_at', q.window)} AS b,
+        SELECT r.case_id, r.first_at AS rectified_at, {sql.key(q, sql.bucket('r.first_at', q.window), _CASE_COLUMNS, 'r.')} AS b,
                argMax(s.deadline_at, s.at) AS deadline
-        FROM (SELECT case_id, min(at) AS first_at FROM case_steps
-              WHERE type = 'case_rectified' AND {sql.in_range('at')}{where} GROUP BY case_id) AS r
+        FROM (SELECT case_id, city_code, min(at) AS first_at FROM case_steps
+              WHERE type = 'case_rectified' AND {sql.in_range('at')}{where} GROUP BY case_id, city_code) AS r
         INNER JOIN ({_steps(q)}) AS s ON s.case_id = r.case_id
         WHERE s.at < r.first_at
         GROUP BY r.case_id, rectified_at, b)

@@ -33,7 +33,7 @@ def _service_level(q: IndicatorQuery) -> str:
     return f"""
     WITH t AS ({sql.tickets(q)}),
          targets AS (SELECT hall_id, argMax(wait_target_s, updated_at) AS target_s FROM org_halls GROUP BY hall_id)
-    SELECT {sql.bucket('t.called_at', q.window)} AS b,
+    SELECT {sql.key(q, sql.bucket('t.called_at', q.window), sql.TICKET_COLUMNS, 't.')} AS b,
            countIf({sql.seconds('t.called_at', 't.issued_at')}
                    <= if(targets.target_s = 0, {sql.DEFAULT_WAIT_TARGET_S}, targets.target_s)) / count() AS value
     FROM t LEFT JOIN targets ON t.hall_id = targets.hall_id
@@ -45,7 +45,8 @@ def _waiting(q: IndicatorQuery) -> str:
     ends, step = sql.window_ends(q)
     return f"""
     WITH t AS ({sql.tickets(q)}), ends AS ({ends})
-    SELECT window_end - toIntervalSecond({step}) AS b, countIf({sql.still_waiting('t', 'window_end')}) AS value
+    SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", sql.TICKET_COLUMNS, 't.')} AS b,
+           countIf({sql.still_waiting('t', 'window_end')}) AS value
     FROM ends CROSS JOIN t
     WHERE t.issued_at IS NOT NULL
     GROUP BY b ORDER BY b"""
@@ -59,24 +60,28 @@ def _coverage(q: IndicatorQuery) -> str:
     ORDER BY b"""
 
 
+_DEVICE_COLUMNS = {"city": "city_code", "county": "county_code", "hall": "hall_id"}
+
+
 def _suspicious(q: IndicatorQuery) -> str:
-    where = sql.scope_filter(q, {"city": "city_code", "county": "county_code", "hall": "hall_id"})
+    where = sql.scope_filter(q, _DEVICE_COLUMNS)
     return f"""
     SELECT d.b AS b, if(e.value = 0, NULL, d.value / e.value) AS value
-    FROM (SELECT {sql.bucket('bucket', q.window)} AS b,
+    FROM (SELECT {sql.key(q, sql.bucket('bucket', q.window), _DEVICE_COLUMNS)} AS b,
                  sumIf(evaluations, evaluations > {SUSPICIOUS_DEVICE_PER_HOUR}) AS value
-          FROM (SELECT bucket, device_id, sum(evaluations) AS evaluations FROM evaluation_device_1h
-                WHERE {sql.in_range('bucket')}{where} GROUP BY bucket, device_id)
+          FROM (SELECT bucket, device_id, city_code, county_code, hall_id, sum(evaluations) AS evaluations
+                FROM evaluation_device_1h
+                WHERE {sql.in_range('bucket')}{where} GROUP BY bucket, device_id, city_code, county_code, hall_id)
           GROUP BY b) AS d
     JOIN ({sql.evaluations(q, 'sum(evaluations)')}) AS e ON d.b = e.b
     ORDER BY b"""
 
 
 def _sequence_gaps(q: IndicatorQuery) -> str:
-    where = sql.scope_filter(q, {"city": "city_code", "source": "source"})
+    where = sql.scope_filter(q, sql.QUALITY_COLUMNS)
     return f"""
     SELECT b, sum(gaps) AS value FROM (
-        SELECT {sql.bucket('bucket', q.window)} AS b, source,
+        SELECT {sql.key(q, sql.bucket('bucket', q.window), sql.QUALITY_COLUMNS)} AS b, source,
                toInt64(max(max_seq)) - toInt64(min(min_seq)) + 1 - toInt64(uniqExactMerge(seqs)) AS gaps
         FROM ingest_quality_5m
         WHERE {sql.in_range('bucket')}{where}

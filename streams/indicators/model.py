@@ -22,10 +22,16 @@ class Indicator:
     windows: tuple[str, ...]
     sql: Callable[[IndicatorQuery], str]
     grouped_by: str | None = None
+    #: Entity kinds a query may group by; by default the indicator's scopes other than the province.
+    groups: tuple[str, ...] = ()
+
+    @property
+    def group_kinds(self) -> tuple[str, ...]:
+        return self.groups or tuple(s for s in self.scopes if s != "province")
 
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name, "family": self.family, "title_zh": self.title_zh, "unit": self.unit,
             "definition": self.definition, "scopes": list(self.scopes), "windows": list(self.windows),
-            "grouped_by": self.grouped_by,
+            "grouped_by": self.grouped_by, "group_by": list(self.group_kinds),
         }  # fmt: skip

@@ -11,6 +11,7 @@ ScopeKind = Literal["province", "city", "county", "hall", "dept", "source"]
 WINDOWS: dict[str, timedelta] = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 #: Longest range one query may cover, per window size, so no request can ask for a year of 5-minute points.
 MAX_POINTS = 2000
+GROUP_KINDS = ("city", "county", "hall", "dept", "node", "camera", "source")
 _SCOPE_VALUE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 
 
@@ -45,9 +46,13 @@ class IndicatorQuery:
     window: str
     start: datetime  # inclusive, UTC
     end: datetime  # exclusive, UTC
+    #: One series per entity of this kind (hall, city, source...) instead of one for the whole scope.
+    group: str | None = None
 
     @classmethod
-    def build(cls, scope: str, window: str, start: datetime | None, end: datetime | None, now: datetime) -> IndicatorQuery:
+    def build(
+        cls, scope: str, window: str, start: datetime | None, end: datetime | None, now: datetime, group: str | None = None
+    ) -> IndicatorQuery:
         if window not in WINDOWS:
             raise QueryError(f"window {window!r}: use one of {', '.join(WINDOWS)}")
         size = WINDOWS[window]
@@ -59,7 +64,9 @@ class IndicatorQuery:
             raise QueryError("from must be before to")
         if (end - start) / size > MAX_POINTS:
             raise QueryError(f"at most {MAX_POINTS} windows of {window} per query")
-        return cls(Scope.parse(scope), window, start.astimezone(UTC), end.astimezone(UTC))
+        if group is not None and group not in GROUP_KINDS:
+            raise QueryError(f"group {group!r}: use one of {', '.join(GROUP_KINDS)}")
+        return cls(Scope.parse(scope), window, start.astimezone(UTC), end.astimezone(UTC), group)
 
     def params(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "scope_value": self.scope.value}

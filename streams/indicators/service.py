@@ -22,6 +22,8 @@ def lookup(name: str, q: IndicatorQuery) -> Indicator:
         raise QueryError(f"{name} has no {q.scope.kind} scope; it has {', '.join(indicator.scopes)}")
     if q.window not in indicator.windows:
         raise QueryError(f"{name} has no {q.window} window; it has {', '.join(indicator.windows)}")
+    if q.group is not None and q.group not in indicator.group_kinds:
+        raise QueryError(f"{name} cannot be grouped by {q.group}; it can by {', '.join(indicator.group_kinds)}")
     return indicator
 
 
@@ -43,7 +45,13 @@ async def run(reader: Reader, name: str, q: IndicatorQuery) -> dict[str, Any]:
     rows = await reader.query(indicator.sql(q), q.params())
     points = []
     for row in rows:
-        point: dict[str, Any] = {"bucket": _iso(row[0]), "value": _number(row[-1])}
+        if q.group:
+            start, entity = row[0]
+            if entity in ("", "0"):
+                continue  # records without that entity, e.g. online evaluations grouped by hall
+            point: dict[str, Any] = {"bucket": _iso(start), q.group: entity, "value": _number(row[-1])}
+        else:
+            point = {"bucket": _iso(row[0]), "value": _number(row[-1])}
         if indicator.grouped_by:
             point[indicator.grouped_by] = row[1]
         points.append(point)
@@ -52,6 +60,7 @@ async def run(reader: Reader, name: str, q: IndicatorQuery) -> dict[str, Any]:
         "unit": indicator.unit,
         "scope": str(q.scope),
         "window": q.window,
+        "group": q.group,
         "from": _iso(q.start),
         "to": _iso(q.end),
         "points": points,

@@ -11,6 +11,31 @@ VALUE = "{scope_value:String}"
 DEFAULT_WAIT_TARGET_S = 1800
 
 
+TICKET_COLUMNS = {"city": "city_code", "county": "county_code", "hall": "hall_id", "dept": "dept_id"}
+EVALUATION_COLUMNS = TICKET_COLUMNS
+QUALITY_COLUMNS = {"city": "city_code", "source": "source"}
+
+
+def key(q: IndicatorQuery, bucket_sql: str, columns: dict[str, str], prefix: str = "") -> str:
+    """What a row is grouped by: the window start, or (window start, entity) when the query groups."""
+    if q.group is None:
+        return bucket_sql
+    column = columns.get(q.group)
+    if column is None:
+        raise QueryError(f"this indicator cannot be grouped by {q.group}; it can by {', '.join(columns)}")
+    return f"tuple({bucket_sql}, toString({prefix}{column}))"
+
+
+def entity_of(q: IndicatorQuery, key_sql: str) -> str:
+    """The entity part of a key built by `key` ('' when the query does not group)."""
+    return f"tupleElement({key_sql}, 2)" if q.group else "''"
+
+
+def entity_column(q: IndicatorQuery, columns: dict[str, str]) -> str:
+    """The entity of a dimension row (for per-entity denominators), '' when the query does not group."""
+    return f"toString({columns[q.group]})" if q.group else "''"
+
+
 def in_range(column: str) -> str:
     return f"{column} >= {START} AND {column} < {END}"
 
@@ -52,7 +77,7 @@ def over_tickets(q: IndicatorQuery, at: str, value: str, extra_where: str = "") 
     """Aggregate `value` over tickets whose timestamp `at` falls in the range, by window."""
     return f"""
     WITH t AS ({tickets(q)})
-    SELECT {bucket(at, q.window)} AS b, {value} AS value
+    SELECT {key(q, bucket(at, q.window), TICKET_COLUMNS)} AS b, {value} AS value
     FROM t
     WHERE {at} IS NOT NULL AND {in_range(at)}{extra_where}
     GROUP BY b ORDER BY b"""
@@ -63,28 +88,28 @@ def seconds(later: str, earlier: str) -> str:
 
 
 def evaluations(q: IndicatorQuery, value: str) -> str:
-    where = scope_filter(q, {"city": "city_code", "county": "county_code", "hall": "hall_id", "dept": "dept_id"})
+    where = scope_filter(q, EVALUATION_COLUMNS)
     return f"""
-    SELECT {bucket('bucket', q.window)} AS b, {value} AS value
+    SELECT {key(q, bucket('bucket', q.window), EVALUATION_COLUMNS)} AS b, {value} AS value
     FROM evaluation_5m
     WHERE {in_range('bucket')}{where}
     GROUP BY b ORDER BY b"""
 
 
 def ingest_quality(q: IndicatorQuery, value: str) -> str:
-    where = scope_filter(q, {"city": "city_code", "source": "source"})
+    where = scope_filter(q, QUALITY_COLUMNS)
     return f"""
-    SELECT {bucket('bucket', q.window)} AS b, {value} AS value
+    SELECT {key(q, bucket('bucket', q.window), QUALITY_COLUMNS)} AS b, {value} AS value
     FROM ingest_quality_5m
     WHERE {in_range('bucket')}{where}
     GROUP BY b ORDER BY b"""
 
 
 def rejections(q: IndicatorQuery, value: str, group: str | None = None) -> str:
-    where = scope_filter(q, {"city": "city_code", "source": "source"})
+    where = scope_filter(q, QUALITY_COLUMNS)
     group_sql = f", {group} AS grp" if group else ""
     return f"""
-    SELECT {bucket('bucket', q.window)} AS b{group_sql}, {value} AS value
+    SELECT {key(q, bucket('bucket', q.window), QUALITY_COLUMNS)} AS b{group_sql}, {value} AS value
     FROM rejections_5m
     WHERE {in_range('bucket')}{where}
     GROUP BY b{', grp' if group else ''} ORDER BY b{', grp' if group else ''}"""

@@ -18,6 +18,9 @@ HALL_SCOPES = ("province", "city", "county", "hall")
 LONG_QUEUE = 5
 NODE_SCOPES = ("province", "city")
 _HALL_COLUMNS = {"city": "city_code", "county": "county_code", "hall": "hall_id"}
+_CAMERA_COLUMNS = {**_HALL_COLUMNS, "node": "node_id", "camera": "camera_id"}
+_NODE_COLUMNS = {"city": "city_code", "node": "node_id"}
+_CAMERA_GROUPS = ("city", "county", "hall", "node", "camera")
 
 
 def _open_windows(q: IndicatorQuery) -> str:
@@ -25,10 +28,11 @@ def _open_windows(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, _HALL_COLUMNS)
     return f"""
     WITH ends AS ({ends}),
-         tr AS (SELECT window_id, at, open FROM window_transitions
+         tr AS (SELECT city_code, county_code, hall_id, window_id, at, open FROM window_transitions
                 WHERE at >= {sql.START} - INTERVAL 1 DAY AND at < {sql.END}{where})
     SELECT b, countIf(last_open = 1) AS value FROM (
-        SELECT window_end - toIntervalSecond({step}) AS b, window_id, argMax(open, at) AS last_open
+        SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _HALL_COLUMNS, 'tr.')} AS b, window_id,
+               argMax(open, at) AS last_open
         FROM ends CROSS JOIN tr
         WHERE tr.at < window_end AND {sql.same_local_day('tr.at', 'window_end')}
         GROUP BY b, window_id)
@@ -36,28 +40,29 @@ def _open_windows(q: IndicatorQuery) -> str:
 
 
 def _window_load(q: IndicatorQuery) -> str:
-    return sql.over_tickets(q, "completed_at", "count() / uniqExactIf(window_id, window_id != '')", " AND window_id != ''")
+    return sql.over_tickets(q, "completed_at", "count() / uniqExact(window_id)", " AND window_id != ''")
 
 
 def _idle_windows(q: IndicatorQuery) -> str:
     ends, step = sql.window_ends(q)
     where = sql.scope_filter(q, _HALL_COLUMNS)
-    b = f"toDateTime(window_end - toIntervalSecond({step}), 'UTC')"
+    end_b = f"toDateTime(window_end - toIntervalSecond({step}), 'UTC')"
     return f"""
     WITH ends AS ({ends}), t AS ({sql.tickets(q)}),
-         tr AS (SELECT hall_id, window_id, at, open FROM window_transitions
+         tr AS (SELECT city_code, county_code, hall_id, window_id, at, open FROM window_transitions
                 WHERE at >= {sql.START} - INTERVAL 1 DAY AND at < {sql.END}{where}),
          open_windows AS (
              SELECT b, hall_id, window_id FROM (
-                 SELECT {b} AS b, hall_id, window_id, argMax(open, at) AS last_open
+                 SELECT {sql.key(q, end_b, _HALL_COLUMNS, 'tr.')} AS b, hall_id, window_id, argMax(open, at) AS last_open
                  FROM ends CROSS JOIN tr
                  WHERE tr.at < window_end AND {sql.same_local_day('tr.at', 'window_end')}
                  GROUP BY b, hall_id, window_id)
              WHERE last_open = 1),
-         busy AS (SELECT DISTINCT toDateTime({sql.bucket('called_at', q.window)}, 'UTC') AS b, window_id
+         busy AS (SELECT DISTINCT {sql.key(q, f"toDateTime({sql.bucket('called_at', q.window)}, 'UTC')", _HALL_COLUMNS)} AS b,
+                         window_id
                   FROM t WHERE called_at IS NOT NULL AND {sql.in_range('called_at')}),
          long_queues AS (
-             SELECT {b} AS b, t.hall_id AS hall_id
+             SELECT {sql.key(q, end_b, _HALL_COLUMNS, 't.')} AS b, t.hall_id AS hall_id
              FROM ends CROSS JOIN t
              WHERE {sql.still_waiting('t', 'window_end')}
              GROUP BY b, hall_id
@@ -74,7 +79,9 @@ def _open_window_ratio(q: IndicatorQuery) -> str:
     return f"""
     SELECT o.b AS b, if(c.configured = 0, NULL, o.value / c.configured) AS value
     FROM ({_open_windows(q)}) AS o
-    CROSS JOIN (SELECT sum(windows_configured) AS configured FROM org_halls FINAL WHERE 1{where}) AS c
+    CROSS JOIN (SELECT {sql.entity_column(q, _HALL_COLUMNS)} AS entity, sum(windows_configured) AS configured
+                FROM org_halls FINAL WHERE 1{where} GROUP BY entity) AS c
+    WHERE {sql.entity_of(q, 'o.b')} = c.entity
     ORDER BY b"""
 
 
@@ -83,10 +90,13 @@ def _camera_online(q: IndicatorQuery) -> str:
     return f"""
     SELECT s.b AS b, if(c.configured = 0, NULL, s.online / c.configured) AS value
     FROM (SELECT b, countIf(status = 'ok') AS online FROM (
-              SELECT {sql.bucket('bucket', q.window)} AS b, camera_id, argMaxMerge(last_status) AS status
+              SELECT {sql.key(q, sql.bucket('bucket', q.window), _CAMERA_COLUMNS)} AS b, camera_id,
+                     argMaxMerge(last_status) AS status
               FROM camera_5m WHERE {sql.in_range('bucket')}{where} GROUP BY b, camera_id)
           GROUP BY b) AS s
-    CROSS JOIN (SELECT count() AS configured FROM org_cameras FINAL WHERE 1{where}) AS c
+    CROSS JOIN (SELECT {sql.entity_column(q, _CAMERA_COLUMNS)} AS entity, count() AS configured
+                FROM org_cameras FINAL WHERE 1{where} GROUP BY entity) AS c
+    WHERE {sql.entity_of(q, 's.b')} = c.entity
     ORDER BY b"""
 
 
@@ -94,7 +104,8 @@ def _camera_faults(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, _HALL_COLUMNS)
     return f"""
     SELECT b, status AS grp, sum(n) AS value FROM (
-        SELECT {sql.bucket('bucket', q.window)} AS b, faults FROM camera_5m WHERE {sql.in_range('bucket')}{where})
+        SELECT {sql.key(q, sql.bucket('bucket', q.window), _CAMERA_COLUMNS)} AS b, faults
+        FROM camera_5m WHERE {sql.in_range('bucket')}{where})
     ARRAY JOIN mapKeys(faults) AS status, mapValues(faults) AS n
     WHERE n > 0
     GROUP BY b, grp ORDER BY b, grp"""
@@ -105,16 +116,18 @@ def _nodes_online(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, {"city": "city_code"})
     return f"""
     WITH ends AS ({ends}),
-         beats AS (SELECT node_id, bucket, last_beat_at, interval_s FROM node_beats_5m
+         beats AS (SELECT city_code, node_id, bucket, last_beat_at, interval_s FROM node_beats_5m
                    WHERE bucket >= {sql.START} - INTERVAL 1 HOUR AND bucket < {sql.END}{where})
     SELECT o.b AS b, if(n.nodes = 0, NULL, o.online / n.nodes) AS value
     FROM (SELECT b, countIf(dateDiff('millisecond', last_at, window_end) <= {MISSED_BEATS_OFFLINE} * interval_s * 1000) AS online
-          FROM (SELECT window_end - toIntervalSecond({step}) AS b, window_end, node_id,
+          FROM (SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _NODE_COLUMNS, 'beats.')} AS b, window_end, node_id,
                        max(last_beat_at) AS last_at, argMax(interval_s, last_beat_at) AS interval_s
                 FROM ends CROSS JOIN beats WHERE beats.last_beat_at < window_end
                 GROUP BY b, window_end, node_id)
           GROUP BY b) AS o
-    CROSS JOIN (SELECT uniqExact(node_id) AS nodes FROM org_cameras FINAL WHERE 1{where}) AS n
+    CROSS JOIN (SELECT {sql.entity_column(q, _NODE_COLUMNS)} AS entity, uniqExact(node_id) AS nodes
+                FROM org_cameras FINAL WHERE 1{where} GROUP BY entity) AS n
+    WHERE {sql.entity_of(q, 'o.b')} = n.entity
     ORDER BY b"""
 
 
@@ -136,19 +149,22 @@ WINDOW_AND_VIDEO: tuple[Indicator, ...] = (
               f"{LONG_QUEUE} or more tickets were waiting at that moment.", HALL_SCOPES, ALL_WINDOWS, _idle_windows),
     Indicator("camera_online_rate", _V, "摄像机在线率(快照)", "ratio",
               "Snapshot: cameras whose last probe in the window was ok, divided by all cameras configured in the scope; "
-              "a camera not probed in the window counts as not online.", HALL_SCOPES, ALL_WINDOWS, _camera_online),
+              "a camera not probed in the window counts as not online.", HALL_SCOPES, ALL_WINDOWS, _camera_online,
+              groups=_CAMERA_GROUPS),
     Indicator("camera_availability", _V, "摄像机可用率(时间加权)", "ratio",
               "Time-weighted: ok probes divided by all probes in the window; every probe stands for one probe interval, "
               "so with periodic probing this is the share of camera-time with a usable picture. Cameras never probed are "
-              "excluded (camera_online_rate counts them).", HALL_SCOPES, ALL_WINDOWS,
+              "excluded (camera_online_rate counts them).", HALL_SCOPES, ALL_WINDOWS, groups=_CAMERA_GROUPS, sql=
               lambda q: f"""
-    SELECT {sql.bucket('bucket', q.window)} AS b, sum(ok_probes) / sum(probes) AS value
+    SELECT {sql.key(q, sql.bucket('bucket', q.window), _CAMERA_COLUMNS)} AS b, sum(ok_probes) / sum(probes) AS value
     FROM camera_5m WHERE {sql.in_range('bucket')}{sql.scope_filter(q, _HALL_COLUMNS)}
     GROUP BY b ORDER BY b"""),
     Indicator("camera_faults", _V, "故障次数(按类型)", "probes",
               "Probes per fault status (offline, no_signal, black, frozen, blur, occluded, color_cast, noise, brightness) "
-              "in the window, by occurred_at.", HALL_SCOPES, ALL_WINDOWS, _camera_faults, grouped_by="status"),
+              "in the window, by occurred_at.", HALL_SCOPES, ALL_WINDOWS, _camera_faults, grouped_by="status",
+              groups=_CAMERA_GROUPS),
     Indicator("nodes_online", _V, "视频节点在线率", "ratio",
               f"Video nodes whose last heartbeat before the end of the window is at most {MISSED_BEATS_OFFLINE} heartbeat "
-              "intervals old, divided by the nodes serving the scope's cameras.", NODE_SCOPES, ALL_WINDOWS, _nodes_online),
+              "intervals old, divided by the nodes serving the scope's cameras.", NODE_SCOPES, ALL_WINDOWS, _nodes_online,
+              groups=("city", "node")),
 )  # fmt: skip

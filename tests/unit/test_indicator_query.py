@@ -71,3 +71,10 @@ def test_no_indicator_reads_a_raw_event_table() -> None:
         q = IndicatorQuery.build(scope, indicator.windows[0], NOW - timedelta(hours=1), NOW, NOW)
         tables = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_0-9]+)", indicator.sql(q)))
         assert tables and not tables & raw, (indicator.name, tables & raw)
+
+
+def test_a_group_must_be_a_known_entity_kind() -> None:
+    """group=hall is accepted; an unknown kind is refused with the list of kinds."""
+    assert IndicatorQuery.build("city:440100", "1h", None, None, NOW, group="hall").group == "hall"
+    with pytest.raises(QueryError, match="group"):
+        IndicatorQuery.build("province", "1h", None, None, NOW, group="street")

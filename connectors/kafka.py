@@ -29,6 +29,8 @@ def topic_specs(partitions: int) -> list[TopicSpec]:
     """Every topic govpulse uses. Raw topics and dead letters are keyed by city code."""
     specs = [TopicSpec(spec.topic, partitions, {}) for spec in STREAMS.values()]
     specs.append(TopicSpec(DEAD_LETTER_TOPIC, partitions, {}))
+    # Alert notices, keyed by fingerprint: one alert's notices stay in order.
+    specs.append(TopicSpec("alerts", partitions, {}))
     # One partition keeps registry updates in order; compaction keeps the latest row per entity.
     specs.append(TopicSpec(REGISTRY_TOPIC, 1, {"cleanup.policy": "compact"}))
     return specs

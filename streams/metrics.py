@@ -57,6 +57,10 @@ class Metrics:
             "govpulse_gateway_events_total", "Records received by the gateway, by verdict.", ["stream", "verdict"],
             registry=registry,
         )  # fmt: skip
+        self.alert_output_failures = Counter(
+            "govpulse_alert_output_failures_total", "Alert outputs that failed (Redis is retried by a full rewrite).", ["output"],
+            registry=registry,
+        )  # fmt: skip
         self.registry_entities = Gauge(
             "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
         )

@@ -1,0 +1,140 @@
+"""Event rules, evaluated on the stream: frequency (N matching events per key in a window) and absence.
+
+Pure and clock-driven, in the manner of ElastAlert's rule types: `add` takes
+one validated event with its event time, `tick` takes the current time and
+ages windows out. Both return Observations for the alert lifecycle; a key
+whose events stop is cleared by `tick`, not left firing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from streams.alerts.model import Observation
+
+#: Event field → the group key an alert shows it under.
+GROUP_NAME = {
+    "hall_id": "hall", "window_id": "window", "staff_id": "staff", "device_id": "device", "evaluator_hash": "evaluator",
+    "node_id": "node", "camera_id": "camera", "source": "source", "dept_id": "dept",
+}  # fmt: skip
+_EVIDENCE_IDS = 20
+
+
+def matches(event: Mapping[str, Any], match: Mapping[str, frozenset[str]]) -> bool:
+    return all(str(event.get(name)) in allowed for name, allowed in match.items())
+
+
+def group_of(event: Mapping[str, Any], key: tuple[str, ...], city: int | None) -> dict[str, str] | None:
+    """The alert's group for this event, or None when a key field is missing (such events cannot be counted)."""
+    group = {"city": str(city)} if city else {}
+    for name in key:
+        value = event.get(name)
+        if value in (None, ""):
+            return None
+        group[GROUP_NAME.get(name, name)] = str(value)
+    return group
+
+
+@dataclass
+class _Window:
+    group: dict[str, str]
+    events: deque[tuple[datetime, str]] = field(default_factory=deque)
+    ids: set[str] = field(default_factory=set)
+    breached: bool = False
+
+
+class FrequencyRule:
+    """Fires when a key has `count` or more matching events within `within`."""
+
+    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
+                 count: int, within_s: float) -> None:  # fmt: skip
+        self.rule_id = rule_id
+        self.stream = stream
+        self.match = {name: frozenset(str(v) for v in values) for name, values in match.items()}
+        self.key = key
+        self.count = count
+        self.within = timedelta(seconds=within_s)
+        self._windows: dict[tuple[tuple[str, str], ...], _Window] = {}
+
+    def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
+        if not matches(event, self.match):
+            return []
+        group = group_of(event, self.key, city)
+        if group is None:
+            return []
+        window = self._windows.setdefault(tuple(sorted(group.items())), _Window(group))
+        event_id = str(event.get("event_id"))
+        if event_id in window.ids:
+            return []  # a redelivered event is counted once
+        window.events.append((at, event_id))
+        window.ids.add(event_id)
+        return self._check(window, at)
+
+    def tick(self, now: datetime) -> list[Observation]:
+        out = []
+        for key, window in list(self._windows.items()):
+            out += self._check(window, now)
+            if not window.events and not window.breached:
+                del self._windows[key]
+        return out
+
+    def _check(self, window: _Window, now: datetime) -> list[Observation]:
+        while window.events and window.events[0][0] <= now - self.within:
+            _, old_id = window.events.popleft()
+            window.ids.discard(old_id)
+        n = len(window.events)
+        breached = n >= self.count
+        if not breached and not window.breached:
+            return []
+        window.breached = breached
+        evidence = {"count": n, "within_s": self.within.total_seconds(),
+                    "event_ids": [eid for _, eid in list(window.events)[-_EVIDENCE_IDS:]]}  # fmt: skip
+        return [Observation(self.rule_id, window.group, now, breached, not breached, float(n), evidence)]
+
+
+class AbsenceRule:
+    """Fires when a key that should keep sending has been silent for `missed` expected intervals."""
+
+    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
+                 expected_interval_s: float, missed: int) -> None:  # fmt: skip
+        self.rule_id = rule_id
+        self.stream = stream
+        self.match = {name: frozenset(str(v) for v in values) for name, values in match.items()}
+        self.key = key
+        self.limit = timedelta(seconds=expected_interval_s * missed)
+        self._last_seen: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], datetime]] = {}
+        self._breached: set[tuple[tuple[str, str], ...]] = set()
+
+    def expect(self, groups: Iterable[Mapping[str, str]], since: datetime) -> None:
+        """Keys that must send from `since` on even if they never have (e.g. every video node in the registry)."""
+        for group in groups:
+            self._last_seen.setdefault(tuple(sorted(group.items())), (dict(group), since))
+
+    def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
+        if not matches(event, self.match):
+            return []
+        group = group_of(event, self.key, city)
+        if group is None:
+            return []
+        k = tuple(sorted(group.items()))
+        previous = self._last_seen.get(k)
+        if previous is None or at > previous[1]:
+            self._last_seen[k] = (group, at)
+        if k in self._breached:
+            self._breached.discard(k)
+            return [Observation(self.rule_id, group, at, False, True, 0.0, {"last_seen": at.isoformat()})]
+        return []
+
+    def tick(self, now: datetime) -> list[Observation]:
+        out = []
+        for k, (group, last) in self._last_seen.items():
+            silent = now - last
+            if silent > self.limit:
+                self._breached.add(k)
+                out.append(Observation(self.rule_id, group, now, True, False, silent.total_seconds(),
+                                       {"last_seen": last.isoformat(), "silent_s": silent.total_seconds()}))  # fmt: skip
+        return out

@@ -61,6 +61,14 @@ class Metrics:
             "govpulse_alert_output_failures_total", "Alert outputs that failed (Redis is retried by a full rewrite).", ["output"],
             registry=registry,
         )  # fmt: skip
+        self.rule_errors = Counter(
+            "govpulse_rule_errors_total", "Rule evaluations that failed or timed out (the other rules went on).", ["rule"],
+            registry=registry,
+        )  # fmt: skip
+        self.rule_eval_seconds = Histogram(
+            "govpulse_rule_eval_seconds", "Duration of one indicator rule evaluation.", ["rule"], buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )  # fmt: skip
         self.registry_entities = Gauge(
             "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
         )

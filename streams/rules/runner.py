@@ -1,0 +1,148 @@
+"""Runs the rules: event rules on each ingested batch, indicator rules and clocks on a timer.
+
+Each rule is isolated: one that raises or runs past its time limit is
+counted in /metrics and logged, and the others go on. Notices go to the
+outputs after every batch and every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import structlog
+
+from streams.alerts.lifecycle import AlertBook
+from streams.alerts.model import Alert, Notice, Observation, fingerprint
+from streams.metrics import Metrics
+from streams.rules.event_rules import AbsenceRule, FrequencyRule
+from streams.indicators.service import Reader
+from streams.rules.indicator_rules import ThresholdCheck
+
+log = structlog.get_logger(__name__)
+
+
+class Outputs(Protocol):
+    async def publish(self, notices: Sequence[Notice], active: Sequence[Alert]) -> None: ...
+
+
+class EventView:
+    """Read a validated event model like a mapping, without copying it into a dict."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: object) -> None:
+        self._event = event
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self._event, name, default)
+
+
+@dataclass
+class RuleSetup:
+    """The evaluators of one loaded rule set."""
+
+    event_rules: list[FrequencyRule | AbsenceRule] = field(default_factory=list)
+    indicator_checks: list[ThresholdCheck] = field(default_factory=list)
+    every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
+
+
+class RuleRunner:
+    def __init__(
+        self,
+        book: AlertBook,
+        outputs: Outputs,
+        reader: Reader,
+        metrics: Metrics,
+        *,
+        rule_timeout_s: float = 10.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.book = book
+        self.outputs = outputs
+        self.reader = reader
+        self.metrics = metrics
+        self.rule_timeout_s = rule_timeout_s
+        self.clock = clock
+        self.setup = RuleSetup()
+        self._next_due: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+
+    def use(self, setup: RuleSetup) -> None:
+        self.setup = setup
+        self._next_due = {}
+
+    async def on_events(self, stream: str, events: Sequence[tuple[object, datetime, int | None]]) -> None:
+        """Feed accepted events (model, occurred_at, city) of one stream to the event rules."""
+        rules = [r for r in self.setup.event_rules if r.stream == stream]
+        if not rules or not events:
+            return
+        observations: list[Observation] = []
+        for rule in rules:
+            observations += self._guard_sync(rule.rule_id, lambda rule=rule: [
+                o for ev, at, city in events for o in rule.add(EventView(ev), at, city)
+            ])  # fmt: skip
+        await self._apply(observations)
+
+    async def tick(self) -> None:
+        """One timer round: age event windows, evaluate due indicator rules, move silences along."""
+        now = self.clock()
+        observations: list[Observation] = []
+        for rule in self.setup.event_rules:
+            observations += self._guard_sync(rule.rule_id, lambda rule=rule: rule.tick(now))
+        due = [c for c in self.setup.indicator_checks if self._next_due.get(c.rule_id, 0.0) <= time.monotonic()]
+        results = await asyncio.gather(*(self._evaluate(check, now) for check in due))
+        notices: list[Notice] = []
+        async with self._lock:
+            for check, found in zip(due, results, strict=True):
+                if found is None:
+                    continue  # a failed round keeps the rule's alerts as they are
+                seen = set()
+                for obs in found:
+                    notices += self.book.observe(obs)
+                    seen.add(fingerprint(obs.rule_id, obs.group))
+                notices += self.book.resolve_missing(check.rule_id, seen, now)
+            notices += self._observe_all(observations)
+            notices += self.book.tick(now)
+            await self.outputs.publish(notices, self.book.active())
+
+    async def _apply(self, observations: list[Observation]) -> None:
+        if not observations:
+            return
+        async with self._lock:
+            notices = self._observe_all(observations)
+            if notices:
+                await self.outputs.publish(notices, self.book.active())
+
+    def _observe_all(self, observations: list[Observation]) -> list[Notice]:
+        notices: list[Notice] = []
+        for obs in observations:
+            try:
+                notices += self.book.observe(obs)
+            except KeyError:
+                self.metrics.rule_errors.labels(obs.rule_id).inc()
+        return notices
+
+    async def _evaluate(self, check: ThresholdCheck, now: datetime) -> list[Observation] | None:
+        self._next_due[check.rule_id] = time.monotonic() + self.setup.every_s.get(check.rule_id, 60.0)
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(check.evaluate(self.reader, now), self.rule_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a failing rule is reported, never fatal to the others
+            self.metrics.rule_errors.labels(check.rule_id).inc()
+            log.warning("rule_failed", rule=check.rule_id, error=repr(exc)[:300])
+            return None
+        finally:
+            self.metrics.rule_eval_seconds.labels(check.rule_id).observe(time.perf_counter() - started)
+
+    def _guard_sync(self, rule_id: str, action: Callable[[], list[Observation]]) -> list[Observation]:
+        try:
+            return action()
+        except Exception as exc:  # noqa: BLE001 - as above, for event rules
+            self.metrics.rule_errors.labels(rule_id).inc()
+            log.warning("rule_failed", rule=rule_id, error=repr(exc)[:300])
+            return []

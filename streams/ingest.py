@@ -47,6 +47,8 @@ class Store(Protocol):
 
 
 DeadLetterSend = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
+#: Called with (stream, [(event, occurred_at, city_code)]) once the events are stored: the event rules' feed.
+AcceptedHook = Callable[[str, list[tuple[Any, datetime, int]]], Awaitable[None]]
 
 
 @dataclass
@@ -63,6 +65,8 @@ class _Pending:
     offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
     dead: list[tuple[bytes, bytes]] = field(default_factory=list)
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: Accepted events per stream, replays included, for the event rules.
+    fresh: dict[str, list[tuple[Any, datetime, int]]] = field(default_factory=lambda: defaultdict(list))
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     oldest_ts: dict[str, float] = field(default_factory=dict)
 
@@ -77,6 +81,7 @@ class IngestProcessor:
         *,
         dedup_max_ids: int,
         generations: dict[str, int] | None = None,
+        on_accepted: AcceptedHook | None = None,
         retry_max_s: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -86,6 +91,7 @@ class IngestProcessor:
         self.metrics = metrics
         self.dedup_max_ids = dedup_max_ids
         self.generations = generations or {}
+        self.on_accepted = on_accepted
         self.retry_max_s = retry_max_s
         self.clock = clock
         self._state: dict[tuple[str, int], _PartitionState] = {}
@@ -115,6 +121,9 @@ class IngestProcessor:
             if state is not None:
                 state.written[table] = max(offset, state.written.get(table, -1))
         self._record(messages, pending)
+        if self.on_accepted is not None:
+            for stream, events in pending.fresh.items():
+                await self.on_accepted(stream, events)
 
     # -- one message -------------------------------------------------------------
     def _process_one(self, msg: RawMessage, state: _PartitionState, now: datetime, pending: _Pending) -> None:
@@ -150,6 +159,9 @@ class IngestProcessor:
         origin = Origin(msg.topic, state.generation, msg.partition, msg.offset, batch.received_at, now)
         replayed = False
         for acc in kept:
+            # Replays too: if the worker died between the write and the rules, the rules have not seen these;
+            # the rules count an event id once, so a second look changes nothing.
+            pending.fresh[spec.name].append((acc.event, acc.event.occurred_at, acc.city_code))
             table = TABLE_OF[type(acc.event)]
             if msg.offset <= state.written.get(table.name, -1):
                 replayed = True

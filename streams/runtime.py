@@ -21,8 +21,9 @@ from prometheus_client import CollectorRegistry
 
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
-from connectors import kafka as kafka_conn
 from connectors import indicators_api, registry_topic, scores_api
+from connectors import kafka as kafka_conn
+from connectors.alert_outputs import AlertOutputs
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
@@ -30,6 +31,7 @@ from connectors.clickhouse.org_dims import sync_org
 from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
+from streams.alerts.lifecycle import AlertBook
 from streams.app import build_app
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.indicators.scorecard import load_scorecard
@@ -39,6 +41,7 @@ from streams.models import STREAMS
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
+from streams.rules.runner import RuleRunner
 from streams.settings import Settings
 from streams.validation import TimeLimits, Validator
 
@@ -64,6 +67,8 @@ class Stack:
         self.runner: web.AppRunner | None = None
         self.processor: IngestProcessor | None = None
         self.generations: dict[str, int] = {}
+        self.rules: RuleRunner
+        self._tick_task: asyncio.Task[None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -105,6 +110,9 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop in reverse order; each step runs even if an earlier one failed."""
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            await asyncio.gather(self._tick_task, return_exceptions=True)
         steps: list[tuple[str, Any]] = [
             ("gateway", self.runner.cleanup() if self.runner else None),
             ("worker", self.app.stop() if self.app else None),
@@ -158,8 +166,14 @@ class Stack:
 
     async def _start_worker(self, validator: Validator) -> None:
         s = self.settings
-        assert self.ch is not None and self.producer is not None
+        assert self.ch is not None and self.producer is not None and self.redis is not None
         producer = self.producer
+
+        async def send_all(topic: str, items: list[tuple[bytes, bytes]]) -> None:
+            await kafka_conn.send_all(producer, topic, items)
+
+        self.rules = RuleRunner(AlertBook(), AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics)
+        self._tick_task = asyncio.create_task(self._tick_rules(), name="rule-timer")
 
         async def send_dead_letters(items: list[tuple[bytes, bytes]]) -> None:
             await kafka_conn.send_all(producer, kafka_conn.DEAD_LETTER_TOPIC, items)
@@ -171,6 +185,7 @@ class Stack:
             self.metrics,
             dedup_max_ids=s.dedup_max_ids,
             generations=self.generations,
+            on_accepted=self.rules.on_events,
             retry_max_s=s.sink_retry_max_s,
         )
         self.app = build_app(s, self.bootstrap)
@@ -206,6 +221,14 @@ class Stack:
         site = web.TCPSite(self.runner, s.http_host, s.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
+
+    async def _tick_rules(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.rule_tick_s)
+            try:
+                await self.rules.tick()
+            except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
+                log.warning("rule_round_failed", error=repr(exc)[:300])
 
     async def _registry_changed(self) -> None:
         assert self.ch is not None

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
     registry_halls: int = Field(default=2100, ge=21)
 
+    rules_dir: Path | None = Field(default=None, description="Alert rule files (*.yaml); default alert_rules beside the code.")
+    rule_tick_s: float = Field(default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences.")
     scorecards_dir: Path | None = Field(
         default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."
     )
@@ -87,6 +89,10 @@ class Settings(BaseSettings):
     @property
     def tokens_path(self) -> Path:
         return self.node_tokens_file or self.data_dir / "node_tokens.json"
+
+    @property
+    def rules_path(self) -> Path:
+        return self.rules_dir or Path(__file__).resolve().parents[1] / "alert_rules"
 
     @property
     def scorecard_paths(self) -> list[Path]:

@@ -413,3 +413,15 @@ async def test_grouped_queries_agree_with_one_query_per_entity(stack, day) -> No
                 assert per_entity[entity].get(key) == pytest.approx(point["value"]), (name, kind, entity, key)
                 compared += 1
     assert compared > 150  # points across all indicators and kinds
+
+
+async def test_the_deadline_rule_finds_the_overdue_case(stack, day) -> None:
+    """Of the scripted cases only K2 (verified five days before, never rectified) is overdue for rectification."""
+    from streams.rules.deadline_rules import DeadlineCheck
+    from streams.workdays import DEFAULT as calendar
+
+    if not any(calendar.is_workday((day - timedelta(days=n)).date()) for n in range(2, 6)):
+        pytest.skip("no working day between the cases' verification and the scripted day")
+    found = await DeadlineCheck("overdue_rectification", "case_rectified", city=FS).evaluate(stack.ch, datetime.now(UTC))
+    assert [o.group["case"].split("-")[0] for o in found] == ["K2"]
+    assert found[0].breached and found[0].evidence["last_step"] == "case_verified"

@@ -21,13 +21,20 @@ from streams.alerts.model import Alert, Notice, Observation, fingerprint
 from streams.metrics import Metrics
 from streams.rules.event_rules import AbsenceRule, FrequencyRule
 from streams.indicators.service import Reader
-from streams.rules.indicator_rules import ThresholdCheck
 
 log = structlog.get_logger(__name__)
 
 
 class Outputs(Protocol):
     async def publish(self, notices: Sequence[Notice], active: Sequence[Alert]) -> None: ...
+
+
+class TimerCheck(Protocol):
+    """A rule evaluated on the timer (threshold, ratio, spike, deadline): one observation per group."""
+
+    rule_id: str
+
+    async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]: ...
 
 
 class EventView:
@@ -47,7 +54,7 @@ class RuleSetup:
     """The evaluators of one loaded rule set."""
 
     event_rules: list[FrequencyRule | AbsenceRule] = field(default_factory=list)
-    indicator_checks: list[ThresholdCheck] = field(default_factory=list)
+    indicator_checks: list[TimerCheck] = field(default_factory=list)
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
 
 
@@ -127,7 +134,7 @@ class RuleRunner:
                 self.metrics.rule_errors.labels(obs.rule_id).inc()
         return notices
 
-    async def _evaluate(self, check: ThresholdCheck, now: datetime) -> list[Observation] | None:
+    async def _evaluate(self, check: TimerCheck, now: datetime) -> list[Observation] | None:
         self._next_due[check.rule_id] = time.monotonic() + self.setup.every_s.get(check.rule_id, 60.0)
         started = time.perf_counter()
         try:

@@ -1,0 +1,73 @@
+"""Spike rules: an indicator's latest window against its own recent past.
+
+Stateless on purpose: every round queries the baseline range again, so a
+restart loses nothing. Two baselines: the plain window (mean and standard
+deviation of the earlier windows) and an EWMA (exponentially weighted mean
+and variance, which follows a slow drift and flags only sudden moves). A
+rule is armed only once an entity has `min_history` earlier windows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from streams.alerts.model import Observation
+from streams.indicators.query import WINDOWS, IndicatorQuery
+from streams.indicators.service import Reader, run
+
+
+def window_baseline(history: list[float]) -> tuple[float, float]:
+    mean = sum(history) / len(history)
+    var = sum((x - mean) ** 2 for x in history) / max(len(history) - 1, 1)
+    return mean, math.sqrt(var)
+
+
+def ewma_baseline(history: list[float], alpha: float) -> tuple[float, float]:
+    mean, var = history[0], 0.0
+    for x in history[1:]:
+        diff = x - mean
+        mean += alpha * diff
+        var = (1 - alpha) * (var + alpha * diff * diff)
+    return mean, math.sqrt(var)
+
+
+@dataclass(frozen=True)
+class SpikeCheck:
+    rule_id: str
+    indicator: str
+    window: str
+    scope: str
+    group: str | None
+    lookback_s: float
+    method: str  # "window" | "ewma"
+    z: float
+    clear_z: float
+    min_history: int
+    alpha: float = 0.3
+    #: A floor on the deviation, in the indicator's unit, so a flat series does not make every wobble infinite.
+    min_std: float = 1e-9
+
+    async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]:
+        size = WINDOWS[self.window]
+        q = IndicatorQuery.build(self.scope, self.window, now - timedelta(seconds=self.lookback_s), now, now, group=self.group)
+        series: dict[str, list[tuple[str, float]]] = {}
+        for point in (await run(reader, self.indicator, q))["points"]:
+            if point["value"] is not None:
+                series.setdefault(point[self.group] if self.group else "", []).append((point["bucket"], point["value"]))
+        out = []
+        for entity, points in series.items():
+            points.sort()
+            *earlier, (bucket, value) = points
+            # The latest window must be the current or the last one; otherwise the entity went quiet.
+            if len(earlier) < self.min_history or datetime.fromisoformat(bucket) < now - 2 * size:
+                continue  # not armed yet, or the entity has no recent window
+            history = [v for _, v in earlier]
+            mean, std = ewma_baseline(history, self.alpha) if self.method == "ewma" else window_baseline(history)
+            score = (value - mean) / max(std, self.min_std)
+            group = {self.group: entity} if self.group else {}
+            evidence = {"indicator": self.indicator, "bucket": bucket, "value": value, "baseline": mean, "std": std,
+                        "z": score, "history": len(history)}  # fmt: skip
+            out.append(Observation(self.rule_id, group, now, score >= self.z, score < self.clear_z, value, evidence))
+        return out

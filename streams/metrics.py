@@ -69,6 +69,11 @@ class Metrics:
             "govpulse_rule_eval_seconds", "Duration of one indicator rule evaluation.", ["rule"], buckets=_LATENCY_BUCKETS,
             registry=registry,
         )  # fmt: skip
+        self.rule_reloads = Counter("govpulse_rule_reloads_total", "Rule files reloaded after a change.", registry=registry)
+        self.rule_reload_failures = Counter(
+            "govpulse_rule_reload_failures_total", "Rule file changes refused as invalid (the previous rules stay).",
+            registry=registry,
+        )  # fmt: skip
         self.registry_entities = Gauge(
             "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
         )

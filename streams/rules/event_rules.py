@@ -15,12 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.alerts.model import Observation
+from streams.rules.events import FIELD_GROUPS
 
-#: Event field → the group key an alert shows it under.
-GROUP_NAME = {
-    "hall_id": "hall", "window_id": "window", "staff_id": "staff", "device_id": "device", "evaluator_hash": "evaluator",
-    "node_id": "node", "camera_id": "camera", "source": "source", "dept_id": "dept",
-}  # fmt: skip
 _EVIDENCE_IDS = 20
 
 
@@ -35,7 +31,7 @@ def group_of(event: Mapping[str, Any], key: tuple[str, ...], city: int | None) -
         value = event.get(name)
         if value in (None, ""):
             return None
-        group[GROUP_NAME.get(name, name)] = str(value)
+        group[FIELD_GROUPS.get(name, name)] = str(value)
     return group
 
 

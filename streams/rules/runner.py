@@ -56,6 +56,8 @@ class RuleSetup:
     event_rules: list[FrequencyRule | AbsenceRule] = field(default_factory=list)
     indicator_checks: list[TimerCheck] = field(default_factory=list)
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
+    #: rule id -> whether an observation falls in the rule's schedule (opening hours, working days)
+    gates: dict[str, Callable[[Observation], bool]] = field(default_factory=dict)
 
 
 class RuleRunner:
@@ -109,7 +111,7 @@ class RuleRunner:
                 if found is None:
                     continue  # a failed round keeps the rule's alerts as they are
                 seen = set()
-                for obs in found:
+                for obs in self._in_schedule(found):
                     notices += self.book.observe(obs)
                     seen.add(fingerprint(obs.rule_id, obs.group))
                 notices += self.book.resolve_missing(check.rule_id, seen, now)
@@ -125,9 +127,14 @@ class RuleRunner:
             if notices:
                 await self.outputs.publish(notices, self.book.active())
 
+    def _in_schedule(self, observations: list[Observation]) -> list[Observation]:
+        """Outside its schedule a rule says nothing; a timer rule's alerts then resolve as groups gone quiet."""
+        gates = self.setup.gates
+        return [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
+
     def _observe_all(self, observations: list[Observation]) -> list[Notice]:
         notices: list[Notice] = []
-        for obs in observations:
+        for obs in self._in_schedule(observations):
             try:
                 notices += self.book.observe(obs)
             except KeyError:

@@ -42,10 +42,17 @@ class SpikeCheck:
     group: str | None
     lookback_s: float
     method: str  # "window" | "ewma"
-    z: float
+    z: float | None
     clear_z: float
     min_history: int
     alpha: float = 0.3
+    #: Instead of z: fire at this multiple of the baseline mean (or below 1/factor for direction down).
+    factor: float | None = None
+    direction: str = "up"  # up | down | both
+    #: Values below this are never a spike (a hall going from 0 to 2 evaluations is not news).
+    min_value: float | None = None
+    #: Window baseline from the same time of day on earlier days only (queues follow the clock).
+    same_time_of_day: bool = False
     #: A floor on the deviation, in the indicator's unit, so a flat series does not make every wobble infinite.
     min_std: float = 1e-9
 
@@ -61,13 +68,30 @@ class SpikeCheck:
             points.sort()
             *earlier, (bucket, value) = points
             # The latest window must be the current or the last one; otherwise the entity went quiet.
-            if len(earlier) < self.min_history or datetime.fromisoformat(bucket) < now - 2 * size:
+            latest = datetime.fromisoformat(bucket)
+            if self.same_time_of_day:
+                earlier = [(b, v) for b, v in earlier if datetime.fromisoformat(b).time() == latest.time()]
+            if len(earlier) < self.min_history or latest < now - 2 * size:
                 continue  # not armed yet, or the entity has no recent window
+            if self.min_value is not None and value < self.min_value:
+                continue
             history = [v for _, v in earlier]
             mean, std = ewma_baseline(history, self.alpha) if self.method == "ewma" else window_baseline(history)
             score = (value - mean) / max(std, self.min_std)
+            breached, cleared = self._judge(value, mean, score)
             group = {self.group: entity} if self.group else {}
             evidence = {"indicator": self.indicator, "bucket": bucket, "value": value, "baseline": mean, "std": std,
                         "z": score, "history": len(history)}  # fmt: skip
-            out.append(Observation(self.rule_id, group, now, score >= self.z, score < self.clear_z, value, evidence))
+            out.append(Observation(self.rule_id, group, now, breached, cleared and not breached, value, evidence))
         return out
+
+    def _judge(self, value: float, mean: float, score: float) -> tuple[bool, bool]:
+        if self.factor is not None:
+            up, down = value >= self.factor * mean, value * self.factor <= mean
+            back = mean / self.factor < value < mean * self.factor
+        else:
+            z = self.z or 0.0
+            up, down = score >= z, score <= -z
+            back = abs(score) < self.clear_z
+        fired = {"up": up, "down": down, "both": up or down}[self.direction]
+        return fired, back

@@ -250,6 +250,10 @@ def _parser() -> argparse.ArgumentParser:
     sch_sub = sch.add_subparsers(dest="schema_cmd", required=True)
     exp = sch_sub.add_parser("export")
     exp.add_argument("--out", default="docs/schemas")
+    rules = sub.add_parser("rules", help="alert rules")
+    rules_sub = rules.add_subparsers(dest="rules_cmd", required=True)
+    rules_check = rules_sub.add_parser("check", help="validate alert rule files: one line per problem, exit 1 if any")
+    rules_check.add_argument("path", nargs="?", default="alert_rules/", help="a rule file, or a folder of *.yaml (default alert_rules/)")
     return p
 
 
@@ -269,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args)
     if args.cmd == "indicators":
         return _indicators(args)
+    if args.cmd == "rules":
+        from streams.rules.cli import check
+
+        return check(args.path)
     return 2
 
 

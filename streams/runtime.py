@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
-from connectors import indicators_api, registry_topic, scores_api
+from connectors import indicators_api, registry_topic, rules_api, scores_api
 from connectors import kafka as kafka_conn
 from connectors.alert_outputs import AlertOutputs
 from connectors.clickhouse.client import ClickHouse
@@ -41,11 +41,14 @@ from streams.models import STREAMS
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
+from streams.rules.build import build as build_rules
+from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
 from streams.settings import Settings
 from streams.validation import TimeLimits, Validator
 
 log = structlog.get_logger(__name__)
+BOOK_KEY = "govpulse:alerts:book"
 
 
 class Stack:
@@ -172,7 +175,11 @@ class Stack:
         async def send_all(topic: str, items: list[tuple[bytes, bytes]]) -> None:
             await kafka_conn.send_all(producer, topic, items)
 
-        self.rules = RuleRunner(AlertBook(), AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics)
+        self.book = AlertBook()
+        self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics)
+        self.reloader = RuleReloader(s.rules_path, self.metrics)
+        self.rules.use(build_rules(self.reloader.load_initial(), self.registry, self.book, datetime.now(UTC)))
+        await self._restore_alerts()
         self._tick_task = asyncio.create_task(self._tick_rules(), name="rule-timer")
 
         async def send_dead_letters(items: list[tuple[bytes, bytes]]) -> None:
@@ -214,6 +221,7 @@ class Stack:
         )
         web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
         indicators_api.add_routes(web_app, self.ch)
+        rules_api.add_routes(web_app, self.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])
         self.runner = web.AppRunner(web_app, access_log=None)
@@ -226,9 +234,32 @@ class Stack:
         while True:
             await asyncio.sleep(self.settings.rule_tick_s)
             try:
+                changed = self.reloader.poll()
+                if changed is not None:
+                    self.rules.use(build_rules(changed, self.registry, self.book, datetime.now(UTC)))
                 await self.rules.tick()
+                await self._save_alerts()
             except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
                 log.warning("rule_round_failed", error=repr(exc)[:300])
+
+    async def _restore_alerts(self) -> None:
+        """Pick up the alert state a previous run left in Redis, so a restart does not fire everything again."""
+        assert self.redis is not None
+        try:
+            saved = await self.redis.get(BOOK_KEY)
+            if saved:
+                self.book.restore(json.loads(saved))
+                log.info("alerts_restored", active=len(self.book.active()))
+        except Exception as exc:  # noqa: BLE001 - a lost snapshot costs repeated notices, not a dead worker
+            log.warning("alerts_restore_failed", error=repr(exc)[:300])
+
+    async def _save_alerts(self) -> None:
+        assert self.redis is not None
+        try:
+            await self.redis.set(BOOK_KEY, json.dumps(self.book.snapshot(), default=str))
+        except Exception as exc:  # noqa: BLE001 - counted; the next round tries again
+            self.metrics.alert_output_failures.labels("redis").inc()
+            log.warning("alerts_save_failed", error=repr(exc)[:300])
 
     async def _registry_changed(self) -> None:
         assert self.ch is not None

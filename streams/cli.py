@@ -190,6 +190,44 @@ def _indicators(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _backtest(args: argparse.Namespace) -> int:
+    from connectors.clickhouse.client import ClickHouse
+    from connectors.clickhouse.migrations import migrate
+    from streams.registry.csv_io import read_csv_dir
+    from streams.registry.generate import generate
+    from streams.rules.backtest import backtest
+    from streams.rules.loader import RuleError, load_rules
+
+    settings = _settings(args)
+    try:
+        rules = load_rules(args.path)
+    except RuleError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    start, end = datetime.fromisoformat(args.start), datetime.fromisoformat(args.end)
+    if start.tzinfo is None or end.tzinfo is None:
+        print("--from and --to need a zone, e.g. 2026-11-20T09:00:00+08:00", file=sys.stderr)
+        return 2
+    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
+    ch = ClickHouse(dsn, settings.clickhouse_database)
+    await ch.run(ch.open)
+    await ch.run(migrate, ch)  # an older data dir may predate some indicator tables
+    registry = read_csv_dir(settings.registry_dir) if settings.registry_dir else generate(halls=settings.registry_halls)
+    try:
+        report = await backtest(rules, ch, registry, start, end, timedelta(seconds=args.step))
+    finally:
+        await asyncio.to_thread(ch.close)
+    for ep in report.episodes:
+        resolved = ep.resolved_at.isoformat() if ep.resolved_at else "still firing"
+        group = ",".join(f"{k}={v}" for k, v in sorted(ep.group.items()))
+        print(f"{ep.rule_id:<28} {group:<40} fired {ep.fired_at.isoformat()}  resolved {resolved}")
+    flaps = report.flaps()
+    for (rule_id, group), n in sorted(flaps.items()):
+        print(f"flapping: {rule_id} {dict(group)} fired again {n} time(s) after resolving")
+    print(f"{len(report.episodes)} firing episode(s), {len(flaps)} flapping alert(s) between {start} and {end}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from streams.schema_export import export
 
@@ -254,6 +292,12 @@ def _parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_cmd", required=True)
     rules_check = rules_sub.add_parser("check", help="validate alert rule files: one line per problem, exit 1 if any")
     rules_check.add_argument("path", nargs="?", default="alert_rules/", help="a rule file, or a folder of *.yaml (default alert_rules/)")
+    rules_bt = rules_sub.add_parser("backtest", help="replay rules over the ClickHouse history: when they would have fired")
+    rules_bt.add_argument("path", help="a rule file or folder")
+    rules_bt.add_argument("--from", dest="start", required=True, help="ISO 8601 with zone")
+    rules_bt.add_argument("--to", dest="end", required=True, help="ISO 8601 with zone")
+    rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
+    rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
     return p
 
 
@@ -273,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args)
     if args.cmd == "indicators":
         return _indicators(args)
+    if args.cmd == "rules" and args.rules_cmd == "backtest":
+        return asyncio.run(_backtest(args))
     if args.cmd == "rules":
         from streams.rules.cli import check
 

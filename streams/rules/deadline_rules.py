@@ -9,7 +9,7 @@ a case that moves on or closes drops out of the round and resolves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from streams.alerts.model import Observation
 from streams.indicators.service import Reader
@@ -43,7 +43,8 @@ class DeadlineCheck:
         )
         out = []
         for case_id, city_code, dept, last_step, deadline in rows:
-            overdue_s = (now - deadline).total_seconds() if deadline.tzinfo else 0.0
+            deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)  # chDB may drop the zone
+            overdue_s = (now - deadline).total_seconds()
             out.append(Observation(
                 self.rule_id, {"city": str(city_code), "case": case_id}, now, True, False, overdue_s,
                 {"case_id": case_id, "dept": dept, "last_step": last_step, "deadline": deadline.isoformat()},

@@ -21,8 +21,9 @@ from streams.indicators.service import Reader, run
 _OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 #: The side of the clear level that counts as clear, for each firing operator.
 _CLEAR_OPS: dict[str, Callable[[float, float], bool]] = {">": operator.le, ">=": operator.lt, "<": operator.ge, "<=": operator.gt}
-#: How far back a round looks for each entity's latest window (a quiet entity drops out and resolves).
-LOOKBACK_WINDOWS = 2
+#: How far back a round looks, in windows: the last window's worth of data, whose latest bucket is judged.
+#: An entity with nothing in that span drops out of the round and its alert resolves.
+LOOKBACK_WINDOWS = 1
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,10 @@ class Metrics:
             "govpulse_rule_reload_failures_total", "Rule file changes refused as invalid (the previous rules stay).",
             registry=registry,
         )  # fmt: skip
+        self.notifications = Counter(
+            "govpulse_notifications_total", "Webhook notifications by route and outcome (sent, retried, given_up, dropped).",
+            ["route", "outcome"], registry=registry,
+        )  # fmt: skip
         self.registry_entities = Gauge(
             "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
         )

@@ -31,6 +31,7 @@ from connectors.clickhouse.org_dims import sync_org
 from connectors.clickhouse.tables import TABLE_BY_NAME
 from connectors.gateway import Gateway, build_web_app
 from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
+from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.app import build_app
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
@@ -72,6 +73,7 @@ class Stack:
         self.generations: dict[str, int] = {}
         self.rules: RuleRunner
         self._tick_task: asyncio.Task[None] | None = None
+        self.notifier: WebhookNotifier | None = None
 
     @property
     def base_url(self) -> str:
@@ -120,6 +122,7 @@ class Stack:
             ("gateway", self.runner.cleanup() if self.runner else None),
             ("worker", self.app.stop() if self.app else None),
             ("registry", self.follower.stop() if self.follower else None),
+            ("notifier", self.notifier.stop() if self.notifier else None),
             ("producer", self.producer.stop() if self.producer else None),
             ("redis", self.redis.aclose() if self.redis else None),
         ]
@@ -176,7 +179,11 @@ class Stack:
             await kafka_conn.send_all(producer, topic, items)
 
         self.book = AlertBook()
-        self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics)
+        # URLs may carry credentials: they stay SecretStr until here and are never logged.
+        self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics)
+        await self.notifier.start()
+        self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics,
+                                notifier=self.notifier)  # fmt: skip
         self.reloader = RuleReloader(s.rules_path, self.metrics)
         self.rules.use(build_rules(self.reloader.load_initial(), self.registry, self.book, datetime.now(UTC)))
         await self._restore_alerts()

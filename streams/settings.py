@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     registry_halls: int = Field(default=2100, ge=21)
 
     rules_dir: Path | None = Field(default=None, description="Alert rule files (*.yaml); default alert_rules beside the code.")
+    webhooks: dict[str, SecretStr] = Field(
+        default_factory=dict, description='Notification receivers by name, JSON: {"duty": "https://..."}; rules route to webhook:<name>.'
+    )
     rule_tick_s: float = Field(default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences.")
     scorecards_dir: Path | None = Field(
         default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."

@@ -11,15 +11,27 @@ from streams.alerts.model import Observation, RulePolicy, fingerprint
 from streams.indicators.service import Reader
 from streams.registry.model import Registry
 from streams.rules import event_rules
+from streams.rules.conditions import (
+    RatioCondition,
+    SpikeCondition,
+    ThresholdCondition,
+    WindowBaseline,
+)
 from streams.rules.deadline_rules import DeadlineCheck
 from streams.rules.indicator_rules import ThresholdCheck
 from streams.rules.loader import RuleSet
 from streams.rules.runner import RuleSetup, TimerCheck
 from streams.rules.schedule import Schedule, parse_opening
 from streams.rules.schema import (
-    AbsenceRule, CompositeRule, DeadlineRule, FrequencyRule, RatioRule, RuleRef, SpikeRule, ThresholdRule,
+    AbsenceRule,
+    CompositeRule,
+    DeadlineRule,
+    FrequencyRule,
+    RatioRule,
+    RuleRef,
+    SpikeRule,
+    ThresholdRule,
 )  # fmt: skip
-from streams.rules.conditions import RatioCondition, SpikeCondition, ThresholdCondition, WindowBaseline
 from streams.rules.spike_rules import SpikeCheck
 from streams.workdays import DEFAULT as WORKING_DAYS
 
@@ -110,6 +122,8 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
             continue
         book.register(RulePolicy(rule.id, rule.severity, float(getattr(rule, "for_", 0)), float(rule.cooldown),
                                  {**rule.labels, "domain": rule.domain}))  # fmt: skip
+        if rule.routes:
+            setup.routes[rule.id] = tuple(rule.routes)
         gate = make_gate(rule.schedule, registry)
         if gate is not None:
             setup.gates[rule.id] = gate

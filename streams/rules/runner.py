@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,9 +18,9 @@ import structlog
 
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Alert, Notice, Observation, fingerprint
+from streams.indicators.service import Reader
 from streams.metrics import Metrics
 from streams.rules.event_rules import AbsenceRule, FrequencyRule
-from streams.indicators.service import Reader
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,10 @@ class TimerCheck(Protocol):
     rule_id: str
 
     async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]: ...
+
+
+class Notifier(Protocol):
+    def submit(self, notices: Sequence[Notice], routes: Mapping[str, Sequence[str]]) -> None: ...
 
 
 class EventView:
@@ -56,6 +60,8 @@ class RuleSetup:
     event_rules: list[FrequencyRule | AbsenceRule] = field(default_factory=list)
     indicator_checks: list[TimerCheck] = field(default_factory=list)
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
+    #: rule id -> notification routes, e.g. ("webhook:duty",)
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: rule id -> whether an observation falls in the rule's schedule (opening hours, working days)
     gates: dict[str, Callable[[Observation], bool]] = field(default_factory=dict)
 
@@ -69,6 +75,7 @@ class RuleRunner:
         metrics: Metrics,
         *,
         rule_timeout_s: float = 10.0,
+        notifier: Notifier | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.book = book
@@ -76,6 +83,7 @@ class RuleRunner:
         self.reader = reader
         self.metrics = metrics
         self.rule_timeout_s = rule_timeout_s
+        self.notifier = notifier
         self.clock = clock
         self.setup = RuleSetup()
         self._next_due: dict[str, float] = {}
@@ -117,7 +125,7 @@ class RuleRunner:
                 notices += self.book.resolve_missing(check.rule_id, seen, now)
             notices += self._observe_all(observations)
             notices += self.book.tick(now)
-            await self.outputs.publish(notices, self.book.active())
+            await self._publish(notices)
 
     async def _apply(self, observations: list[Observation]) -> None:
         if not observations:
@@ -125,7 +133,12 @@ class RuleRunner:
         async with self._lock:
             notices = self._observe_all(observations)
             if notices:
-                await self.outputs.publish(notices, self.book.active())
+                await self._publish(notices)
+
+    async def _publish(self, notices: list[Notice]) -> None:
+        await self.outputs.publish(notices, self.book.active())
+        if self.notifier is not None and notices:
+            self.notifier.submit(notices, self.setup.routes)
 
     def _in_schedule(self, observations: list[Observation]) -> list[Observation]:
         """Outside its schedule a rule says nothing; a timer rule's alerts then resolve as groups gone quiet."""

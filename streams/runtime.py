@@ -43,6 +43,7 @@ from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
 from streams.rules.build import build as build_rules
+from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
 from streams.settings import Settings
@@ -182,8 +183,10 @@ class Stack:
         # URLs may carry credentials: they stay SecretStr until here and are never logged.
         self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics)
         await self.notifier.start()
+        self.book.set_inhibitions(INHIBITIONS)
+        registry = self.registry
         self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics,
-                                notifier=self.notifier)  # fmt: skip
+                                notifier=self.notifier, labeler=lambda obs: with_org_labels(obs, registry))  # fmt: skip
         self.reloader = RuleReloader(s.rules_path, self.metrics)
         self.rules.use(build_rules(self.reloader.load_initial(), self.registry, self.book, datetime.now(UTC)))
         await self._restore_alerts()

@@ -76,6 +76,7 @@ class RuleRunner:
         *,
         rule_timeout_s: float = 10.0,
         notifier: Notifier | None = None,
+        labeler: Callable[[Observation], Observation] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.book = book
@@ -84,6 +85,7 @@ class RuleRunner:
         self.metrics = metrics
         self.rule_timeout_s = rule_timeout_s
         self.notifier = notifier
+        self.labeler = labeler
         self.clock = clock
         self.setup = RuleSetup()
         self._next_due: dict[str, float] = {}
@@ -143,7 +145,8 @@ class RuleRunner:
     def _in_schedule(self, observations: list[Observation]) -> list[Observation]:
         """Outside its schedule a rule says nothing; a timer rule's alerts then resolve as groups gone quiet."""
         gates = self.setup.gates
-        return [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
+        kept = [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
+        return [self.labeler(o) for o in kept] if self.labeler is not None else kept
 
     def _observe_all(self, observations: list[Observation]) -> list[Notice]:
         notices: list[Notice] = []

@@ -18,6 +18,7 @@ from streams.rules.conditions import (
     WindowBaseline,
 )
 from streams.rules.deadline_rules import DeadlineCheck
+from streams.rules.durations import format_duration
 from streams.rules.indicator_rules import ThresholdCheck
 from streams.rules.loader import RuleSet
 from streams.rules.runner import RuleSetup, TimerCheck
@@ -124,6 +125,7 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
                                  {**rule.labels, "domain": rule.domain}))  # fmt: skip
         if rule.routes:
             setup.routes[rule.id] = tuple(rule.routes)
+        setup.messages[rule.id] = (rule.title, rule.message, _message_values(rule))
         gate = make_gate(rule.schedule, registry)
         if gate is not None:
             setup.gates[rule.id] = gate
@@ -168,3 +170,19 @@ def expected_groups(field: str, registry: Registry) -> list[dict[str, str]]:
             out.append({"city": str(hall.city_code if hall else 0), "camera": c.camera_id})
         return out
     return []
+
+
+def _message_values(rule: object) -> dict[str, object]:
+    """The rule's own numbers a message template may show: window, threshold, clear, denominator."""
+    values: dict[str, object] = {}
+    within = getattr(rule, "within", None)
+    if within is not None:
+        values["window"] = format_duration(within)
+    elif getattr(rule, "window", None):
+        values["window"] = rule.window  # type: ignore[attr-defined]
+    for name in ("threshold", "clear"):
+        if getattr(rule, name, None) is not None:
+            values[name] = getattr(rule, name)
+    if getattr(rule, "denominator", None):
+        values["denominator_name"] = rule.denominator  # type: ignore[attr-defined]
+    return values

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -62,6 +63,8 @@ class RuleSetup:
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
     #: rule id -> notification routes, e.g. ("webhook:duty",)
     routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: rule id -> (title, message template, the rule's own values such as window and threshold)
+    messages: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     #: rule id -> whether an observation falls in the rule's schedule (opening hours, working days)
     gates: dict[str, Callable[[Observation], bool]] = field(default_factory=dict)
 
@@ -146,7 +149,25 @@ class RuleRunner:
         """Outside its schedule a rule says nothing; a timer rule's alerts then resolve as groups gone quiet."""
         gates = self.setup.gates
         kept = [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
-        return [self.labeler(o) for o in kept] if self.labeler is not None else kept
+        labelled = [self.labeler(o) for o in kept] if self.labeler is not None else kept
+        return [self._with_message(o) for o in labelled]
+
+    def _with_message(self, obs: Observation) -> Observation:
+        """Render the rule's message template into the evidence; unknown placeholders stay empty."""
+        title, template, static = self.setup.messages.get(obs.rule_id, ("", "", {}))
+        if not template or not obs.breached:
+            return obs
+        values: dict[str, Any] = {**static, **obs.evidence, **obs.labels, **obs.group, "rule": obs.rule_id, "title": title}
+        denominator = static.get("denominator_name")
+        if denominator in obs.evidence:
+            values["denominator"] = obs.evidence[denominator]
+        if obs.value is not None:
+            values["value"] = round(obs.value, 3)
+        try:
+            text = template.format_map(defaultdict(str, values))
+        except (ValueError, IndexError):
+            text = title
+        return replace(obs, evidence={**obs.evidence, "message": text})
 
     def _observe_all(self, observations: list[Observation]) -> list[Notice]:
         notices: list[Notice] = []

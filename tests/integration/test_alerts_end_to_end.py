@@ -76,6 +76,7 @@ async def test_a_live_burst_stays_firing_in_the_active_set(stack) -> None:
     alert = await eventually(active, timeout_s=30)
     assert alert["state"] == "firing" and alert["rule_id"] == "staff_bad_review_burst"
     assert sorted(alert["evidence"]["event_ids"]) == sorted(e["event_id"] for e in events)
+    assert alert["evidence"]["message"] == f"工作人员 {staff} 30m内收到 5 条差评"  # the shipped template, rendered
     assert await _history(stack, fp) == ["firing"]
 
 

@@ -43,23 +43,34 @@ class _Window:
     breached: bool = False
 
 
-class FrequencyRule:
-    """Fires when a key has `count` or more matching events within `within`."""
+class _KeyedRule:
+    """What every event rule has: the stream it watches, which events match, and the fields that key its alerts."""
 
-    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
-                 count: int, within_s: float) -> None:  # fmt: skip
+    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...]) -> None:
         self.rule_id = rule_id
         self.stream = stream
         self.match = {name: frozenset(str(v) for v in values) for name, values in match.items()}
         self.key = key
+
+    def _group(self, event: Mapping[str, Any], city: int | None) -> dict[str, str] | None:
+        """The alert group of a matching event; None for an event the rule does not count."""
+        if not matches(event, self.match):
+            return None
+        return group_of(event, self.key, city)
+
+
+class FrequencyRule(_KeyedRule):
+    """Fires when a key has `count` or more matching events within `within`."""
+
+    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
+                 count: int, within_s: float) -> None:  # fmt: skip
+        super().__init__(rule_id, stream, match, key)
         self.count = count
         self.within = timedelta(seconds=within_s)
         self._windows: dict[tuple[tuple[str, str], ...], _Window] = {}
 
     def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
-        if not matches(event, self.match):
-            return []
-        group = group_of(event, self.key, city)
+        group = self._group(event, city)
         if group is None:
             return []
         window = self._windows.setdefault(tuple(sorted(group.items())), _Window(group))
@@ -92,15 +103,12 @@ class FrequencyRule:
         return [Observation(self.rule_id, window.group, now, breached, not breached, float(n), evidence)]
 
 
-class AbsenceRule:
+class AbsenceRule(_KeyedRule):
     """Fires when a key that should keep sending has been silent for `missed` expected intervals."""
 
     def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
                  expected_interval_s: float, missed: int) -> None:  # fmt: skip
-        self.rule_id = rule_id
-        self.stream = stream
-        self.match = {name: frozenset(str(v) for v in values) for name, values in match.items()}
-        self.key = key
+        super().__init__(rule_id, stream, match, key)
         self.limit = timedelta(seconds=expected_interval_s * missed)
         self._last_seen: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], datetime]] = {}
         self._breached: set[tuple[tuple[str, str], ...]] = set()
@@ -111,9 +119,7 @@ class AbsenceRule:
             self._last_seen.setdefault(tuple(sorted(group.items())), (dict(group), since))
 
     def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
-        if not matches(event, self.match):
-            return []
-        group = group_of(event, self.key, city)
+        group = self._group(event, city)
         if group is None:
             return []
         k = tuple(sorted(group.items()))

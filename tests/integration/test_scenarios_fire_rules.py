@@ -44,6 +44,8 @@ def _morning() -> datetime:
 async def simulated(stack):
     """Post the simulated hour; return its start and what was injected."""
     start = _morning()
+    if datetime.now(UTC) - start > timedelta(days=6):  # only after a long holiday such as 春节
+        pytest.skip("the last working mornings are older than the gateway accepts")
     sim = Simulation(stack.registry, rate_eps=60.0, seed=11)
     sent: dict[tuple[str, str], list[dict]] = defaultdict(list)
     injected = {}

@@ -87,32 +87,27 @@ def seconds(later: str, earlier: str) -> str:
     return f"dateDiff('millisecond', {earlier}, {later}) / 1000"
 
 
-def evaluations(q: IndicatorQuery, value: str) -> str:
-    where = scope_filter(q, EVALUATION_COLUMNS)
+def per_window(q: IndicatorQuery, table: str, columns: dict[str, str], value: str, group: str | None = None) -> str:
+    """Aggregate `value` over a 5-minute state table, by window (and by `group`, e.g. reason, when given)."""
+    where = scope_filter(q, columns)
+    group_sql, group_by = (f", {group} AS grp", ", grp") if group else ("", "")
     return f"""
-    SELECT {key(q, bucket('bucket', q.window), EVALUATION_COLUMNS)} AS b, {value} AS value
-    FROM evaluation_5m
+    SELECT {key(q, bucket('bucket', q.window), columns)} AS b{group_sql}, {value} AS value
+    FROM {table}
     WHERE {in_range('bucket')}{where}
-    GROUP BY b ORDER BY b"""
+    GROUP BY b{group_by} ORDER BY b{group_by}"""
+
+
+def evaluations(q: IndicatorQuery, value: str) -> str:
+    return per_window(q, "evaluation_5m", EVALUATION_COLUMNS, value)
 
 
 def ingest_quality(q: IndicatorQuery, value: str) -> str:
-    where = scope_filter(q, QUALITY_COLUMNS)
-    return f"""
-    SELECT {key(q, bucket('bucket', q.window), QUALITY_COLUMNS)} AS b, {value} AS value
-    FROM ingest_quality_5m
-    WHERE {in_range('bucket')}{where}
-    GROUP BY b ORDER BY b"""
+    return per_window(q, "ingest_quality_5m", QUALITY_COLUMNS, value)
 
 
 def rejections(q: IndicatorQuery, value: str, group: str | None = None) -> str:
-    where = scope_filter(q, QUALITY_COLUMNS)
-    group_sql = f", {group} AS grp" if group else ""
-    return f"""
-    SELECT {key(q, bucket('bucket', q.window), QUALITY_COLUMNS)} AS b{group_sql}, {value} AS value
-    FROM rejections_5m
-    WHERE {in_range('bucket')}{where}
-    GROUP BY b{', grp' if group else ''} ORDER BY b{', grp' if group else ''}"""
+    return per_window(q, "rejections_5m", QUALITY_COLUMNS, value, group)
 
 
 def window_ends(q: IndicatorQuery) -> tuple[str, int]:

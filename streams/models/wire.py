@@ -8,7 +8,6 @@ sinks its neighbours.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +39,6 @@ class Batch(BaseModel):
 class BatchDecodeError(ValueError):
     """The message is not a batch at all: its events cannot be told apart."""
 
-
-def encode_batch(batch: Batch) -> bytes:
-    return batch.model_dump_json().encode()
 
 
 def encode_batch_parts(
@@ -83,8 +79,3 @@ def _first_error(exc: ValueError) -> str:
         loc = ".".join(str(p) for p in first.get("loc", ()))
         return f"{loc}: {first.get('msg')}"
     return str(exc)
-
-
-def dumps(obj: Any) -> bytes:
-    """JSON for Kafka values: UTF-8, Chinese text kept readable."""
-    return json.dumps(obj, ensure_ascii=False, default=str).encode()

@@ -20,6 +20,7 @@ from streams.indicators.service import Reader
 from streams.registry.model import Registry
 from streams.rules.build import build
 from streams.rules.loader import RuleSet
+from streams.rules.runner import in_schedule
 
 #: Raw table and the columns event rules may match or key on, per stream.
 _EVENT_TABLES = {
@@ -106,15 +107,15 @@ async def backtest(rules: RuleSet, reader: Reader, registry: Registry, start: da
             stream = _stream_of(row)
             for rule in setup.event_rules:
                 if rule.stream == stream:
-                    record(book.observe_all(o for o in rule.add(row, at, city) if o.rule_id not in gates or gates[o.rule_id](o)))
+                    record(book.observe_all(in_schedule(rule.add(row, at, city), gates)))
             cursor += 1
         for rule in setup.event_rules:
-            record(book.observe_all(o for o in rule.tick(t) if o.rule_id not in gates or gates[o.rule_id](o)))
+            record(book.observe_all(in_schedule(rule.tick(t), gates)))
         for check in setup.indicator_checks:
             if t < next_due.get(check.rule_id, start):
                 continue
             next_due[check.rule_id] = t + timedelta(seconds=setup.every_s.get(check.rule_id, 60.0))
-            found = [o for o in await check.evaluate(reader, t) if o.rule_id not in gates or gates[o.rule_id](o)]
+            found = in_schedule(await check.evaluate(reader, t), gates)
             record(book.observe_all(found))
             record(book.resolve_missing(check.rule_id, {fingerprint(o.rule_id, o.group) for o in found}, t))
         t += step

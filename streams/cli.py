@@ -68,6 +68,12 @@ async def _up(args: argparse.Namespace) -> int:
         await stack.start()
         print(f"govpulse is up: gateway and /metrics on {stack.base_url}", file=sys.stderr, flush=True)
         if args.simulate:
+            from streams.auth.demo import ensure_demo_users
+            from streams.auth.users import UserStore
+
+            demo = ensure_demo_users(UserStore(settings.users_path), settings.data_dir / "demo_users.txt")
+            if demo is not None:
+                print(f"monitoring center: {stack.base_url}/  (demo sign-ins: {demo})", file=sys.stderr, flush=True)
             from streams.simulator.client import run_simulator
 
             sim_task = asyncio.create_task(
@@ -298,6 +304,9 @@ def _parser() -> argparse.ArgumentParser:
     rules_bt.add_argument("--to", dest="end", required=True, help="ISO 8601 with zone")
     rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
     rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
+    from streams.auth.cli import add_parser as add_users_parser
+
+    add_users_parser(sub)
     return p
 
 
@@ -317,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args)
     if args.cmd == "indicators":
         return _indicators(args)
+    if args.cmd == "users":
+        from streams.auth import cli as users_cli
+
+        return users_cli.run(args, _settings(args))
     if args.cmd == "rules" and args.rules_cmd == "backtest":
         return asyncio.run(_backtest(args))
     if args.cmd == "rules":

@@ -78,6 +78,11 @@ class Metrics:
             "govpulse_notifications_total", "Webhook notifications by route and outcome (sent, retried, given_up, dropped).",
             ["route", "outcome"], registry=registry,
         )  # fmt: skip
+        self.logins = Counter("govpulse_logins_total", "Monitoring-center sign-ins, by result (ok, failed, locked).",
+                              ["result"], registry=registry)  # fmt: skip
+        self.alert_actions = Counter("govpulse_alert_actions_total", "Duty-officer actions (acknowledge, silence, unsilence).",
+                                     ["action"], registry=registry)  # fmt: skip
+        self.live_viewers = Gauge("govpulse_live_viewers", "Browsers connected to the live alert feed.", registry=registry)
         self.registry_entities = Gauge(
             "govpulse_registry_entities", "Entities in the org registry held by this process.", ["kind"], registry=registry
         )

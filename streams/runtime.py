@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,13 @@ from agents import ingest as ingest_agent
 from connectors import indicators_api, registry_topic, rules_api, scores_api
 from connectors import kafka as kafka_conn
 from connectors.alert_outputs import AlertOutputs
+from connectors.center import page
+from connectors.center.alert_view import RuleInfo, rule_infos
+from connectors.center.alerts_api import AlertCenter
+from connectors.center.auth_api import TOKEN, USER, Auth
+from connectors.center.desk import AlertDesk
+from connectors.center.feed import LiveFeed
+from connectors.center.sessions import SessionStore
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
@@ -44,6 +52,8 @@ from streams.registry.generate import generate
 from streams.registry.model import Registry
 from streams.rules.build import build as build_rules
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
+from streams.auth.users import UserStore
+from streams.rules.loader import RuleSet
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
 from streams.settings import Settings
@@ -75,6 +85,8 @@ class Stack:
         self.rules: RuleRunner
         self._tick_task: asyncio.Task[None] | None = None
         self.notifier: WebhookNotifier | None = None
+        self.center: AlertCenter | None = None
+        self.rule_infos: dict[str, RuleInfo] = {}
 
     @property
     def base_url(self) -> str:
@@ -120,6 +132,7 @@ class Stack:
             self._tick_task.cancel()
             await asyncio.gather(self._tick_task, return_exceptions=True)
         steps: list[tuple[str, Any]] = [
+            ("live feed", self.center.feed.stop() if self.center else None),
             ("gateway", self.runner.cleanup() if self.runner else None),
             ("worker", self.app.stop() if self.app else None),
             ("registry", self.follower.stop() if self.follower else None),
@@ -188,7 +201,7 @@ class Stack:
         self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics,
                                 notifier=self.notifier, labeler=lambda obs: with_org_labels(obs, registry))  # fmt: skip
         self.reloader = RuleReloader(s.rules_path, self.metrics)
-        self.rules.use(build_rules(self.reloader.load_initial(), self.registry, self.book, datetime.now(UTC)))
+        self._use_rules(self.reloader.load_initial())
         await self._restore_alerts()
         self._tick_task = asyncio.create_task(self._tick_rules(), name="rule-timer")
 
@@ -234,11 +247,41 @@ class Stack:
         rules_api.add_routes(web_app, self.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])
+        await self._mount_center(web_app)
         self.runner = web.AppRunner(web_app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, s.http_host, s.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
+
+    async def _mount_center(self, web_app: web.Application) -> None:
+        """The monitoring center: login in front of the API, the alert board's API, live feed and page."""
+        s = self.settings
+        assert self.redis is not None and self.ch is not None
+        self.users = UserStore(s.users_path)
+        sessions = SessionStore(self.redis, ttl_s=s.login_ttl_s, max_failures=s.login_max_failures, lockout_s=s.login_lockout_s)
+        registry = self.registry
+
+        def city_names() -> dict[str, str]:
+            return {str(c.code): c.name for c in registry.entities("city")}
+
+        auth = Auth(self.users, sessions, self.metrics, city_names, secure_cookie=s.cookie_secure)
+        web_app.middlewares.append(auth.middleware)
+        auth.add_routes(web_app)
+        desk = AlertDesk(self.rules, self.book, self.ch, self.redis, self.metrics)
+
+        async def session_alive(request: web.Request) -> bool:
+            token = request.get(TOKEN, "")
+            return bool(token) and await sessions.get(token) is not None and self.users.get(request[USER].username) is not None
+
+        def feed(center: AlertCenter) -> LiveFeed:
+            return LiveFeed(self.redis, self.metrics, center.render, center.snapshot, session_alive)  # type: ignore[arg-type]
+
+        self.center = AlertCenter(self.registry, lambda: self.rule_infos, self.redis, self.ch, desk, feed,
+                                  grafana_url=s.grafana_url, reload_rules=self.reload_rules)  # fmt: skip
+        self.center.add_routes(web_app)
+        await self.center.feed.start()
+        page.add_routes(web_app)
 
     async def _tick_rules(self) -> None:
         while True:
@@ -246,11 +289,22 @@ class Stack:
             try:
                 changed = self.reloader.poll()
                 if changed is not None:
-                    self.rules.use(build_rules(changed, self.registry, self.book, datetime.now(UTC)))
+                    self._use_rules(changed)
                 await self.rules.tick()
                 await self._save_alerts()
             except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
                 log.warning("rule_round_failed", error=repr(exc)[:300])
+
+    def _use_rules(self, rules: RuleSet) -> None:
+        self.rules.use(build_rules(rules, self.registry, self.book, datetime.now(UTC)))
+        self.rule_infos = rule_infos(rules)
+
+    async def reload_rules(self) -> dict[str, Any]:
+        """Re-read the rule files now (the monitoring center's reload); an invalid change is refused and reported."""
+        changed = self.reloader.poll(force=True)
+        if changed is not None:
+            self._use_rules(changed)
+        return asdict(self.reloader.status)
 
     async def _restore_alerts(self) -> None:
         """Pick up the alert state a previous run left in Redis, so a restart does not fire everything again."""

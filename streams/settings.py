@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."
     )
 
+    users_file: Path | None = Field(default=None, description="Monitoring-center users with password hashes; default data_dir/users.json.")
+    login_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600, description="A sign-in lasts this long (a duty shift), then the page asks again.")
+    login_max_failures: int = Field(default=10, ge=1, description="Failed sign-ins per username before it is locked for login_lockout_s.")
+    login_lockout_s: int = Field(default=900, ge=1)
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure; set true behind HTTPS.")
+    grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links.")
+
     log_level: str = "info"
     log_json: bool = True
     simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")
@@ -92,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def tokens_path(self) -> Path:
         return self.node_tokens_file or self.data_dir / "node_tokens.json"
+
+    @property
+    def users_path(self) -> Path:
+        return self.users_file or self.data_dir / "users.json"
 
     @property
     def rules_path(self) -> Path:

@@ -49,10 +49,10 @@ class RuleReloader:
         self._accept(rules)
         return rules
 
-    def poll(self) -> RuleSet | None:
-        """New rules when the files changed and are valid; None otherwise (invalid changes are reported)."""
+    def poll(self, *, force: bool = False) -> RuleSet | None:
+        """New rules when the files changed (or `force`) and are valid; None otherwise (invalid changes are reported)."""
         stamp = _stamp(self.path)
-        if stamp == self._stamp:
+        if stamp == self._stamp and not force:
             return None
         self._stamp = stamp
         rules, errors = read_rules(self.path)

@@ -137,6 +137,13 @@ class RuleRunner:
             notices += self.book.tick(now)
             await self._publish(notices)
 
+    async def act(self, change: Callable[[datetime], list[Notice]]) -> list[Notice]:
+        """Apply a duty officer's change (acknowledge, silence) to the book between rounds, and publish its notices."""
+        async with self._lock:
+            notices = change(self.clock())
+            await self._publish(notices)
+        return notices
+
     async def _apply(self, observations: list[Observation]) -> None:
         if not observations:
             return

@@ -1,0 +1,157 @@
+"""Duty-officer actions: acknowledge, silence, unsilence, each checked against the user's scope and recorded.
+
+The change goes through the rule runner, so it never interleaves with an
+evaluation round, and its notices take the usual way (topic, history, Redis);
+the action itself is written to `alert_actions` with who, when and why
+before the API answers. Silence changes are also announced on their own
+Redis channel, so every open board updates its silence list.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+import structlog
+
+from connectors.alert_outputs import SILENCE_CHANNEL
+from connectors.center.history import ACTION_COLUMNS, action_row
+from connectors.clickhouse.client import ClickHouse
+from streams.alerts.lifecycle import AlertBook
+from streams.alerts.model import Alert, Matcher, Silence, to_iso
+from streams.auth.access import Forbidden, Principal, alert_city
+from streams.metrics import Metrics
+from streams.retry import retry_forever
+from streams.rules.runner import RuleRunner
+
+log = structlog.get_logger(__name__)
+
+MAX_COMMENT = 1000
+MAX_MATCHERS = 10
+MAX_SILENCE_S = 30 * 24 * 3600
+MIN_SILENCE_S = 60
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(RuntimeError):
+    """The action does not apply to the alert as it is now (resolved, already acknowledged)."""
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def _comment(text: object) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str) or len(text) > MAX_COMMENT:
+        raise BadRequest(f"comment is a string of at most {MAX_COMMENT} characters")
+    return text.strip()
+
+
+def parse_matchers(items: object) -> list[Matcher]:
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_MATCHERS:
+        raise BadRequest(f"matchers is a list of 1 to {MAX_MATCHERS} {{label, op, value}} objects")
+    out = []
+    for item in items:
+        if not isinstance(item, Mapping) or not all(isinstance(item.get(k), str) for k in ("label", "op", "value")):
+            raise BadRequest("each matcher is {label, op, value} with string values")
+        label, value = item["label"], item["value"]
+        if not 0 < len(label) <= 64 or len(value) > 256:
+            raise BadRequest("a matcher label has 1-64 characters and a value at most 256")
+        try:
+            out.append(Matcher(label, item["op"], value))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    if all(m.op in ("!=", "!~") for m in out) or all(m.op == "=~" and m.value in (".*", ".+") for m in out):
+        raise BadRequest("a silence needs at least one matcher that narrows it (= or a specific pattern)")
+    return out
+
+
+class AlertDesk:
+    def __init__(self, runner: RuleRunner, book: AlertBook, ch: ClickHouse, redis: aioredis.Redis, metrics: Metrics) -> None:
+        self.runner = runner
+        self.book = book
+        self.ch = ch
+        self.redis = redis
+        self.metrics = metrics
+
+    async def acknowledge(self, who: Principal, fingerprint: str, comment: object) -> Alert:
+        text = _comment(comment)
+        alert = self.book.get(fingerprint)
+        if alert is None:
+            raise NotFound(f"no alert {fingerprint}")
+        who.may_act_on(alert_city(alert.to_dict()))
+        notices = await self.runner.act(lambda at: self.book.acknowledge(fingerprint, who.username, at, text))
+        if not notices:
+            current = self.book.get(fingerprint)
+            state = "resolved" if current is None or current.state == "resolved" else "already acknowledged" \
+                if current.ack else current.state  # fmt: skip
+            raise Conflict(f"only a firing, unacknowledged alert can be acknowledged; this one is {state}")
+        acked = notices[0].alert
+        await self._record(who, "acknowledge", acked.ack.at if acked.ack else datetime.now(UTC), fingerprint=fingerprint,
+                           city=alert_city(acked.to_dict()), comment=text)  # fmt: skip
+        return acked
+
+    def silences(self, who: Principal) -> list[Silence]:
+        return sorted((s for s in self.book.silences() if who.owns_silence(s.matchers)), key=lambda s: s.ends_at)
+
+    async def silence(self, who: Principal, body: Mapping[str, Any]) -> Silence:
+        matchers = who.scoped_matchers(parse_matchers(body.get("matchers")))
+        duration = body.get("duration_s")
+        if not isinstance(duration, int) or isinstance(duration, bool) or not MIN_SILENCE_S <= duration <= MAX_SILENCE_S:
+            raise BadRequest(f"duration_s is a whole number of seconds from {MIN_SILENCE_S} to {MAX_SILENCE_S}")
+        text = _comment(body.get("comment"))
+        now = datetime.now(UTC)
+        silence = Silence(f"s-{uuid.uuid4().hex[:12]}", tuple(matchers), now, now + timedelta(seconds=duration),
+                          who.username, text)  # fmt: skip
+        await self.runner.act(lambda at: self.book.add_silence(silence, at))
+        city = next((m.value for m in matchers if m.label == "city" and m.op == "="), None)
+        await self._record(who, "silence", now, silence_id=silence.id, city=city, comment=text, detail=silence.to_dict())
+        await self._announce("created", silence, who.username, now)
+        return silence
+
+    async def unsilence(self, who: Principal, silence_id: str) -> None:
+        who.require_operator()
+        silence = next((s for s in self.book.silences() if s.id == silence_id), None)
+        if silence is None or not who.owns_silence(silence.matchers):
+            raise NotFound(f"no silence {silence_id}")  # another city's silence is not even named
+        now = datetime.now(UTC)
+        await self.runner.act(lambda at: self.book.remove_silence(silence_id, at))
+        city = next((m.value for m in silence.matchers if m.label == "city" and m.op == "="), None)
+        await self._record(who, "unsilence", now, silence_id=silence_id, city=city, detail=silence.to_dict())
+        await self._announce("removed", silence, who.username, now)
+
+    async def record(self, who: Principal, action: str, detail: dict[str, Any]) -> None:
+        """Record an action that is not about one alert (a rule reload)."""
+        await self._record(who, action, datetime.now(UTC), detail=detail)
+
+    async def _record(self, who: Principal, action: str, at: datetime, **fields: Any) -> None:
+        row = action_row(uuid.uuid4().hex, at, who.username, who.role, action, **fields)
+        await retry_forever("alert_actions", lambda: self.ch.insert("alert_actions", [row], ACTION_COLUMNS), self.metrics)
+        self.metrics.alert_actions.labels(action).inc()
+        log.info("alert_action", action=action, actor=who.username, fingerprint=fields.get("fingerprint", ""),
+                 silence=fields.get("silence_id", ""))  # fmt: skip
+
+    async def _announce(self, action: str, silence: Silence, by: str, at: datetime) -> None:
+        message = {"action": action, "silence": silence.to_dict(), "by": by, "at": to_iso(at)}
+        try:
+            await self.redis.publish(SILENCE_CHANNEL, json.dumps(message, ensure_ascii=False))
+        except Exception as exc:  # noqa: BLE001 - boards resync their silence list when they reconnect
+            self.metrics.alert_output_failures.labels("redis").inc()
+            log.warning("silence_announce_failed", error=str(exc)[:200])
+
+
+def silence_json(silence: Silence) -> dict[str, Any]:
+    return silence.to_dict()
+
+
+def silences_json(silences: Sequence[Silence]) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in silences]

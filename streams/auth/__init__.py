@@ -1,0 +1,1 @@
+"""Who may use the monitoring center: users, password hashes and what each role may see and do."""

@@ -25,9 +25,9 @@ from streams.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 COOKIE = "govpulse_session"
-PRINCIPAL = "principal"
-USER = "user"
-TOKEN = "session_token"
+PRINCIPAL = web.RequestKey("principal", Principal)
+USER = web.RequestKey("user", User)
+TOKEN = web.RequestKey("session_token", str)
 _PUBLIC_PREFIXES = ("/api/v1/ingest/", "/static/")
 _PUBLIC_PATHS = frozenset({"/", "/metrics", "/healthz", "/api/v1/stats", "/api/v1/session", "/api/v1/openapi.yaml"})
 _SECURITY_HEADERS = {

@@ -135,7 +135,8 @@ class AlertDesk:
 
     async def _record(self, who: Principal, action: str, at: datetime, **fields: Any) -> None:
         row = action_row(uuid.uuid4().hex, at, who.username, who.role, action, **fields)
-        await retry_forever("alert_actions", lambda: self.ch.insert("alert_actions", [row], ACTION_COLUMNS), self.metrics)
+        await retry_forever("alert_actions", lambda: self.ch.insert("alert_actions", [row], ACTION_COLUMNS), self.metrics,
+                            max_delay_s=5.0)  # fmt: skip
         self.metrics.alert_actions.labels(action).inc()
         log.info("alert_action", action=action, actor=who.username, fingerprint=fields.get("fingerprint", ""),
                  silence=fields.get("silence_id", ""))  # fmt: skip

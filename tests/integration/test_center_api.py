@@ -1,0 +1,226 @@
+"""The monitoring center's API on the real embedded stack: sign-in, roles, city scope, actions, live feed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from connectors.center.auth_api import COOKIE
+from connectors.center.sessions import SessionStore
+from streams.auth.users import UserStore
+from tests.integration.center import PASSWORD, add_user, fire_burst, signed_in
+from tests.integration.conftest import eventually
+
+pytestmark = pytest.mark.integration
+YJ, QY = 441700, 441800  # 阳江 and 清远: no other test sends for them
+
+
+@pytest.fixture(scope="module")
+def users(stack) -> dict[str, str]:
+    return {
+        "province": add_user(stack, "api-province", "province_operator"),
+        "yj": add_user(stack, "api-yj", "city_operator", str(YJ)),
+        "qy": add_user(stack, "api-qy", "city_operator", str(QY)),
+        "viewer": add_user(stack, "api-viewer", "viewer"),
+    }
+
+
+async def _sse(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    event, data = "", ""
+    async for raw in resp.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif not line and event:
+            yield event, json.loads(data)
+            event, data = "", ""
+
+
+async def test_everything_but_the_public_paths_needs_a_sign_in(stack) -> None:
+    async with aiohttp.ClientSession(base_url=stack.base_url) as anon:
+        for path in ("/api/v1/alerts", "/api/v1/alerts/stream", "/api/v1/overview", "/api/v1/silences",
+                     "/api/v1/indicators", "/api/v1/scores", "/api/v1/rules"):  # fmt: skip
+            async with anon.get(path) as resp:
+                assert resp.status == 401, path
+        for path in ("/healthz", "/metrics", "/api/v1/openapi.yaml"):
+            async with anon.get(path) as resp:
+                assert resp.status == 200, path
+        async with anon.post("/api/v1/silences", json={}) as resp:
+            assert resp.status == 401
+
+
+async def test_wrong_passwords_are_refused_then_locked_out(stack, users) -> None:
+    async with aiohttp.ClientSession(base_url=stack.base_url) as anon:
+        async with anon.post("/api/v1/session", json={"username": users["viewer"], "password": "not-the-password1"}) as resp:
+            assert resp.status == 401
+            assert COOKIE not in resp.cookies
+        async with anon.post("/api/v1/session", json={"username": "nobody-here", "password": "whatever-123"}) as resp:
+            assert resp.status == 401  # the same answer as a wrong password: names are not confirmed
+        victim = add_user(stack, "api-locked", "viewer")
+        for _ in range(stack.settings.login_max_failures):
+            async with anon.post("/api/v1/session", json={"username": victim, "password": "guess-guess-1"}) as resp:
+                assert resp.status == 401
+        async with anon.post("/api/v1/session", json={"username": victim, "password": PASSWORD}) as resp:
+            assert resp.status == 429  # even the right password, until the lockout expires
+
+
+async def test_passwords_are_stored_hashed(stack, users) -> None:
+    text = stack.settings.users_path.read_text(encoding="utf-8")
+    assert PASSWORD not in text and "scrypt$" in text
+    assert stack.settings.users_path.stat().st_mode & 0o077 == 0
+
+
+async def test_sessions_expire_and_die_with_their_user(stack, users) -> None:
+    short = SessionStore(stack.redis, ttl_s=1, max_failures=10, lockout_s=60)
+    token, _ = await short.create(users["viewer"])
+    async with aiohttp.ClientSession(base_url=stack.base_url, cookies={COOKIE: token}) as client:
+        async with client.get("/api/v1/session") as resp:
+            assert resp.status == 200
+        await asyncio.sleep(2.1)
+        async with client.get("/api/v1/alerts") as resp:
+            assert resp.status == 401
+    gone = add_user(stack, "api-gone", "province_operator")
+    client = await signed_in(stack, gone)
+    try:
+        UserStore(stack.settings.users_path).remove(gone)
+        async with client.get("/api/v1/alerts") as resp:
+            assert resp.status == 401
+    finally:
+        await client.close()
+
+
+async def test_a_city_operator_sees_and_acts_on_their_own_city_only(stack, users) -> None:
+    own = await fire_burst(stack, YJ, "S-API-YJ-1")
+    other = await fire_burst(stack, QY, "S-API-QY-1")
+    yj, qy, prov = [await signed_in(stack, users[k]) for k in ("yj", "qy", "province")]
+    try:
+        async with yj.get("/api/v1/alerts") as resp:
+            fps = {a["fingerprint"] for a in (await resp.json())["alerts"]}
+        assert own in fps and other not in fps
+        async with yj.get(f"/api/v1/alerts?city={QY}") as resp:
+            assert (await resp.json())["alerts"] == []
+        for method, path in (("GET", f"/api/v1/alerts/{other}"), ("GET", f"/api/v1/alerts/{other}/trend"),
+                             ("POST", f"/api/v1/alerts/{other}/ack")):  # fmt: skip
+            async with yj.request(method, path, json={"comment": "not mine"}) as resp:
+                assert resp.status == 404, (method, path)  # not even confirmed to exist
+        async with yj.get("/api/v1/overview") as resp:
+            assert [c["code"] for c in (await resp.json())["cities"]] == [str(YJ)]
+        async with prov.get("/api/v1/overview") as resp:
+            cities = {c["code"]: c for c in (await resp.json())["cities"]}
+        assert len(cities) == 21 and cities[str(QY)]["counts"]["warning"] >= 1
+        async with prov.get("/api/v1/alerts") as resp:
+            fps = {a["fingerprint"] for a in (await resp.json())["alerts"]}
+        assert {own, other} <= fps
+        async with qy.get(f"/api/v1/alerts/{other}") as resp:
+            detail = await resp.json()
+        assert detail["alert"]["org"]["city_name"] == "清远市" and detail["rule"]["id"] == "staff_bad_review_burst"
+        assert len(detail["alert"]["evidence"]["event_ids"]) == 5
+        assert detail["grafana_url"].startswith(stack.settings.grafana_url + "/d/govpulse-evaluations?")
+    finally:
+        for c in (yj, qy, prov):
+            await c.close()
+
+
+async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, users) -> None:
+    fp = await fire_burst(stack, YJ, "S-API-YJ-2")
+    yj, prov, viewer = [await signed_in(stack, users[k]) for k in ("yj", "province", "viewer")]
+    try:
+        async with viewer.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "x"}) as resp:
+            assert resp.status == 403
+        async with prov.get("/api/v1/alerts/stream") as stream:
+            events = _sse(stream)
+            name, snapshot = await anext(events)
+            assert name == "snapshot" and fp in {a["fingerprint"] for a in snapshot["alerts"]}
+            started = time.monotonic()
+            async with yj.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "窗口已加派人员"}) as resp:
+                assert resp.status == 200, await resp.text()
+                assert (await resp.json())["alert"]["state"] == "acknowledged"
+            while True:
+                name, event = await asyncio.wait_for(anext(events), 10)
+                if name == "alert" and event["alert"]["fingerprint"] == fp:
+                    break
+            seen_after = time.monotonic() - started
+        assert event["kind"] == "acknowledged" and event["alert"]["ack"]["by"] == users["yj"]
+        assert seen_after < 5, seen_after  # the feed pushes; the target is well under a second
+        async with yj.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "again"}) as resp:
+            assert resp.status == 409
+        async with prov.get(f"/api/v1/alerts/{fp}") as resp:
+            history = (await resp.json())["history"]
+        ack = [h for h in history if h["kind"] == "acknowledged"]
+        assert [h["kind"] for h in history][0] == "firing"
+        assert ack == [{"at": ack[0]["at"], "kind": "acknowledged", "episode": None, "by": users["yj"], "comment": "窗口已加派人员"}]
+        rows = await stack.ch.query("SELECT actor, role, comment FROM alert_actions FINAL WHERE fingerprint = {f:String}", {"f": fp})
+        assert rows == [(users["yj"], "city_operator", "窗口已加派人员")]
+    finally:
+        for c in (yj, prov, viewer):
+            await c.close()
+
+
+async def test_silences_are_scoped_to_the_city_and_need_an_operator(stack, users) -> None:
+    fp = await fire_burst(stack, YJ, "S-API-YJ-3")
+    yj, qy, prov, viewer = [await signed_in(stack, users[k]) for k in ("yj", "qy", "province", "viewer")]
+    body = {"matchers": [{"label": "staff", "op": "=", "value": "S-API-YJ-3"}], "duration_s": 3600, "comment": "调查中"}
+    try:
+        async with viewer.post("/api/v1/silences", json=body) as resp:
+            assert resp.status == 403
+        async with yj.post("/api/v1/silences", json={**body, "matchers": [*body["matchers"],
+                           {"label": "city", "op": "=", "value": str(QY)}]}) as resp:  # fmt: skip
+            assert resp.status == 403
+        async with yj.post("/api/v1/silences", json={**body, "duration_s": "1h"}) as resp:
+            assert resp.status == 400
+        async with yj.post("/api/v1/silences", json=body) as resp:
+            assert resp.status == 201, await resp.text()
+            silence = (await resp.json())["silence"]
+        assert {"label": "city", "op": "=", "value": str(YJ)} in silence["matchers"]  # added for the city operator
+
+        async def silenced() -> bool:
+            async with prov.get(f"/api/v1/alerts/{fp}") as resp:
+                return (await resp.json())["alert"]["state"] == "silenced"
+
+        await eventually(silenced, timeout_s=10)
+        async with qy.get("/api/v1/silences") as resp:
+            assert silence["id"] not in {s["id"] for s in (await resp.json())["silences"]}
+        async with qy.delete(f"/api/v1/silences/{silence['id']}") as resp:
+            assert resp.status == 404
+        async with prov.get("/api/v1/silences") as resp:
+            assert silence["id"] in {s["id"] for s in (await resp.json())["silences"]}
+        async with yj.delete(f"/api/v1/silences/{silence['id']}") as resp:
+            assert resp.status == 204
+        async with prov.get(f"/api/v1/alerts/{fp}") as resp:
+            detail = await resp.json()
+        assert detail["alert"]["state"] == "firing"
+        kinds = [(h["kind"], h["by"]) for h in detail["history"]]
+        assert ("silenced", users["yj"]) in kinds and ("unsilenced", "") in kinds and ("silence_removed", users["yj"]) in kinds
+    finally:
+        for c in (yj, qy, prov, viewer):
+            await c.close()
+
+
+async def test_rule_reload_needs_a_province_operator(stack, users) -> None:
+    yj, prov = [await signed_in(stack, users[k]) for k in ("yj", "province")]
+    try:
+        async with yj.post("/api/v1/rules/reload") as resp:
+            assert resp.status == 403
+        async with prov.post("/api/v1/rules/reload") as resp:
+            assert resp.status == 200
+            assert (await resp.json())["rules"] >= 20
+    finally:
+        await yj.close()
+        await prov.close()
+
+
+async def test_state_changes_from_another_origin_are_refused(stack, users) -> None:
+    prov = await signed_in(stack, users["province"])
+    try:
+        async with prov.post("/api/v1/rules/reload", headers={"Origin": "http://evil.example"}) as resp:
+            assert resp.status == 403
+    finally:
+        await prov.close()

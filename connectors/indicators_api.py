@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from connectors.center.auth_api import principal
+from streams.auth.access import Forbidden
 from streams.indicators.catalog import INDICATORS
-from streams.indicators.query import IndicatorQuery, QueryError
+from streams.indicators.query import IndicatorQuery, QueryError, Scope
 from streams.indicators.service import Reader, run
+from streams.registry.model import Registry
 
 
 def _time(request: web.Request, key: str) -> datetime | None:
@@ -22,7 +25,28 @@ def _time(request: web.Request, key: str) -> datetime | None:
         raise QueryError(f"{key}={text!r} is not an ISO 8601 time") from None
 
 
-def add_routes(app: web.Application, reader: Reader, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+def scope_city(scope: Scope, registry: Registry) -> str | None:
+    """The city a scope lies in, or None for the province (and for entities the registry does not know)."""
+    kind, value = scope.kind, scope.value
+    code: int | None = None
+    if kind == "city":
+        code = int(value)
+    elif kind == "county":
+        county = registry.county(int(value))
+        code = county.city_code if county else None
+    elif kind == "hall":
+        hall = registry.hall(value)
+        code = hall.city_code if hall else None
+    elif kind == "dept":
+        dept = registry.department(value)
+        code = dept.city_code if dept else None
+    elif kind == "source":
+        code = registry.city_of_source(value)
+    return None if code is None else str(code)
+
+
+def add_routes(app: web.Application, reader: Reader, registry: Registry,
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
     async def list_indicators(_: web.Request) -> web.Response:
         return web.json_response({"indicators": [i.describe() for i in INDICATORS.values()]})
 
@@ -36,6 +60,8 @@ def add_routes(app: web.Application, reader: Reader, clock: Callable[[], datetim
                 clock(),
                 request.query.get("group") or None,
             )
+            if not principal(request).sees_city(scope_city(q.scope, registry)):
+                raise Forbidden("a city user reads indicators of their own city (city, county, hall, dept or source scope)")
             return web.json_response(await run(reader, request.match_info["name"], q))
         except QueryError as exc:
             status = 404 if str(exc).startswith("unknown indicator") else 400

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from connectors.center.auth_api import principal
+from streams.auth.access import Forbidden
 from streams.indicators.query import QueryError
 from streams.indicators.scorecard import Scorecard
 from streams.indicators.scoring import SHANGHAI, ScoringError, parse_period, rank
@@ -65,8 +67,11 @@ def add_routes(
             now = clock()
             period = parse_period(params.get("day"), params.get("from"), params.get("to"), now.astimezone(SHANGHAI).date())
             level = params.get("level", "city")
+            city = _city(params.get("city"))
+            if not principal(request).sees_city(str(city) if city is not None and level == "dept" else None):
+                raise Forbidden("a city user sees the department scores of their own city (level=dept&city=<code>)")
             card = _pick(scorecards, params.get("scorecard"), level)
-            ranking = await rank(reader, registry, card, level, period, now, city=_city(params.get("city")))
+            ranking = await rank(reader, registry, card, level, period, now, city=city)
         except (ScoringError, QueryError) as exc:
             return web.json_response({"error": "bad_query", "detail": str(exc)}, status=400)
         return web.json_response(ranking.to_json())

@@ -243,7 +243,7 @@ class Stack:
             validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
         )
         web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
-        indicators_api.add_routes(web_app, self.ch)
+        indicators_api.add_routes(web_app, self.ch, self.registry)
         rules_api.add_routes(web_app, self.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])

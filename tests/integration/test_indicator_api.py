@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 
-import aiohttp
 import pytest
+
+from tests.integration.center import PASSWORD, add_user, signed_in
 
 pytestmark = pytest.mark.integration
 
 
-async def _get(stack, path: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{stack.base_url}{path}") as resp:
-            return resp.status, await resp.json()
+async def _get(stack, path: str, user: str = "ind-province") -> tuple[int, dict]:
+    add_user(stack, "ind-province", "province_operator")
+    add_user(stack, "ind-guangzhou", "city_operator", "440100")
+    session = await signed_in(stack, user)
+    async with session, session.get(path) as resp:
+        return resp.status, await resp.json()
 
 
 async def test_the_list_names_every_indicator_with_its_definition(stack) -> None:
@@ -48,10 +52,12 @@ async def test_bad_requests_say_why(stack) -> None:
 
 async def test_the_cli_queries_the_same_api(stack) -> None:
     """`govpulse indicators` lists indicators and prints one as JSON."""
+    user = add_user(stack, "ind-cli", "viewer")
+
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "streams.cli", "indicators", *args, "--url", stack.base_url],
-            capture_output=True, text=True, timeout=60, check=False,
+            [sys.executable, "-m", "streams.cli", "indicators", *args, "--url", stack.base_url, "--user", user],
+            capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "GOVPULSE_PASSWORD": PASSWORD},
         )  # fmt: skip
 
     listing = await asyncio.to_thread(cli)
@@ -99,3 +105,17 @@ async def test_every_indicator_answers_for_every_scope_and_window_it_declares(st
             for window in indicator.windows:
                 answer = await run(stack.ch, name, IndicatorQuery.build(example[scope], window, None, None, now))
                 assert answer["scope"] == example[scope] and isinstance(answer["points"], list)
+
+
+async def test_a_city_operator_reads_indicators_and_scores_of_their_own_city_only(stack) -> None:
+    hall = stack.registry.halls_in_city(440100)[0]
+    for path in ("/api/v1/indicators/tickets_issued?scope=city:440100", f"/api/v1/indicators/tickets_issued?scope=hall:{hall.hall_id}",
+                 "/api/v1/scores?level=dept&city=440100"):  # fmt: skip
+        status, _ = await _get(stack, path, "ind-guangzhou")
+        assert status == 200, path
+    other = stack.registry.halls_in_city(440300)[0]
+    for path in ("/api/v1/indicators/tickets_issued?scope=province", "/api/v1/indicators/tickets_issued?scope=city:440300",
+                 f"/api/v1/indicators/tickets_issued?scope=hall:{other.hall_id}", "/api/v1/indicators/tickets_issued?scope=county:440305",
+                 "/api/v1/scores?level=city", "/api/v1/scores?level=dept&city=440300"):  # fmt: skip
+        status, body = await _get(stack, path, "ind-guangzhou")
+        assert status == 403, (path, body)

@@ -34,6 +34,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors import scores_api
+from connectors.center.auth_api import PRINCIPAL
+from streams.auth.access import Principal
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.scorecard import Scorecard, load_scorecard
 from streams.indicators.service import run
@@ -189,7 +191,13 @@ async def client(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     """The score routes on an app of their own, served on the test's event loop."""
     folder = tmp_path_factory.mktemp("scorecards")
     cards = [load_scorecard(SHIPPED), _card(folder, TARGETS), _card(folder, DEPARTMENTS)]
-    app = web.Application()
+    @web.middleware
+    async def province_operator(request: web.Request, handler: Any) -> web.StreamResponse:
+        # These tests are about ranking; sign-in and scope are tested on the stack (test_indicator_api, test_center_api).
+        request[PRINCIPAL] = Principal("scores-test", "province_operator", None)
+        return await handler(request)
+
+    app = web.Application(middlewares=[province_operator])
     scores_api.add_routes(app, stack.ch, stack.registry, cards, lambda: datetime.now(UTC))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

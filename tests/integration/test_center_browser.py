@@ -1,0 +1,194 @@
+"""The monitoring center in a real headless Chromium (Debian's, driven by Playwright) against the embedded stack.
+
+A city operator signs in, a bad-review scenario is injected through the
+gateway, the alert appears on their board live, they acknowledge it, and a
+province operator's board in a second browser shows the acknowledgement
+without reloading. A city operator never sees another city's alert, on the
+page or through the API. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.integration.center import PASSWORD, add_user, post_events
+
+pytestmark = pytest.mark.integration
+playwright_api = pytest.importorskip("playwright.async_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CZ, JY = 445100, 445200  # 潮州 and 揭阳: no other test sends for them
+# The flags keep Chromium from reaching for Google services on a machine with no way out.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium (tests/debian-packages.txt)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with playwright_api.async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def _board(browser, stack, username: str, errors: list[str]):
+    """A fresh browser context signed in as `username` through the login form."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai")
+    page = await context.new_page()
+    # The page asks GET /api/v1/session before signing in; Chromium logs that expected 401 as a console error.
+    page.on("console", lambda m: errors.append(f"{username}: {m.text}")
+            if m.type == "error" and "status of 401" not in m.text else None)  # fmt: skip
+    page.on("pageerror", lambda e: errors.append(f"{username}: {e}"))
+    await page.goto(stack.base_url + "/")
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.get_by_test_id("login-submit").click()
+    await page.get_by_test_id("user-badge").wait_for()
+    await page.locator('[data-testid="live-status"][data-state="live"]').wait_for(timeout=10_000)
+    return context, page
+
+
+def _scenario(stack, city: int, minutes: float = 4.0, hall_index: int = 0) -> tuple[str, list[dict]]:
+    """The simulator's bad_review_burst on one of the city's halls, as evaluation events of the last minutes."""
+    from streams.simulator import Simulation
+
+    hall = stack.registry.halls_in_city(city)[hall_index]
+    sim = Simulation(stack.registry, rate_eps=60.0, seed=city)
+    start = datetime.now(UTC) - timedelta(minutes=minutes)
+    sim.inject("bad_review_burst", start, target=hall.hall_id, duration_s=minutes * 60 - 30)
+    events = []
+    for i in range(int(minutes * 6)):
+        for stream, source, event in sim.step(start + timedelta(seconds=10 * (i + 1)), 10.0):
+            if stream == "evaluation" and source == f"node-{city}" and event.get("hall_id") == hall.hall_id:
+                events.append(event)
+    return hall.hall_id, events
+
+
+async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_actions(stack, browser) -> None:
+    city_user = add_user(stack, "web-chaozhou", "city_operator", str(CZ))
+    province_user = add_user(stack, "web-province", "province_operator")
+    errors: list[str] = []
+    city_ctx, city_page = await _board(browser, stack, city_user, errors)
+    prov_ctx, prov_page = await _board(browser, stack, province_user, errors)
+    try:
+        await city_page.screenshot(path=str(ARTIFACTS / "01-city-board-before.png"), full_page=True)
+        tiles = city_page.get_by_test_id("city-tile")
+        assert await tiles.count() == 1 and await tiles.first.get_attribute("data-city") == str(CZ)
+        assert await prov_page.get_by_test_id("city-tile").count() == 21
+
+        hall_id, events = _scenario(stack, CZ)
+        await post_events(stack, CZ, "evaluation", events)
+        posted = time.monotonic()
+        row = city_page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]').first
+        await row.wait_for(timeout=15_000)  # pushed over SSE: the page never reloads or polls
+        appeared_s = time.monotonic() - posted
+        print(f"alert on the city board {appeared_s:.2f} s after the gateway accepted the scenario")
+        fingerprint = await row.get_attribute("data-fingerprint")
+        count = city_page.locator(f'[data-testid="city-tile"][data-city="{CZ}"] [data-testid="city-count"]')
+        assert int(await count.inner_text()) >= 1
+        await city_page.screenshot(path=str(ARTIFACTS / "02-city-board-alert-live.png"), full_page=True)
+
+        # Drill-down: rule, message, trend from ClickHouse, evidence with event ids, org path, Grafana, history.
+        await row.click()
+        detail = city_page.get_by_test_id("alert-detail")
+        await detail.wait_for()
+        assert "差评" in await city_page.get_by_test_id("detail-title").inner_text()
+        assert hall_id in await city_page.get_by_test_id("detail-message").inner_text() \
+            or "潮州" in await city_page.get_by_test_id("org-path").inner_text()  # fmt: skip
+        assert "潮州市" in await city_page.get_by_test_id("org-path").inner_text()
+        await city_page.locator('[data-testid="trend-chart"], [data-testid="trend-empty"]').first.wait_for()
+        assert await city_page.get_by_test_id("trend-chart").count() == 1
+        ids = await city_page.get_by_test_id("event-ids").inner_text()
+        assert any(e["event_id"] in ids for e in events)
+        link = await city_page.get_by_test_id("grafana-link").get_attribute("href")
+        assert link.startswith(stack.settings.grafana_url + "/d/govpulse-evaluations")
+        await city_page.locator('[data-testid="history-item"][data-kind="firing"]').first.wait_for()
+        await city_page.screenshot(path=str(ARTIFACTS / "03-city-drilldown.png"), full_page=True)
+
+        # The city operator acknowledges; the province operator's board shows it without a reload.
+        prov_row = prov_page.locator(f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"]')
+        await prov_row.wait_for()
+        await city_page.get_by_test_id("ack-comment").fill("已联系大厅负责人核实")
+        clicked = time.monotonic()
+        await city_page.get_by_test_id("ack-submit").click()
+        await prov_page.locator(f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"][data-state="acknowledged"]').wait_for(
+            timeout=10_000)  # fmt: skip
+        seen_s = time.monotonic() - clicked
+        print(f"acknowledgement on the province board {seen_s:.2f} s after the click")
+        assert city_user in await prov_row.inner_text()
+        await city_page.locator('[data-testid="history-item"][data-kind="acknowledged"]').wait_for(timeout=5_000)
+        assert "已联系大厅负责人核实" in await city_page.get_by_test_id("history").inner_text()
+        await prov_page.screenshot(path=str(ARTIFACTS / "04-province-board-sees-ack.png"), full_page=True)
+        await city_page.screenshot(path=str(ARTIFACTS / "05-city-after-ack.png"), full_page=True)
+
+        # Another city's alert: on the province board, never on Chaozhou's board or through its API.
+        _, other = _scenario(stack, JY)
+        await post_events(stack, JY, "evaluation", other)
+        await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').first.wait_for(timeout=15_000)
+        await city_page.wait_for_timeout(1500)  # the same feed delivered it to the province board already
+        assert await city_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').count() == 0
+        listing = await city_page.request.get(stack.base_url + "/api/v1/alerts")
+        assert {a["city"] for a in (await listing.json())["alerts"]} == {str(CZ)}
+        other_fp = await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').first.get_attribute("data-fingerprint")
+        assert (await city_page.request.get(f"{stack.base_url}/api/v1/alerts/{other_fp}")).status == 404
+        assert (await city_page.request.post(f"{stack.base_url}/api/v1/alerts/{other_fp}/ack",
+                                             data={"comment": "x"})).status in (403, 404)  # fmt: skip
+        await prov_page.screenshot(path=str(ARTIFACTS / "06-province-board-two-cities.png"), full_page=True)
+        assert errors == []
+    finally:
+        await city_ctx.close()
+        await prov_ctx.close()
+
+
+def _in_state(fingerprint: str, state: str) -> str:
+    return f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"][data-state="{state}"]'
+
+
+async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack, browser) -> None:
+    city_user = add_user(stack, "web-chaozhou2", "city_operator", str(CZ))
+    viewer = add_user(stack, "web-viewer", "viewer")
+    errors: list[str] = []
+    ctx, page = await _board(browser, stack, city_user, errors)
+    vctx, vpage = await _board(browser, stack, viewer, errors)
+    try:
+        _, events = _scenario(stack, CZ, minutes=3.0, hall_index=1)
+        await post_events(stack, CZ, "evaluation", events)
+        row = page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]').first
+        await row.wait_for(timeout=15_000)
+        fingerprint = await row.get_attribute("data-fingerprint")
+        await row.click()
+        await page.get_by_test_id("silence-open").click()
+        await page.get_by_test_id("silence-form").wait_for()
+        await page.get_by_test_id("silence-comment").fill("大厅已在处理，屏蔽1小时")
+        await page.get_by_test_id("silence-submit").click()
+        await page.get_by_test_id("silence-row").first.wait_for(timeout=10_000)
+        await page.locator(_in_state(fingerprint, "silenced")).wait_for(timeout=10_000)
+        await page.screenshot(path=str(ARTIFACTS / "07-silenced.png"), full_page=True)
+        await page.get_by_test_id("unsilence").first.click()
+        await page.get_by_test_id("silence-row").first.wait_for(state="detached", timeout=10_000)
+        await page.locator(_in_state(fingerprint, "firing")).wait_for(timeout=10_000)
+
+        # A viewer reads the same board but has no actions, and the API refuses them anyway.
+        await vpage.locator(f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"]').click()
+        await vpage.get_by_test_id("alert-detail").wait_for()
+        assert await vpage.get_by_test_id("ack-submit").count() == 0 or not await vpage.get_by_test_id("ack-submit").is_enabled()
+        resp = await vpage.request.post(f"{stack.base_url}/api/v1/alerts/{fingerprint}/ack", data={"comment": "x"})
+        assert resp.status == 403
+        await vpage.screenshot(path=str(ARTIFACTS / "08-viewer-read-only.png"), full_page=True)
+        assert errors == []
+    finally:
+        await ctx.close()
+        await vctx.close()

@@ -386,7 +386,7 @@ function renderGrid() {
       type: "button", class: `city-tile${sev ? ` sev-${sev}` : " calm"}${selected ? " selected" : ""}`, testid: "city-tile",
       data: { city: city.code, worst: sev || "none" }, "aria-pressed": String(selected), title: t("overview.tile_title"),
     },
-    h("span", { class: "city-name" }, cityName(city.code, city.name)),
+    h("span", { class: "city-name", title: `${city.name} ${city.name_en || ""}`.trim() }, cityName(city.code, city.name)),
     h("span", { class: "city-count", testid: "city-count" }, String(counts.total || 0)),
     h("span", { class: "city-sevs" }, SEVERITIES.filter((s) => counts[s]).map((s) => h("span", { class: `mini sev-${s}`, title: t(`sev.${s}`) }, String(counts[s])))));
     tile.addEventListener("click", () => setCityFilter(city.code));
@@ -409,7 +409,7 @@ function renderList() {
   const open = detail.openFingerprint;
   for (const a of alerts) {
     const fired = a.fired_at || a.started_at;
-    const place = [cityName(a.city, a.city_name), (a.org && (a.org.hall_name || a.org.county_name || a.org.node_name || a.org.camera_name || a.org.source_name)) || ""]
+    const place = [a.city ? cityName(a.city, a.city_name) : t("overview.province"), (a.org && (a.org.hall_name || a.org.county_name || a.org.node_name || a.org.camera_name || a.org.source_name)) || ""]
       .filter(Boolean).join(" · ");
     const row = h("li", {
       class: `alert-row sev-${a.severity} st-${a.state}${a.fingerprint === open ? " open" : ""}`, testid: "alert-row", tabindex: 0,

@@ -5,7 +5,7 @@ import { actionsBlock, clearActionError } from "./actions.js";
 import { api, enc } from "./api.js";
 import { formatValue, trendChart } from "./chart.js";
 import { clear, h } from "./dom.js";
-import { ago, clock, t } from "./i18n.js";
+import { ago, clock, lang, t } from "./i18n.js";
 
 const ORG_STEPS = [["city", "city_name"], ["county", "county_name"], ["hall", "hall_name"], ["node", "node_name"],
   ["camera", "camera_name"], ["source", "source_name"], ["window", "window_name"], ["dept", "dept_name"]];
@@ -183,7 +183,7 @@ export class DetailPanel {
   renderOrg(alert) {
     const org = alert.org || {};
     const path = h("ol", { class: "org-path", testid: "org-path", "aria-label": t("detail.org") });
-    path.append(h("li", { data: { level: "province" } }, org.province || "广东省"));
+    path.append(h("li", { data: { level: "province" } }, lang() === "en" ? t("overview.province") : org.province || t("overview.province")));
     for (const [code, name] of ORG_STEPS) {
       if (!org[code] && !org[name]) continue;
       const label = code === "city" ? this.ctx.cityName(org.city, org.city_name) : org[name] || org[code];

@@ -188,6 +188,14 @@ async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack
         resp = await vpage.request.post(f"{stack.base_url}/api/v1/alerts/{fingerprint}/ack", data={"comment": "x"})
         assert resp.status == 403
         await vpage.screenshot(path=str(ARTIFACTS / "08-viewer-read-only.png"), full_page=True)
+
+        # Chinese by default, English with one click, remembered across a reload.
+        assert await vpage.evaluate("document.documentElement.lang") == "zh-CN" and "全省概览" in await vpage.content()
+        await vpage.get_by_test_id("lang-toggle").click()
+        await vpage.reload()
+        await vpage.get_by_test_id("user-badge").wait_for()
+        assert await vpage.evaluate("document.documentElement.lang") == "en" and "Province overview" in await vpage.content()
+        await vpage.screenshot(path=str(ARTIFACTS / "09-english.png"), full_page=True)
         assert errors == []
     finally:
         await ctx.close()

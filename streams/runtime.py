@@ -42,6 +42,7 @@ from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.app import build_app
+from streams.auth.users import UserStore
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.indicators.scorecard import load_scorecard
 from streams.ingest import IngestProcessor
@@ -51,9 +52,8 @@ from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
 from streams.rules.build import build as build_rules
-from streams.rules.org_labels import INHIBITIONS, with_org_labels
-from streams.auth.users import UserStore
 from streams.rules.loader import RuleSet
+from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
 from streams.settings import Settings

@@ -54,11 +54,13 @@ class RuleInfo:
 
 
 def rule_infos(rules: RuleSet) -> dict[str, RuleInfo]:
-    return {
-        r.id: RuleInfo(r.id, r.title, r.description, r.type, r.severity, r.domain, getattr(r, "indicator", None),
-                       getattr(r, "window", None), getattr(r, "threshold", None))  # fmt: skip
-        for r in rules
-    }
+    # Only indicator rules have an indicator and a window, only comparisons a threshold.
+    return {r.id: _info(r) for r in rules}
+
+
+def _info(r: Any) -> RuleInfo:
+    return RuleInfo(r.id, r.title, r.description, r.type, r.severity, r.domain, getattr(r, "indicator", None),
+                    getattr(r, "window", None), getattr(r, "threshold", None))  # fmt: skip
 
 
 def board_state(alert: Mapping[str, Any]) -> str:

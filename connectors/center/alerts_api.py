@@ -18,7 +18,7 @@ from aiohttp import web
 from connectors.alert_outputs import ACTIVE_KEY
 from connectors.center import alert_view
 from connectors.center.auth_api import error, principal
-from connectors.center.desk import AlertDesk, BadRequest, Conflict, NotFound, silences_json
+from connectors.center.desk import AlertDesk, BadRequest, Conflict, NotFound, parse_matchers, silences_json
 from connectors.center.feed import LiveFeed
 from connectors.center.history import history, recently_resolved
 from connectors.clickhouse.client import ClickHouse
@@ -84,8 +84,6 @@ class AlertCenter:
     def render(self, kind: str, payload: dict[str, Any], who: Principal) -> tuple[str, dict[str, Any]] | None:
         """A feed message as one viewer's SSE event, or None when it is outside their scope."""
         if kind == "silence":
-            from connectors.center.desk import parse_matchers
-
             matchers = parse_matchers(payload["silence"]["matchers"])
             return ("silence", payload) if who.owns_silence(matchers) else None
         alert = payload["alert"]

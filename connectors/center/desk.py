@@ -23,7 +23,7 @@ from connectors.center.history import ACTION_COLUMNS, action_row
 from connectors.clickhouse.client import ClickHouse
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Alert, Matcher, Silence, to_iso
-from streams.auth.access import Forbidden, Principal, alert_city
+from streams.auth.access import Principal, alert_city
 from streams.metrics import Metrics
 from streams.retry import retry_forever
 from streams.rules.runner import RuleRunner
@@ -148,10 +148,6 @@ class AlertDesk:
         except Exception as exc:  # noqa: BLE001 - boards resync their silence list when they reconnect
             self.metrics.alert_output_failures.labels("redis").inc()
             log.warning("silence_announce_failed", error=str(exc)[:200])
-
-
-def silence_json(silence: Silence) -> dict[str, Any]:
-    return silence.to_dict()
 
 
 def silences_json(silences: Sequence[Silence]) -> list[dict[str, Any]]:

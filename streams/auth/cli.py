@@ -12,8 +12,8 @@ import getpass
 import sys
 from dataclasses import replace
 
-from streams.auth.users import ROLES, UserError, UserStore, new_user
 from streams.auth.passwords import WeakPassword, check_strength, hash_password
+from streams.auth.users import ROLES, UserError, UserStore, new_user
 from streams.registry.gb2260 import cities
 from streams.settings import Settings
 

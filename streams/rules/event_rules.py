@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streams.alerts.model import Observation
+from streams.rules.durations import format_duration
 from streams.rules.events import FIELD_GROUPS
+
+SHANGHAI = timezone(timedelta(hours=8))
 
 _EVIDENCE_IDS = 20
 
@@ -137,6 +140,9 @@ class AbsenceRule(_KeyedRule):
             silent = now - last
             if silent > self.limit:
                 self._breached.add(k)
-                out.append(Observation(self.rule_id, group, now, True, False, silent.total_seconds(),
-                                       {"last_seen": last.isoformat(), "silent_s": silent.total_seconds()}))  # fmt: skip
+                evidence = {"last_seen": last.isoformat(), "silent_s": silent.total_seconds(),
+                            # For messages: whole minutes, and the local time duty staff read.
+                            "silent_for": format_duration(int(silent.total_seconds()) // 60 * 60),
+                            "last_seen_local": last.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")}  # fmt: skip
+                out.append(Observation(self.rule_id, group, now, True, False, silent.total_seconds(), evidence))
         return out

@@ -58,7 +58,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "threshold": frozenset(),
     "ratio": frozenset({"denominator"}),
     "spike": frozenset({"baseline", "score"}),
-    "absence": frozenset({"last_seen", "silent_for"}),
+    "absence": frozenset({"last_seen", "last_seen_local", "silent_for"}),
     "frequency": frozenset(),
     "deadline": frozenset({"case_id", "case_no", "step", "deadline", "overdue_for"}),
     "composite": frozenset(),

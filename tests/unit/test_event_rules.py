@@ -1,6 +1,6 @@
 """Frequency and absence rules, fed events and a manual clock."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from streams.rules.event_rules import AbsenceRule, FrequencyRule
 
@@ -41,6 +41,8 @@ def test_absence_fires_after_missed_intervals_and_clears_on_the_next_event() -> 
     assert rule.tick(T0 + timedelta(seconds=170)) == []
     fired = rule.tick(T0 + timedelta(seconds=181))
     assert sorted(o.group["node"] for o in fired if o.breached) == ["VN440100", "VN440300"]
+    assert {o.evidence["silent_for"] for o in fired} == {"3m"}  # whole minutes, for the message
+    assert fired[0].evidence["last_seen_local"] == T0.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M:%S")
     (cleared,) = rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100)
     assert cleared.cleared and cleared.group == {"city": "440100", "node": "VN440100"}
     assert [o.group["node"] for o in rule.tick(T0 + timedelta(seconds=210))] == ["VN440300"]

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 .PHONY: demo test schemas clean
 
 demo: $(VENV)/.installed-embedded
-	$(BIN)/govpulse up --simulate
+	$(BIN)/govpulse up --simulate --scenario 30:bad_review_burst --scenario 60:node_offline
 
 test: $(VENV)/.installed-test $(VENV)/.installed-debian
 	$(BIN)/python -m pytest -q

@@ -27,6 +27,8 @@ from streams.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 QUEUE_LIMIT = 1000
+#: Open feeds per process: a wall of screens in every city is a few hundred; beyond this, refuse rather than run out.
+MAX_VIEWERS = 2000
 KEEPALIVE_S = 15.0
 RESYNC = ("resync", None)
 
@@ -115,6 +117,8 @@ class LiveFeed:
             viewer.put(item)
 
     async def handle(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        if len(self._viewers) >= MAX_VIEWERS:
+            return web.json_response({"error": "too_many_viewers", "detail": "the live feed is full; retry later"}, status=503)
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
         })  # fmt: skip

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
 import structlog
 
 from video_gateway.config import ProbeConfig, load_config
@@ -62,10 +61,6 @@ def run(args: argparse.Namespace) -> int:
     if registry is None and not args.dry_run:
         print("video-gateway: publishing needs --registry (nodes → cities → data sources); use --dry-run without one", file=sys.stderr)
         return 2
-    # The gateway's own threads are the parallelism; OpenCV's pool on top only adds contention.
-    cv2.setNumThreads(1)
-    # Errors only: a warning per dead camera from OpenCV would drown the gateway's own logs.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     return asyncio.run(_serve(args, config, targets, registry))
 
 
@@ -131,21 +126,23 @@ async def _serve(args: argparse.Namespace, config: ProbeConfig, targets: list[Ca
         if not result.online or result.status != "ok":
             log.info("camera_fault", camera_id=result.camera_id, status=result.status, reason=result.reason)
 
-    scheduler = Scheduler(targets, ProbeRunner(config), on_result=record)
-    log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()), interval_s=config.interval_s)
     try:
-        if args.once:
-            await scheduler.probe_once()
-            publisher.add_heartbeats(scheduler.heartbeats(VERSION))
+        async with ProbeRunner(config) as runner:
+            scheduler = Scheduler(targets, runner, on_result=record)
+            log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()),
+                     workers=config.concurrency, interval_s=config.interval_s)  # fmt: skip
+            if args.once:
+                await scheduler.probe_once()
+                publisher.add_heartbeats(scheduler.heartbeats(VERSION))
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            probing = asyncio.create_task(scheduler.run(stop))
+            await _tick(stop, publisher, scheduler, config)
+            await probing
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        probing = asyncio.create_task(scheduler.run(stop))
-        await _tick(stop, publisher, scheduler, config)
-        await probing
-        return 0
     finally:
         publisher.close()
 

@@ -1,22 +1,30 @@
-"""Run probes off the event loop, at most `concurrency` at a time, each under a hard deadline.
+"""Run probes in a pool of worker processes, each probe under a hard deadline.
 
-FFmpeg's own timeouts end almost every hang (see probe.py), but not all of
-them (name resolution, a decoder wedged on a broken stream). So each probe
-runs in its own daemon thread and the caller waits at most
-`config.deadline_s()`: past that, the camera is reported `offline` and the
-thread is abandoned. An abandoned thread frees its concurrency slot at once,
-so healthy cameras never queue behind a hung one; while it lives, that
-camera is not probed again (one stuck thread per camera at most), and it is
-counted in `stuck`, for metrics and logs.
+Why processes and not threads: OpenCV's FFmpeg backend holds one global
+lock while it opens a stream (measured with opencv-python-headless 5.0: three
+silent cameras opened from three threads with a 2 s open timeout ended at
+2, 4 and 6 s, and a healthy camera started alongside waited 6 s behind
+them). Within one process every open queues behind the slowest camera, so
+each worker process runs one probe at a time and `concurrency` is the
+number of workers.
+
+The deadline (`config.deadline_s()`) is a hard guard on top of FFmpeg's own
+timeouts, which do not cover everything (name resolution, a wedged
+decoder): past it the worker is killed and replaced, and the camera is
+reported `offline`. Nothing a camera does can hold a worker longer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
+import multiprocessing
+import multiprocessing.connection
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -26,62 +34,134 @@ from video_gateway.probe import CameraTarget, ProbeResult, failed, probe_camera
 log = structlog.get_logger("govpulse.video_gateway")
 
 ProbeFn = Callable[[CameraTarget, ProbeConfig], ProbeResult]
+#: Spawned, not forked: the parent runs an event loop and Kafka client threads,
+#: which a fork would copy in whatever state they are in.
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, config_data: dict[str, Any], probe_fn: ProbeFn) -> None:
+    import cv2
+
+    # One probe per process: OpenCV's own thread pool would only compete with the other workers.
+    cv2.setNumThreads(1)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    config = ProbeConfig.model_validate(config_data)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        target = CameraTarget(*request)
+        started, probed_at = time.monotonic(), datetime.now(UTC)
+        try:
+            result = probe_fn(target, config)
+        except Exception as exc:  # a bug must not kill the worker or leave the parent waiting
+            result = failed(target, "no_signal", f"probe error: {exc!r}", probed_at, started)
+        conn.send(asdict(result))
+
+
+class _Worker:
+    def __init__(self, config: ProbeConfig, probe_fn: ProbeFn) -> None:
+        self.conn, child = _CONTEXT.Pipe()
+        self.process = _CONTEXT.Process(
+            target=_worker_main, args=(child, config.model_dump(mode="json"), probe_fn), daemon=True, name="probe-worker"
+        )
+        self.process.start()
+        child.close()
+
+    async def probe(self, target: CameraTarget, deadline_s: float) -> ProbeResult:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = self.conn.fileno()
+        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+        try:
+            self.conn.send((target.camera_id, target.node_id, target.url))
+            await asyncio.wait_for(ready, deadline_s)
+            data = self.conn.recv()
+        finally:
+            loop.remove_reader(fd)
+        return ProbeResult(**data)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.kill()
+        else:
+            self.conn.close()
 
 
 class ProbeRunner:
-    """Bounded, deadline-guarded probing for an asyncio caller."""
+    """Bounded, deadline-guarded probing for an asyncio caller. Use as an async context manager."""
 
     def __init__(self, config: ProbeConfig, probe_fn: ProbeFn = probe_camera) -> None:
         self.config = config
         self._probe_fn = probe_fn
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._stuck: dict[str, threading.Thread] = {}
+        self._idle: asyncio.Queue[_Worker] | None = None
+        self._workers: list[_Worker] = []
+        self.killed = 0
 
     @property
-    def stuck(self) -> int:
-        """Abandoned probe threads still running."""
-        self._forget_finished()
-        return len(self._stuck)
+    def worker_pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    async def start(self) -> None:
+        if self._idle is not None:
+            return
+        self._idle = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        # Starting a worker imports OpenCV (a few hundred ms); start them side by side.
+        workers = await asyncio.gather(
+            *(loop.run_in_executor(None, _Worker, self.config, self._probe_fn) for _ in range(self.config.concurrency))
+        )
+        for worker in workers:
+            self._workers.append(worker)
+            self._idle.put_nowait(worker)
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(None, w.stop) for w in self._workers))
+        self._workers.clear()
+        self._idle = None
+
+    async def __aenter__(self) -> ProbeRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
 
     async def probe(self, target: CameraTarget) -> ProbeResult:
-        self._forget_finished()
-        if target.camera_id in self._stuck:
-            return failed(
-                target, "offline", "previous probe still has not returned", datetime.now(UTC), time.monotonic()
-            )
-        async with self._slots:
-            return await self._run(target)
-
-    async def _run(self, target: CameraTarget) -> ProbeResult:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[ProbeResult] = loop.create_future()
+        if self._idle is None:
+            await self.start()
+        assert self._idle is not None
+        worker = await self._idle.get()
         probed_at, started = datetime.now(UTC), time.monotonic()
-
-        def work() -> None:
-            try:
-                result = self._probe_fn(target, self.config)
-            except Exception as exc:  # a bug must not leave the caller waiting for the deadline
-                result = failed(target, "no_signal", f"probe error: {exc!r}", probed_at, started)
-            try:
-                loop.call_soon_threadsafe(_settle, done, result)
-            except RuntimeError:
-                pass  # the loop closed while this thread was stuck: nobody is waiting
-
-        thread = threading.Thread(target=work, name=f"probe-{target.camera_id}", daemon=True)
-        thread.start()
         deadline = self.config.deadline_s()
         try:
-            return await asyncio.wait_for(asyncio.shield(done), deadline)
-        except TimeoutError:
-            self._stuck[target.camera_id] = thread
-            log.warning("probe_abandoned", camera_id=target.camera_id, deadline_s=deadline, stuck=len(self._stuck))
-            return failed(target, "offline", f"no answer within the {deadline:g} s probe deadline", probed_at, started)
+            result = await worker.probe(target, deadline)
+        except (TimeoutError, EOFError, OSError) as exc:
+            worker = await self._replace(worker)
+            why = f"no answer within the {deadline:g} s probe deadline" if isinstance(exc, TimeoutError) else f"probe worker died: {exc!r}"
+            log.warning("probe_worker_replaced", camera_id=target.camera_id, reason=why)
+            return failed(target, "offline", why, probed_at, started)
+        finally:
+            self._idle.put_nowait(worker)
+        return result
 
-    def _forget_finished(self) -> None:
-        for camera_id in [c for c, t in self._stuck.items() if not t.is_alive()]:
-            del self._stuck[camera_id]
-
-
-def _settle(future: asyncio.Future[ProbeResult], result: ProbeResult) -> None:
-    if not future.done():
-        future.set_result(result)
+    async def _replace(self, worker: _Worker) -> _Worker:
+        self.killed += 1
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, worker.kill)
+        fresh = await loop.run_in_executor(None, _Worker, self.config, self._probe_fn)
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh

@@ -131,7 +131,7 @@ class Scheduler:
         self.plan = ProbePlan(targets, runner.config.interval_s, clock())
         self.latest: dict[str, ProbeResult] = {}
         self._on_result = on_result
-        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._in_flight: dict[str, asyncio.Task[ProbeResult]] = {}
         self.skipped = 0
 
     def cameras_by_node(self) -> dict[str, list[str]]:
@@ -148,10 +148,7 @@ class Scheduler:
     async def probe_once(self, targets: Iterable[CameraTarget] | None = None) -> list[ProbeResult]:
         """Probe the given cameras (default: all) right now, concurrently within the runner's bound."""
         chosen = list(self.plan.targets if targets is None else targets)
-        results = await asyncio.gather(*(self.runner.probe(t) for t in chosen))
-        for result in results:
-            await self._record(result)
-        return list(results)
+        return list(await asyncio.gather(*(self._probe_and_record(t) for t in chosen)))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Probe cameras as they come due until `stop` is set, then wait for probes in flight."""
@@ -175,8 +172,10 @@ class Scheduler:
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
-    async def _probe_and_record(self, target: CameraTarget) -> None:
-        await self._record(await self.runner.probe(target))
+    async def _probe_and_record(self, target: CameraTarget) -> ProbeResult:
+        result = await self.runner.probe(target)
+        await self._record(result)
+        return result
 
     async def _record(self, result: ProbeResult) -> None:
         self.latest[result.camera_id] = result

@@ -95,9 +95,9 @@ class ProbeConfig(BaseSettings):
     #: (1080p main streams cost the same as 640x360 sub-streams). 320 px still
     #: shows defocus that an operator sees on a 640x360 wall tile.
     analysis_width: int = Field(default=320, ge=64, le=1920)
-    #: Probes in flight at once per gateway process. Most of a probe is waiting
-    #: on the network (open, then frames at the camera's pace), so several per
-    #: core keep the CPU busy.
+    #: Probe worker processes, one probe in flight each (see runner.py for why
+    #: not threads). Most of a probe is waiting on the camera (open, then frames
+    #: at its pace), so several per core keep the CPU busy; each costs ~90 MB.
     concurrency: int = Field(default=16, ge=1, le=1024)
     #: Each camera is probed once per interval; 300 s matches the 5-minute
     #: indicator windows, so every window sees every camera at least once.
@@ -105,7 +105,7 @@ class ProbeConfig(BaseSettings):
     #: Node heartbeats are sent this often, from the latest probe of each camera.
     heartbeat_interval_s: float = Field(default=60.0, ge=1, le=3600)
     #: Hard guard over open + reads: past this a probe is reported `offline`
-    #: and its thread abandoned, whatever FFmpeg is doing. Slack of 2 s over the
+    #: and its worker process killed, whatever FFmpeg is doing. Slack of 2 s over the
     #: worst honest case (open, first read, then one read per frame sampled).
     deadline_slack_s: float = Field(default=2.0, ge=0, le=60)
 
@@ -137,8 +137,9 @@ class ProbeConfig(BaseSettings):
     #: A cast also needs a visible mean chroma shift (Lab units) so grey scenes
     #: with a tiny spread do not count.
     color_cast_min_shift: float = Field(default=8.0, ge=0)
-    #: Noise sigma (0-255) at analysis size: a hall camera's sensor noise stays
-    #: under ~4, snow from a failing analogue link or sensor is 10 and more.
+    #: Noise sigma (0-255) on a native-resolution crop, after compression: a
+    #: hall camera's sensor noise stays under ~4, snow from a failing analogue
+    #: link or sensor is 10 and more.
     noise: Ramp = Ramp(start=6.0, full=12.0)
     #: Mean luminance of a picture too dark to supervise (still has content).
     too_dark: Ramp = Ramp(start=55.0, full=35.0)

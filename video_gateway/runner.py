@@ -37,6 +37,8 @@ ProbeFn = Callable[[CameraTarget, ProbeConfig], ProbeResult]
 #: Spawned, not forked: the parent runs an event loop and Kafka client threads,
 #: which a fork would copy in whatever state they are in.
 _CONTEXT = multiprocessing.get_context("spawn")
+#: Importing OpenCV and numpy in a fresh interpreter takes ~0.5 s; a loaded host may need far more.
+_START_TIMEOUT_S = 60.0
 
 
 def _worker_main(conn: multiprocessing.connection.Connection, config_data: dict[str, Any], probe_fn: ProbeFn) -> None:
@@ -46,6 +48,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, config_data: dict[
     cv2.setNumThreads(1)
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     config = ProbeConfig.model_validate(config_data)
+    # Tell the parent the imports are done, so the first probe's clock does not include them.
+    conn.send("ready")
     while True:
         try:
             request = conn.recv()
@@ -70,6 +74,10 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        # Blocking, but run in an executor by ProbeRunner; a worker that cannot start is a broken install.
+        if not self.conn.poll(_START_TIMEOUT_S) or self.conn.recv() != "ready":
+            self.kill()
+            raise RuntimeError(f"probe worker did not start within {_START_TIMEOUT_S:g} s")
 
     async def probe(self, target: CameraTarget, deadline_s: float) -> ProbeResult:
         loop = asyncio.get_running_loop()

@@ -105,12 +105,13 @@ async def test_hanging_and_dead_cameras_end_by_their_timeouts_without_delaying_h
         assert results[hung].status == "no_signal", (hung, results[hung].reason)
         # Ended by the open timeout (4 s), well inside the hard deadline.
         assert 3.0 <= finished[hung] < config.deadline_s(), (hung, finished[hung])
-    assert finished["CLOSED"] < 2.0
+    first_hung_done = min(finished[h] for h in ("SILENT", "SILENT-RTSP", "STALLING"))
+    assert finished["CLOSED"] < first_hung_done
     for n in range(3):
         healthy = results[f"HEALTHY-{n}"]
         assert healthy.status == "ok", (healthy.reason, healthy.scores)
-        # A healthy probe takes a fraction of a second; 3 s is still before any hung camera gives up.
-        assert finished[f"HEALTHY-{n}"] < 3.0
+        # A healthy probe takes about half a second: it is done before any hung camera gives up.
+        assert finished[f"HEALTHY-{n}"] < first_hung_done
     assert set(scheduler.latest) == {t.camera_id for t in targets}
 
 

@@ -1,5 +1,9 @@
-"""The video gateway (OpenCV probes of hall cameras, node heartbeats).
+"""The video gateway: probes hall cameras with OpenCV, diagnoses picture faults,
+and publishes camera probe results and node heartbeats on the `video` stream.
 
-Not implemented yet. Video node heartbeats and camera probe results are
-already accepted on the `video` stream from city nodes (see README, Streams).
+Modules: config (probe settings), measures and quality (frame analysis and
+the fault verdict), probe (one camera), runner (threads under a hard
+deadline), scheduler (every camera once per interval; node heartbeats),
+publisher (batches through the city-node SDK), targets (cameras and URLs),
+cli (`govpulse video-gateway`). See README.md beside this file.
 """

@@ -1,0 +1,163 @@
+"""`govpulse video-gateway`: probe hall cameras on a schedule and publish results and node heartbeats.
+
+`add_parser(subparsers)` adds the command to the govpulse CLI and `run(args)`
+executes it. Kafka comes from GOVPULSE_KAFKA_DSN (a kafka:// DSN: the
+embedded broker lives inside `govpulse up`, out of this process's reach);
+`--dry-run` prints the events as JSON lines instead, and `--once` probes
+every camera once and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from video_gateway.config import ProbeConfig, load_config
+from video_gateway.probe import CameraTarget, ProbeResult
+from video_gateway.publisher import DEFAULT_SOURCE_FORMAT, BatchSender, VideoPublisher, node_sources, sdk_sender_factory
+from video_gateway.runner import ProbeRunner
+from video_gateway.scheduler import Scheduler
+from video_gateway.targets import read_camera_file, select, targets_from_registry, targets_from_rows
+
+log = structlog.get_logger("govpulse.video_gateway")
+
+VERSION = "govpulse-video-gateway/0.1"
+#: Buffered events leave at least this often: results reach the indicators
+#: within seconds while a busy gateway still sends few, large batches.
+PUBLISH_EVERY_S = 5.0
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("video-gateway", help="probe hall cameras (OpenCV) and publish probe results and node heartbeats")
+    p.add_argument("--config", type=Path, help="probe settings (YAML); GOVPULSE_VIDEO_* variables override it")
+    p.add_argument("--registry", type=Path, help="registry CSV directory: cameras, their nodes and the cities' data sources")
+    p.add_argument("--cameras", type=Path, help="camera file (CSV or YAML: camera_id, url[, node_id]) overriding or replacing registry URLs")
+    p.add_argument("--node", action="append", default=[], help="probe only this video node's cameras (repeatable)")
+    p.add_argument("--shard", default="0/1", help="i/n: probe the i-th of n stable slices of the cameras (one gateway per core)")
+    p.add_argument("--source-format", default=DEFAULT_SOURCE_FORMAT, help="data source id per city, e.g. vgw-{city_code}")
+    p.add_argument("--once", action="store_true", help="probe every camera once, publish, exit")
+    p.add_argument("--dry-run", action="store_true", help="print events as JSON lines instead of sending them to Kafka")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        targets, registry = _targets(args)
+    except (OSError, ValueError) as exc:
+        print(f"video-gateway: {exc}", file=sys.stderr)
+        return 2
+    if not targets:
+        print("video-gateway: no cameras to probe", file=sys.stderr)
+        return 2
+    if registry is None and not args.dry_run:
+        print("video-gateway: publishing needs --registry (nodes → cities → data sources); use --dry-run without one", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(args, config, targets, registry))
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[CameraTarget], Any]:
+    index, _, count = args.shard.partition("/")
+    shard = (int(index), int(count or 1))
+    rows = read_camera_file(args.cameras) if args.cameras else []
+    registry = None
+    if args.registry:
+        from streams.registry.csv_io import read_csv_dir
+
+        registry = read_csv_dir(args.registry)
+        targets = targets_from_registry(registry, rows)
+    elif rows:
+        targets = targets_from_rows(rows)
+    else:
+        raise ValueError("give --registry, --cameras, or both")
+    return select(targets, nodes=args.node, shard=shard), registry
+
+
+class _PrintSender:
+    """--dry-run: the batch each source would send, one JSON line per event."""
+
+    def send(self, stream: str, events: Any, batch_id: str | None = None) -> list[Any]:
+        for event in events:
+            print(json.dumps({"stream": stream, **event}, ensure_ascii=False), flush=True)
+        return []
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: Any) -> VideoPublisher:
+    if registry is not None:
+        sources = node_sources(registry, args.source_format)
+    else:
+        # Dry run without a registry: label events by node, no city to key on.
+        sources = {t.node_id: (t.node_id, 0) for t in targets}
+    if args.dry_run:
+        dry: BatchSender = _PrintSender()
+        return VideoPublisher(sources, lambda _source, _city: dry)
+    from connectors.kafka import bootstrap_servers
+    from streams.settings import Settings
+
+    settings = Settings()
+    if settings.embedded_kafka:
+        raise ValueError("publishing needs GOVPULSE_KAFKA_DSN=kafka://host:port (or --dry-run)")
+    return VideoPublisher(sources, sdk_sender_factory(bootstrap_servers(settings.kafka_dsn)))
+
+
+async def _serve(args: argparse.Namespace, config: ProbeConfig, targets: list[CameraTarget], registry: Any) -> int:
+    try:
+        publisher = _publisher(args, targets, registry)
+    except ValueError as exc:
+        print(f"video-gateway: {exc}", file=sys.stderr)
+        return 2
+
+    def record(result: ProbeResult) -> None:
+        publisher.add_result(result)
+        if not result.online or result.status != "ok":
+            log.info("camera_fault", camera_id=result.camera_id, status=result.status, reason=result.reason)
+
+    try:
+        async with ProbeRunner(config) as runner:
+            scheduler = Scheduler(targets, runner, on_result=record)
+            log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()),
+                     workers=config.concurrency, interval_s=config.interval_s)  # fmt: skip
+            if args.once:
+                await scheduler.probe_once()
+                publisher.add_heartbeats(scheduler.heartbeats(VERSION))
+                return 0
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            probing = asyncio.create_task(scheduler.run(stop))
+            await _tick(stop, publisher, scheduler, config)
+            await probing
+            return 0
+    finally:
+        publisher.close()
+
+
+async def _tick(stop: asyncio.Event, publisher: VideoPublisher, scheduler: Scheduler, config: ProbeConfig) -> None:
+    """Flush results every few seconds and add heartbeats every heartbeat interval, until stopped."""
+    loop = asyncio.get_running_loop()
+    next_beat = loop.time() + config.heartbeat_interval_s
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=PUBLISH_EVERY_S)
+        except TimeoutError:
+            pass
+        if loop.time() >= next_beat:
+            publisher.add_heartbeats(scheduler.heartbeats(VERSION), datetime.now(UTC))
+            next_beat += config.heartbeat_interval_s
+        # The SDK's send only queues (kafka-python sends from its own thread).
+        publisher.flush()

@@ -37,8 +37,7 @@ class Script:
         self.seq = 0
         self.run = f"{datetime.now(UTC).timestamp():.0f}"
         self.windows = {h: [w.window_id for w in stack.registry.entities("window") if w.hall_id == h][:2] for h in (H1, H2)}
-        item = next(iter(stack.registry.entities("item")))
-        self.item_id, self.dept_id = item.item_id, item.dept_id
+        self.item_id, self.dept_id = foshan_item(stack.registry)
 
     def at(self, hhmmss: str) -> str:
         h, m, s = (int(x) for x in hhmmss.split(":"))
@@ -237,6 +236,16 @@ def _nonzero(points: dict) -> dict:
 CITY = f"city:{FS}"
 
 
+def foshan_item(registry) -> tuple[str, str]:
+    """A service item and the Foshan department that handles it: a city department, so no other
+    test's evaluations (in other cities, or of provincial departments) count for it."""
+    for item in registry.entities("item"):
+        local = [d for d in registry.entities("department") if d.parent_id == item.dept_id and d.city_code == FS]
+        if local:
+            return item.item_id, local[0].dept_id
+    raise AssertionError("the generated registry has no Foshan counterpart of any provincial department")
+
+
 async def test_queue_counts_by_hour_and_day(stack, day) -> None:
     """Issued by issued_at (T3 at 09:58 counts in 09h), served by completion time."""
     assert await _ask(stack, "tickets_issued", CITY, "1h", day) == {_hour(day, 9): 6, _hour(day, 10): 6}
@@ -290,7 +299,7 @@ async def test_evaluation_rates(stack, day) -> None:
     # At hall scope the online evaluation does not count: H1 has 2 in 09h, 1 in 10h.
     assert await _ask(stack, "evaluations", f"hall:{H1}", "1h", day) == {_hour(day, 9): 2, _hour(day, 10): 1}
     # The department of every scripted evaluation is the same one.
-    dept = next(iter(stack.registry.entities("item"))).dept_id
+    _, dept = foshan_item(stack.registry)
     assert await _ask(stack, "evaluations", f"dept:{dept}", "1d", day) == {_day(day): 26}
 
 

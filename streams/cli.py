@@ -325,8 +325,10 @@ def _parser() -> argparse.ArgumentParser:
     rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
     rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
     from streams.auth.cli import add_parser as add_users_parser
+    from video_gateway.cli import add_parser as add_video_parser
 
     add_users_parser(sub)
+    add_video_parser(sub)
     return p
 
 
@@ -346,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         return _schema(args)
     if args.cmd == "indicators":
         return _indicators(args)
+    if args.cmd == "video-gateway":
+        from video_gateway import cli as video_cli
+
+        return video_cli.run(args)
     if args.cmd == "users":
         from streams.auth import cli as users_cli
 

@@ -38,7 +38,7 @@ PUBLISH_EVERY_S = 5.0
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("video-gateway", help="probe hall cameras (OpenCV) and publish probe results and node heartbeats")
     p.add_argument("--config", type=Path, help="probe settings (YAML); GOVPULSE_VIDEO_* variables override it")
-    p.add_argument("--registry", type=Path, help="registry CSV directory: cameras, their nodes and the cities' data sources")
+    p.add_argument("--registry", type=Path, help="registry CSV directory; default: the registry topic of GOVPULSE_KAFKA_DSN")
     p.add_argument("--cameras", type=Path, help="camera file (CSV or YAML: camera_id, url[, node_id]) overriding or replacing registry URLs")
     p.add_argument("--node", action="append", default=[], help="probe only this video node's cameras (repeatable)")
     p.add_argument("--shard", default="0/1", help="i/n: probe the i-th of n stable slices of the cameras (one gateway per core)")
@@ -64,6 +64,26 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(args, config, targets, registry))
 
 
+async def _registry_from_topic() -> Any:
+    """The org registry as govpulse publishes it on the compacted `registry` topic (cameras, nodes, cities)."""
+    from prometheus_client import CollectorRegistry
+
+    from connectors.kafka import bootstrap_servers
+    from connectors.registry_topic import RegistryFollower
+    from streams.metrics import Metrics
+    from streams.registry.model import Registry
+    from streams.settings import Settings
+
+    settings = Settings()
+    if settings.embedded_kafka:
+        raise ValueError("give --registry, or GOVPULSE_KAFKA_DSN=kafka://host:port to read the registry topic")
+    registry = Registry()
+    follower = RegistryFollower(bootstrap_servers(settings.kafka_dsn), registry, Metrics(CollectorRegistry()))
+    await follower.start()
+    await follower.stop()
+    return registry
+
+
 def _targets(args: argparse.Namespace) -> tuple[list[CameraTarget], Any]:
     index, _, count = args.shard.partition("/")
     shard = (int(index), int(count or 1))
@@ -73,6 +93,9 @@ def _targets(args: argparse.Namespace) -> tuple[list[CameraTarget], Any]:
         from streams.registry.csv_io import read_csv_dir
 
         registry = read_csv_dir(args.registry)
+    elif not args.dry_run:
+        registry = asyncio.run(_registry_from_topic())
+    if registry is not None:
         targets = targets_from_registry(registry, rows)
     elif rows:
         targets = targets_from_rows(rows)

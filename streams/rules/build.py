@@ -28,6 +28,7 @@ from streams.rules.schema import (
     CompositeRule,
     DeadlineRule,
     FrequencyRule,
+    PersistentRule,
     RatioRule,
     RuleRef,
     SpikeRule,
@@ -145,9 +146,12 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
         elif isinstance(rule, FrequencyRule):
             setup.event_rules.append(event_rules.FrequencyRule(
                 rule.id, rule.stream, dict(rule.match), tuple(rule.key), rule.count, float(rule.within)))  # fmt: skip
+        elif isinstance(rule, PersistentRule):
+            setup.event_rules.append(event_rules.PersistentRule(
+                rule.id, rule.stream, dict(rule.match), tuple(rule.key), dict(rule.state), float(rule.expire)))  # fmt: skip
         elif isinstance(rule, AbsenceRule):
             absence = event_rules.AbsenceRule(rule.id, rule.stream, dict(rule.match), tuple(rule.key),
-                                              float(rule.expected_interval), rule.missed)  # fmt: skip
+                                              float(rule.expected_interval), rule.missed, rule.interval_field)  # fmt: skip
             if rule.expect == "registry":
                 absence.expect(expected_groups(rule.key[0], registry), since=now)
             setup.event_rules.append(absence)

@@ -110,9 +110,14 @@ class AbsenceRule(_KeyedRule):
     """Fires when a key that should keep sending has been silent for `missed` expected intervals."""
 
     def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
-                 expected_interval_s: float, missed: int) -> None:  # fmt: skip
+                 expected_interval_s: float, missed: int, interval_field: str | None = None) -> None:  # fmt: skip
         super().__init__(rule_id, stream, match, key)
+        self.missed = missed
         self.limit = timedelta(seconds=expected_interval_s * missed)
+        #: An event field holding the sender's own interval in seconds (a node's heartbeat period):
+        #: that key is silent after `missed` of its own intervals, not of the rule's.
+        self.interval_field = interval_field
+        self._limits: dict[tuple[tuple[str, str], ...], timedelta] = {}
         self._last_seen: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], datetime]] = {}
         self._breached: set[tuple[tuple[str, str], ...]] = set()
 
@@ -129,6 +134,9 @@ class AbsenceRule(_KeyedRule):
         previous = self._last_seen.get(k)
         if previous is None or at > previous[1]:
             self._last_seen[k] = (group, at)
+            interval = event.get(self.interval_field) if self.interval_field else None
+            if isinstance(interval, (int, float)) and not isinstance(interval, bool) and 0 < interval <= 86_400:
+                self._limits[k] = timedelta(seconds=float(interval) * self.missed)
         if k in self._breached:
             self._breached.discard(k)
             return [Observation(self.rule_id, group, at, False, True, 0.0, {"last_seen": at.isoformat()})]
@@ -138,11 +146,77 @@ class AbsenceRule(_KeyedRule):
         out = []
         for k, (group, last) in self._last_seen.items():
             silent = now - last
-            if silent > self.limit:
+            if silent > self._limits.get(k, self.limit):
                 self._breached.add(k)
+                seconds = int(silent.total_seconds())
                 evidence = {"last_seen": last.isoformat(), "silent_s": silent.total_seconds(),
-                            # For messages: whole minutes, and the local time duty staff read.
-                            "silent_for": format_duration(int(silent.total_seconds()) // 60 * 60),
+                            # For messages: whole minutes (seconds under one), and the local time duty staff read.
+                            "silent_for": format_duration(seconds if seconds < 60 else seconds // 60 * 60),
                             "last_seen_local": last.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")}  # fmt: skip
                 out.append(Observation(self.rule_id, group, now, True, False, silent.total_seconds(), evidence))
         return out
+
+
+@dataclass
+class _Run:
+    group: dict[str, str]
+    last_at: datetime
+    since: datetime | None = None  # start of the current run in the state; None when not in it
+    value: str = ""
+    ids: deque[str] = field(default_factory=lambda: deque(maxlen=_EVIDENCE_IDS))
+    open: bool = False  # a breached observation went out since the last clear
+
+
+class PersistentRule(_KeyedRule):
+    """Fires when a key's events have shown `state` without a break for `for_s` (the book's pending time)."""
+
+    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
+                 state: Mapping[str, Iterable[str]], expire_s: float) -> None:  # fmt: skip
+        super().__init__(rule_id, stream, match, key)
+        self.state = {name: frozenset(str(v) for v in values) for name, values in state.items()}
+        self.expire = timedelta(seconds=expire_s)
+        self._runs: dict[tuple[tuple[str, str], ...], _Run] = {}
+
+    def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
+        group = self._group(event, city)
+        if group is None:
+            return []
+        k = tuple(sorted(group.items()))
+        run = self._runs.get(k)
+        if run is None:
+            run = self._runs[k] = _Run(group, at)
+        elif at <= run.last_at:
+            return []  # a redelivered or late event does not rewrite the state
+        run.last_at = at
+        if matches(event, self.state):
+            run.since = run.since or at
+            run.value = "/".join(str(event.get(name)) for name in self.state)
+            run.ids.append(str(event.get("event_id")))
+            run.open = True
+            return [self._observe(run, at)]
+        was_open, run.since, run.open = run.open, None, False
+        run.ids.clear()
+        return [Observation(self.rule_id, group, at, False, True, 0.0, {"cleared_by": str(event.get("event_id"))})] \
+            if was_open else []  # fmt: skip
+
+    def tick(self, now: datetime) -> list[Observation]:
+        out = []
+        for k, run in list(self._runs.items()):
+            if now - run.last_at > self.expire:
+                if run.open:  # nothing heard for too long: the state is no longer known
+                    out.append(Observation(self.rule_id, run.group, now, False, True, 0.0, {"expired": True}))
+                del self._runs[k]
+            elif run.since is not None:
+                out.append(self._observe(run, now))
+            elif run.open:  # the clearing event may have come older than the book's last observation
+                run.open = False
+                out.append(Observation(self.rule_id, run.group, now, False, True, 0.0, {}))
+        return out
+
+    def _observe(self, run: _Run, at: datetime) -> Observation:
+        assert run.since is not None
+        lasting = int((at - run.since).total_seconds())
+        evidence = {"since": run.since.isoformat(), "state_value": run.value, "event_ids": list(run.ids),
+                    "state_for": format_duration(lasting if lasting < 60 else lasting // 60 * 60),
+                    "since_local": run.since.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")}  # fmt: skip
+        return Observation(self.rule_id, run.group, at, True, False, float(lasting), evidence)

@@ -21,7 +21,7 @@ from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Alert, Notice, Observation, fingerprint
 from streams.indicators.service import Reader
 from streams.metrics import Metrics
-from streams.rules.event_rules import AbsenceRule, FrequencyRule
+from streams.rules.event_rules import AbsenceRule, FrequencyRule, PersistentRule
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,7 @@ class EventView:
 class RuleSetup:
     """The evaluators of one loaded rule set."""
 
-    event_rules: list[FrequencyRule | AbsenceRule] = field(default_factory=list)
+    event_rules: list[FrequencyRule | AbsenceRule | PersistentRule] = field(default_factory=list)
     indicator_checks: list[TimerCheck] = field(default_factory=list)
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
     #: rule id -> notification routes, e.g. ("webhook:duty",)

@@ -41,7 +41,15 @@ from streams.rules.conditions import (
     ThresholdCondition,
 )
 from streams.rules.durations import Duration, PositiveDuration
-from streams.rules.events import FIELD_GROUPS, REGISTRY_FIELDS, STREAM_SCOPES, CaseStepName, EventMatch, event_problems
+from streams.rules.events import (
+    FIELD_GROUPS,
+    REGISTRY_FIELDS,
+    STREAM_MODELS,
+    STREAM_SCOPES,
+    CaseStepName,
+    EventMatch,
+    event_problems,
+)
 from streams.rules.schedule import Schedule
 
 #: Shortest evaluation interval of an indicator rule.
@@ -60,6 +68,7 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
     "spike": frozenset({"baseline", "score"}),
     "absence": frozenset({"last_seen", "last_seen_local", "silent_for"}),
     "frequency": frozenset(),
+    "persistent": frozenset({"state_for", "since_local", "state_value"}),
     "deadline": frozenset({"case_id", "case_no", "step", "deadline", "overdue_for"}),
     "composite": frozenset(),
 }
@@ -231,6 +240,9 @@ class AbsenceRule(EventRule):
     #: registry: every key the org registry lists is expected (a node that never spoke is silent too);
     #: seen: only keys that have sent a matching event since the engine started.
     expect: Literal["registry", "seen"] = "registry"
+    #: An event field with the sender's own interval in seconds (node_heartbeat: interval_s); a key that
+    #: has sent one is silent after `missed` of its own intervals. expected_interval covers the others.
+    interval_field: str | None = Field(default=None, max_length=64)
 
     @property
     def silence_s(self) -> int:
@@ -242,6 +254,8 @@ class AbsenceRule(EventRule):
             out.append(("key", "an absence rule watches one field, e.g. node_id or source"))
         elif self.expect == "registry" and self.key[0] not in REGISTRY_FIELDS:
             out.append(("expect", f"the registry does not list {self.key[0]} values; write expect: seen"))
+        if self.interval_field is not None and not any(self.interval_field in m.model_fields for m in STREAM_MODELS[self.stream]):
+            out.append(("interval_field", f"{self.stream} events have no field {self.interval_field!r}"))
         return out
 
 
@@ -255,6 +269,29 @@ class FrequencyRule(EventRule):
     type: Literal["frequency"]
     count: int = Field(strict=True, ge=1)
     within: PositiveDuration
+
+
+class PersistentRule(EventRule):
+    """Fires when a key's events keep showing `state` for `for` (a camera black or frozen for 10 minutes).
+
+    Each event `match` selects sets its key's state: one matching `state` starts or continues the
+    run, any other ends it and resolves the alert. A key whose last event is older than `expire`
+    is no longer known to be in the state and resolves too: absence rules speak for silent senders.
+    """
+
+    type: Literal["persistent"]
+    #: Event field → values that make up the state, e.g. {status: [black, frozen]}.
+    state: EventMatch = Field(min_length=1)
+    for_: PositiveDuration = Field(alias="for")
+    #: Longer than the gap between a key's events (the probe cycle), or runs end between events.
+    expire: PositiveDuration = 1800
+
+    def problems(self) -> list[Problem]:
+        out = super().problems()
+        found = event_problems(self.stream, {**self.match, **self.state}, self.key)
+        out += [(field.replace("match.", "state.", 1), why) for field, why in found
+                if field.removeprefix("match.") in self.state and (field, why) not in out]  # fmt: skip
+        return out
 
 
 class DeadlineRule(RuleBase):
@@ -331,12 +368,12 @@ class CompositeRule(IndicatorRule):
 
 
 Rule = Annotated[
-    ThresholdRule | RatioRule | SpikeRule | AbsenceRule | FrequencyRule | DeadlineRule | CompositeRule,
+    ThresholdRule | RatioRule | SpikeRule | AbsenceRule | FrequencyRule | PersistentRule | DeadlineRule | CompositeRule,
     Field(discriminator="type"),
 ]
 RULE_TYPES: dict[str, type[RuleBase]] = {
     get_args(cls.model_fields["type"].annotation)[0]: cls
-    for cls in (ThresholdRule, RatioRule, SpikeRule, AbsenceRule, FrequencyRule, DeadlineRule, CompositeRule)
+    for cls in (ThresholdRule, RatioRule, SpikeRule, AbsenceRule, FrequencyRule, PersistentRule, DeadlineRule, CompositeRule)
 }
 
 

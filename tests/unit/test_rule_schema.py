@@ -20,6 +20,7 @@ from streams.rules.schema import (
     CompositeRule,
     DeadlineRule,
     FrequencyRule,
+    PersistentRule,
     RatioRule,
     Rule,
     RuleRef,
@@ -45,6 +46,9 @@ VALID: dict[str, dict[str, Any]] = {
                 "expected_interval": "60s", "missed": 3},
     "frequency": {"domain": "evaluation", "stream": "evaluation", "match": {"level": ["dissatisfied", "very_dissatisfied"]},
                   "key": ["staff_id"], "count": 5, "within": "30m", "message": "{staff} 收到 {count} 条差评"},
+    "persistent": {"domain": "video", "stream": "video", "match": {"type": "camera_probe"}, "key": "camera_id",
+                   "state": {"status": ["black", "frozen"]}, "for": "90m", "expire": "20m",
+                   "message": "{camera} {state_value} {state_for}"},
     "deadline": {"domain": "evaluation", "step": "case_rectified", "grace": "1d", "group_by": ["dept"]},
     "composite": {"domain": "queue", "group_by": ["hall"], "for": "5m",
                   "all": [{"rule": "helper"},
@@ -136,6 +140,8 @@ def test_each_rule_type_parses_from_yaml(tmp_path: Path, rule_type: str) -> None
         assert loaded.match == {"type": ("node_heartbeat",)}
     if isinstance(loaded, FrequencyRule):
         assert (loaded.key, loaded.group_by, loaded.count, loaded.within) == (("staff_id",), ("staff",), 5, 1800)
+    if isinstance(loaded, PersistentRule):
+        assert (loaded.group_by, loaded.state, loaded.for_, loaded.expire) == (("camera",), {"status": ("black", "frozen")}, 5400, 1200)
     if isinstance(loaded, DeadlineRule):
         assert (loaded.step, loaded.any_next_step, loaded.grace) == ("case_rectified", False, 86_400)
     if isinstance(loaded, CompositeRule):
@@ -206,6 +212,10 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
     ("composite of a missing rule", rule("broken", "composite", all=[{"rule": "helper"}, {"rule": "nowhere"}]),
      "composite.all.1.rule: no rule 'nowhere'"),
     ("scope garbage", rule("broken", "threshold", scope="city:guangzhou"), "threshold.scope: scope 'city:guangzhou'"),
+    ("state value the stream never has", rule("broken", "persistent", state={"status": ["purple"]}),
+     "persistent.state.status: 'purple' is not a possible status"),
+    ("interval field the events lack", rule("broken", "absence", interval_field="period"),
+     "absence.interval_field: video events have no field 'period'"),
     ("scope the events cannot be placed in", rule("broken", "absence", scope="dept:D440100-01"),
      "absence.scope: video events cannot be placed in a dept scope"),
 ]  # fmt: skip

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+from pathlib import Path
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,12 +16,17 @@ from streams.runtime import Stack
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
+RULES = Path(__file__).resolve().parents[2] / "alert_rules"
 
 
 @pytest.fixture(scope="session")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    # A copy of the shipped rules, so a test may edit one and reload (and put it back) as ops would.
+    rules = tmp_path_factory.mktemp("rules") / "alert_rules"
+    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("scorecards"))
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("govpulse"),
+        rules_dir=rules,
         http_port=0,
         registry_halls=300,
         sink_flush_s=0.2,

@@ -83,6 +83,7 @@ class ProbeResult:
             "height": self.height,
             "open_latency_ms": None if self.open_latency_ms is None else round(self.open_latency_ms, 1),
             "scores": dict(self.scores),
+            "reason": self.reason[:200],
         }
 
 
@@ -159,6 +160,9 @@ def _sample(
     fps = _fps(decoded, last_at - first_at, last_pts - first_pts, capture.get(cv2.CAP_PROP_FPS))
     diagnosis = diagnose(samples, config)
     reason = f"stream ended after {decoded} frames" if stalled and len(samples) < config.frames else ""
+    if diagnosis.fault and not reason:
+        # The score that decided it, so ops see how far past its threshold the picture was.
+        reason = f"{diagnosis.status} score {diagnosis.scores.get(diagnosis.status, 0.0):.2f} over {len(samples)} frames"
     return ProbeResult(
         target.camera_id,
         target.node_id,

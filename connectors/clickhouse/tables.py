@@ -82,7 +82,8 @@ def _heartbeat(ev: NodeHeartbeat, _: Accepted) -> tuple[Any, ...]:
 
 
 def _probe(ev: CameraProbe, acc: Accepted) -> tuple[Any, ...]:
-    return (ev.camera_id, _s(acc.hall_id), ev.node_id, ev.status, ev.fps, ev.width, ev.height, ev.open_latency_ms, dict(ev.scores))
+    return (ev.camera_id, _s(acc.hall_id), ev.node_id, ev.status, ev.fps, ev.width, ev.height, ev.open_latency_ms,
+            dict(ev.scores), ev.reason)  # fmt: skip
 
 
 def _spec(name: str, body_columns: tuple[str, ...], body: Callable[..., tuple[Any, ...]]) -> TableSpec:
@@ -110,7 +111,7 @@ TABLE_OF: dict[type, TableSpec] = {
     NodeHeartbeat: _spec("node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat),
     CameraProbe: _spec(
         "camera_probes",
-        ("camera_id", "hall_id", "node_id", "status", "fps", "width", "height", "open_latency_ms", "scores"),
+        ("camera_id", "hall_id", "node_id", "status", "fps", "width", "height", "open_latency_ms", "scores", "reason"),
         _probe,
     ),
 }

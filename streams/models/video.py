@@ -52,3 +52,5 @@ class CameraProbe(EventBase):
     height: int | None = Field(default=None, ge=0, le=16384)
     open_latency_ms: float | None = Field(default=None, ge=0, le=600_000, allow_inf_nan=False)
     scores: dict[CameraStatus, Score] = Field(default_factory=dict, max_length=10)
+    #: What the prober saw, in words (optional; older nodes omit it).
+    reason: ShortText = ""

@@ -76,7 +76,7 @@ async def _run(stack) -> None:
 
     async def stored() -> bool:
         probes = await stack.ch.query(
-            "SELECT camera_id, status FROM camera_probes WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
+            "SELECT camera_id, status, reason != '' FROM camera_probes WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
             {"n": NODE, "t": started})
         beats = await stack.ch.query(
             "SELECT cameras_total, cameras_online, interval_s FROM node_heartbeats WHERE node_id = {n:String} "
@@ -84,7 +84,8 @@ async def _run(stack) -> None:
         return len(probes) == 3 and len(beats) >= 3 and (sorted(probes), set(beats))
 
     probes, beats = await eventually(stored, timeout_s=30)
-    assert {status for _, status in probes} == {"ok", "black", "offline"}
+    assert {status for _, status, _ in probes} == {"ok", "black", "offline"}
+    assert all(said for _, status, said in probes if status != "ok")  # why, in words, for ops
     assert beats == {(3, 2, 1)}  # the capped camera streams (online), the closed port does not
 
     # The beats stop: after 3 of the node's own 1-second intervals and a rule round, the node is offline.

@@ -96,7 +96,29 @@ async def _up(args: argparse.Namespace) -> int:
         if sim_task is not None:
             await asyncio.gather(sim_task, return_exceptions=True)
         await stack.stop()
+        await _end_stragglers()
     return 0
+
+
+async def _end_stragglers(grace_s: float = 5.0) -> None:
+    """Cancel what the stack left running; if some task will not end, exit anyway.
+
+    A Kafka client whose stop timed out can keep reconnecting to the broker
+    that was just stopped and ignore cancellation, which would keep the
+    process alive forever. By now everything is stopped or durable (ClickHouse
+    closed, offsets only after writes), so leaving without it is safe.
+    """
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in leftover:
+        task.cancel()
+    if not leftover:
+        return
+    _, pending = await asyncio.wait(leftover, timeout=grace_s)
+    if pending:
+        log.warning("shutdown_forced", tasks_left=len(pending))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 async def _simulate(args: argparse.Namespace) -> int:

@@ -224,3 +224,24 @@ async def test_state_changes_from_another_origin_are_refused(stack, users) -> No
             assert resp.status == 403
     finally:
         await prov.close()
+
+
+async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stack, users) -> None:
+    """Messages published while the feed was unsubscribed are lost to it; the boards get a snapshot instead."""
+    prov = await signed_in(stack, users["province"])
+    try:
+        async with prov.get("/api/v1/alerts/stream") as stream:
+            events = _sse(stream)
+            name, _ = await anext(events)
+            assert name == "snapshot"
+            killed = await stack.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            assert killed >= 1
+            fp = await fire_burst(stack, YJ, "S-API-YJ-4")  # may fall in the gap, or arrive live after it
+            seen_snapshot = seen_alert = False
+            while not (seen_snapshot and seen_alert):
+                name, event = await asyncio.wait_for(anext(events), 20)
+                seen_snapshot |= name == "snapshot"
+                seen_alert |= name == "alert" and event["alert"]["fingerprint"] == fp or \
+                    name == "snapshot" and fp in {a["fingerprint"] for a in event["alerts"]}  # fmt: skip
+    finally:
+        await prov.close()

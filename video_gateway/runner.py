@@ -61,7 +61,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, config_data: dict[
         started, probed_at = time.monotonic(), datetime.now(UTC)
         try:
             result = probe_fn(target, config)
-        except Exception as exc:  # a bug must not kill the worker or leave the parent waiting
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker or leave the parent waiting
             result = failed(target, "no_signal", f"probe error: {exc!r}", probed_at, started)
         conn.send(asdict(result))
 

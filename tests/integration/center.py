@@ -53,10 +53,11 @@ def bad_reviews(stack: Stack, city: int, staff: str, n: int = 5, at: datetime | 
 
 async def post_events(stack: Stack, city: int, stream: str, events: list[dict[str, Any]]) -> None:
     source = f"node-{city}"
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json={"source": source, "events": events},
-                                headers={"Authorization": f"Bearer {stack.demo_tokens[source]}"}) as resp:  # fmt: skip
-            assert resp.status == 202, await resp.text()
+    headers = {"Authorization": f"Bearer {stack.demo_tokens[source]}"}
+    body = {"source": source, "events": events}
+    async with aiohttp.ClientSession() as session, session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json=body,
+                                                                headers=headers) as resp:  # fmt: skip
+        assert resp.status == 202, await resp.text()
 
 
 def burst_fingerprint(city: int, staff: str) -> str:

@@ -155,7 +155,7 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
         async with prov.get(f"/api/v1/alerts/{fp}") as resp:
             history = (await resp.json())["history"]
         ack = [h for h in history if h["kind"] == "acknowledged"]
-        assert [h["kind"] for h in history][0] == "firing"
+        assert history[0]["kind"] == "firing"
         assert ack == [{"at": ack[0]["at"], "kind": "acknowledged", "episode": None, "by": users["yj"], "comment": "窗口已加派人员"}]
         rows = await stack.ch.query("SELECT actor, role, comment FROM alert_actions FINAL WHERE fingerprint = {f:String}", {"f": fp})
         assert rows == [(users["yj"], "city_operator", "窗口已加派人员")]

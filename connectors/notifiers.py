@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import aiohttp
 import structlog
 
 from streams.alerts.model import Notice
 from streams.metrics import Metrics
+from streams.webhook_targets import check_targets
 
 log = structlog.get_logger(__name__)
 
@@ -29,12 +30,14 @@ class WebhookNotifier:
         urls: Mapping[str, str],
         metrics: Metrics,
         *,
+        allowed_hosts: Collection[str],
         max_attempts: int = 6,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         timeout_s: float = 10.0,
         queue_size: int = 10_000,
     ) -> None:
+        check_targets(urls, allowed_hosts)
         self.urls = dict(urls)
         self.metrics = metrics
         self.max_attempts = max_attempts
@@ -82,7 +85,8 @@ class WebhookNotifier:
         delay = self.backoff_s
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with self._session.post(self.urls[name], data=body, headers={"Content-Type": "application/json"}) as resp:
+                async with self._session.post(self.urls[name], data=body, headers={"Content-Type": "application/json"},
+                                              allow_redirects=False) as resp:
                     if resp.status < 300:
                         self.metrics.notifications.labels(route, "sent").inc()
                         return

@@ -194,7 +194,8 @@ class Stack:
 
         self.book = AlertBook()
         # URLs may carry credentials: they stay SecretStr until here and are never logged.
-        self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics)
+        self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics,
+                                        allowed_hosts=s.webhook_allowed_hosts)  # fmt: skip
         await self.notifier.start()
         self.book.set_inhibitions(INHIBITIONS)
         registry = self.registry

@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.webhook_targets import check_targets
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVPULSE_", frozen=True, extra="forbid")
@@ -52,6 +54,9 @@ class Settings(BaseSettings):
     webhooks: dict[str, SecretStr] = Field(
         default_factory=dict, description='Notification receivers by name, JSON: {"duty": "https://..."}; rules route to webhook:<name>.'
     )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list, description='Hosts (or host:port) webhooks may reach, JSON: ["oa.example.gov.cn"]; others are refused at start.'
+    )
     rule_tick_s: float = Field(default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences.")
     scorecards_dir: Path | None = Field(
         default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."
@@ -74,6 +79,7 @@ class Settings(BaseSettings):
             raise ValueError("GOVPULSE_KAFKA_DSN must be `embedded` or kafka://host:port")
         if self.redis_dsn != "embedded" and not self.redis_dsn.startswith(("redis://", "rediss://")):
             raise ValueError("GOVPULSE_REDIS_DSN must be `embedded` or redis://host:port")
+        check_targets({k: v.get_secret_value() for k, v in self.webhooks.items()}, self.webhook_allowed_hosts)
         ch = self.clickhouse_dsn
         if ch and not ch.startswith(("chdb://", "http://", "https://")):
             raise ValueError("GOVPULSE_CLICKHOUSE_DSN must be chdb:///path or http(s)://host:8123")

@@ -39,7 +39,7 @@ async def test_a_flaky_receiver_gets_the_notice_after_retries_and_a_dead_one_is_
     await web.TCPSite(runner, "127.0.0.1", port).start()
     metrics = Metrics(CollectorRegistry())
     notifier = WebhookNotifier({"duty": f"http://127.0.0.1:{port}/hook", "dead": f"http://127.0.0.1:{free_port()}/x"},
-                               metrics, max_attempts=3, backoff_s=0.05)  # fmt: skip
+                               metrics, allowed_hosts=["127.0.0.1"], max_attempts=3, backoff_s=0.05)  # fmt: skip
     await notifier.start()
     try:
         started = asyncio.get_running_loop().time()

@@ -92,3 +92,17 @@ def test_board_state_and_order() -> None:
     order = [(v["severity"], v["fired_at"][11:13]) for v in sorted(views, key=alert_view.sort_key)]
     assert order == [("critical", "01"), ("warning", "04"), ("warning", "03"), ("info", "05")]
     assert alert_city(_alert()) == "440100" and alert_city(_alert(labels={})) is None
+
+
+def test_webhooks_may_reach_allow_listed_hosts_only() -> None:
+    from pydantic import ValidationError
+
+    from streams.settings import Settings
+
+    ok = Settings(webhooks={"duty": "https://oa.example.gov.cn/hook?token=s3cret"}, webhook_allowed_hosts=["oa.example.gov.cn"])
+    assert ok.webhooks["duty"].get_secret_value().endswith("s3cret")
+    for url in ("http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data", "https://oa.example.gov.cn.evil.io/h",
+                "file:///etc/passwd"):  # fmt: skip
+        with pytest.raises(ValidationError) as err:
+            Settings(webhooks={"duty": url}, webhook_allowed_hosts=["oa.example.gov.cn"])
+        assert "webhook 'duty'" in str(err.value) and url not in str(err.value)  # named, URL (a secret) not shown

@@ -1,0 +1,60 @@
+"""Security properties of the running stack that no other test pins down: secrets at rest and in logs, Faust's web
+views, evaluator identity. Tokens, roles, city scope and input limits are tested in test_ingest_pipeline and
+test_center_api."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from tests.fuzz_records import base_events
+from tests.integration.center import PASSWORD, add_user
+
+pytestmark = pytest.mark.integration
+ZS = 442000  # 中山, as in test_fuzz_ingest: rejected records only
+
+
+async def test_node_tokens_and_passwords_are_stored_hashed_and_never_logged(stack, capfd) -> None:
+    token = stack.demo_tokens[f"node-{ZS}"]
+    assert token not in stack.settings.tokens_path.read_text(encoding="utf-8")
+    user = add_user(stack, "sec-viewer", "viewer")
+    async with aiohttp.ClientSession(base_url=stack.base_url) as client:
+        async with client.post("/api/v1/session", json={"username": user, "password": PASSWORD}) as resp:
+            assert resp.status == 200
+            session_token = resp.cookies["govpulse_session"].value
+        async with client.post("/api/v1/session", json={"username": user, "password": PASSWORD + "-wrong"}) as resp:
+            assert resp.status == 401
+        for auth in (f"Bearer {token}", f"Bearer {token}x"):  # a good and a bad token, each with a batch the worker rejects
+            async with client.post("/api/v1/ingest/queue", json={"events": [{"event_id": "sec-1"}]},
+                                   headers={"Authorization": auth}) as resp:  # fmt: skip
+                assert resp.status in (400, 401)
+    logged = "".join(capfd.readouterr())
+    assert "login" in logged  # the log was captured at all
+    for secret in (token, PASSWORD, session_token):
+        assert secret not in logged
+    assert session_token not in str(await stack.redis.keys("govpulse:session:*"))  # Redis holds digests only
+
+
+def test_fausts_web_views_are_off(stack) -> None:
+    """Faust's web server would expose table contents and worker internals; it is never started."""
+    assert stack.app is not None and stack.app.conf.web_enabled is False
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", 6066), timeout=1):
+        pass
+
+
+async def test_evaluator_identity_is_only_ever_a_salted_hash(stack) -> None:
+    """A phone number or ID number where the hash belongs is refused, and stored hashes are SHA-256 hex."""
+    evaluation = base_events(stack.registry, ZS, datetime.now(UTC))[2]
+    token = stack.demo_tokens[f"node-{ZS}"]
+    async with aiohttp.ClientSession(base_url=stack.base_url) as client:
+        for raw_identity in ("13800138000", "440106199001011234", "A" * 64):
+            event = {**evaluation, "event_id": f"sec-eval-{raw_identity[:6]}", "evaluator_hash": raw_identity}
+            async with client.post("/api/v1/ingest/evaluation", json={"events": [event]},
+                                   headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+                answer = await resp.json()
+                assert resp.status == 400 and answer["rejected"][0]["reason"] == "schema", answer
+    rows = await stack.ch.query("SELECT count(), countIf(match(evaluator_hash, '^[0-9a-f]{64}$')) FROM evaluations")
+    assert rows[0][0] == rows[0][1]

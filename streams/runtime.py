@@ -84,6 +84,7 @@ class Stack:
         self.generations: dict[str, int] = {}
         self.rules: RuleRunner
         self._tick_task: asyncio.Task[None] | None = None
+        self._fault_task: asyncio.Task[None] | None = None
         self.notifier: WebhookNotifier | None = None
         self.center: AlertCenter | None = None
         self.rule_infos: dict[str, RuleInfo] = {}
@@ -124,10 +125,14 @@ class Stack:
         if self._want_demo_tokens:
             self.demo_tokens = self._simulator_tokens()
         await self._start_gateway(validator)
+        if s.fault_clickhouse_writes:
+            self._fault_task = asyncio.create_task(self._inject_clickhouse_fault(s.fault_clickhouse_writes))
         log.info("stack_ready", http=self.base_url, kafka=self.bootstrap, clickhouse=self.ch.dsn.split("@")[-1])
 
     async def stop(self) -> None:
         """Stop in reverse order; each step runs even if an earlier one failed."""
+        if self._fault_task is not None:
+            self._fault_task.cancel()
         if self._tick_task is not None:
             self._tick_task.cancel()
             await asyncio.gather(self._tick_task, return_exceptions=True)
@@ -295,6 +300,13 @@ class Stack:
                 await self._save_alerts()
             except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
                 log.warning("rule_round_failed", error=repr(exc)[:300])
+
+    async def _inject_clickhouse_fault(self, spec: str) -> None:
+        start, seconds = (float(x) for x in spec.split(":"))
+        await asyncio.sleep(start)
+        assert self.ch is not None
+        log.warning("fault_injected", target="clickhouse_writes", seconds=seconds)
+        self.ch.fail_writes_for(seconds)
 
     def _use_rules(self, rules: RuleSet) -> None:
         self.rules.use(build_rules(rules, self.registry, self.book, datetime.now(UTC)))

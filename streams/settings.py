@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure; set true behind HTTPS.")
     grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links.")
 
+    fault_clickhouse_writes: str = Field(
+        default="", pattern=r"^$|^\d+(\.\d+)?:\d+(\.\d+)?$",
+        description="Fault injection, for drills: `START:SECONDS` makes every ClickHouse write fail for SECONDS, "
+        "START seconds after the stack is up. Empty: off.",
+    )
+
     log_level: str = "info"
     log_json: bool = True
     simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")

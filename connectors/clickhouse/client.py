@@ -8,6 +8,7 @@ blocks and chDB never sees two calls at once.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -17,11 +18,16 @@ import clickhouse_connect
 T = TypeVar("T")
 
 
+class InjectedFault(RuntimeError):
+    """A write refused on purpose, to show what the pipeline does while ClickHouse cannot take writes."""
+
+
 class ClickHouse:
     def __init__(self, dsn: str, database: str) -> None:
         self.dsn = dsn
         self.database = database
         self._client: Any = None
+        self._fail_writes_until = 0.0  # monotonic; see fail_writes_for
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
 
     @property
@@ -48,7 +54,13 @@ class ClickHouse:
     def _query(self, sql: str, parameters: dict[str, Any] | None) -> list[tuple[Any, ...]]:
         return list(self._client.query(sql, parameters=parameters).result_rows)
 
+    def fail_writes_for(self, seconds: float) -> None:
+        """Fault injection: every insert fails for the next `seconds` (reads go on), as when the server is down."""
+        self._fail_writes_until = time.monotonic() + seconds
+
     def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        if time.monotonic() < self._fail_writes_until:
+            raise InjectedFault(f"writes to {table} refused by fault injection")
         self._client.insert(table, rows, column_names=list(columns))
 
     def _command(self, sql: str) -> Any:

@@ -1,0 +1,85 @@
+"""ClickHouse refusing writes for a while: nothing is committed past what is stored, writes are retried, /metrics
+shows the stall, and afterwards every accepted event is stored exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tests.integration.conftest import eventually
+from tests.integration.helpers import queue_event
+
+pytestmark = pytest.mark.integration
+YF = 445300  # 云浮: no other test sends for it
+FAULT_S = 10.0
+
+
+async def _offsets(stack) -> tuple[dict[int, int], dict[int, int]]:
+    """(committed offset of the worker's group, end offset) per partition of raw.queue."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, group_id=stack.settings.consumer_group,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    try:
+        tps = [TopicPartition("raw.queue", p) for p in range(stack.settings.topic_partitions)]
+        ends = await consumer.end_offsets(tps)
+        committed = {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+        return committed, {tp.partition: ends[tp] for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def _stalled(stack) -> float | None:
+    async with aiohttp.ClientSession() as session, session.get(f"{stack.base_url}/metrics") as resp:
+        text = await resp.text()
+    line = next(line for line in text.splitlines() if line.startswith("govpulse_sink_stalled "))
+    return float(line.split()[1])
+
+
+async def test_clickhouse_down_holds_commits_and_loses_nothing(stack) -> None:
+    events = [queue_event(stack.registry, YF) for _ in range(300)]
+    ids = [e["event_id"] for e in events]
+    _, ends_before = await _offsets(stack)
+    stack.ch.fail_writes_for(FAULT_S)
+    fault_ends = time.monotonic() + FAULT_S
+    token = stack.demo_tokens[f"node-{YF}"]
+    async with aiohttp.ClientSession() as session:
+        for i in range(0, len(events), 100):  # three batches, three Kafka messages
+            async with session.post(f"{stack.base_url}/api/v1/ingest/queue", json={"events": events[i:i + 100]},
+                                    headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+                assert resp.status == 202  # accepted into Kafka even though ClickHouse is down
+
+    assert await eventually(lambda: _stalled_now(stack), timeout_s=FAULT_S - 2) == 1.0
+    committed, ends = await _offsets(stack)
+    ours = [p for p in ends if ends[p] > ends_before[p]]
+    assert ours and all(committed[p] < ends[p] for p in ours)  # the unwritten batches are not committed
+    stored = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids})
+    assert stored[0][0] == 0
+
+    await asyncio.sleep(max(0.0, fault_ends - time.monotonic()))
+
+    async def all_in() -> bool:
+        rows = await stack.ch.query("SELECT count(), uniqExact(event_id) FROM queue_events WHERE event_id IN {ids:Array(String)}",
+                                    {"ids": ids})  # fmt: skip
+        return rows[0] == (300, 300)  # every one, none twice
+
+    await eventually(all_in, timeout_s=60)
+    assert await eventually(lambda: _recovered(stack), timeout_s=30)
+
+    async def committed_all() -> bool:  # commits follow on the worker's commit timer
+        committed, ends = await _offsets(stack)
+        return all(committed[p] == ends[p] for p in ours)
+
+    await eventually(committed_all, timeout_s=30)
+
+
+async def _stalled_now(stack) -> float | None:
+    value = await _stalled(stack)
+    return value if value == 1.0 else None
+
+
+async def _recovered(stack) -> bool:
+    return await _stalled(stack) == 0.0

@@ -25,6 +25,8 @@ log = structlog.get_logger(__name__)
 ALERTS_TOPIC = "alerts"
 ACTIVE_KEY = "govpulse:alerts:active"
 CHANNEL = "govpulse:alerts"
+#: Published once the active set is whole again after an outage: notices of the gap were never published.
+RESYNC = {"type": "resync"}
 #: Silences created and removed, for live viewers' silence lists.
 SILENCE_CHANNEL = "govpulse:silences"
 NOTICE_COLUMNS = (
@@ -64,6 +66,7 @@ class AlertOutputs:
         self.metrics = metrics
         self.retry_max_s = retry_max_s
         self._redis_dirty = True  # write the whole active set on the first success
+        self._redis_lost = False  # notices went unpublished: tell live viewers to take a snapshot once back
 
     async def publish(self, notices: Sequence[Notice], active: Sequence[Alert]) -> None:
         """Record notices (topic, history), then refresh the live view (Redis); `active` is the book's current set."""
@@ -91,9 +94,11 @@ class AlertOutputs:
                         pipe.hset(ACTIVE_KEY, n.alert.fingerprint, _json(n.alert.to_dict()))
             for n in notices:
                 pipe.publish(CHANNEL, _json(n.to_dict()))
+            if self._redis_lost:
+                pipe.publish(CHANNEL, _json(RESYNC))
             await pipe.execute()
-            self._redis_dirty = False
+            self._redis_dirty = self._redis_lost = False
         except Exception as exc:  # noqa: BLE001 - the live view must never hold up evaluation
-            self._redis_dirty = True
+            self._redis_dirty = self._redis_lost = True
             self.metrics.alert_output_failures.labels("redis").inc()
             log.warning("alerts_redis_unavailable", error=str(exc)[:300])

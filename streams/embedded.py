@@ -99,8 +99,10 @@ def valkey_server(port: int, data_dir: Path) -> ChildProcess:
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--dir", str(data_dir),
+        # Sessions and the alert book's snapshot live here: an append-only file keeps them across a restart.
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
         "--protected-mode", "yes",
     ]  # fmt: skip
     return ChildProcess("valkey", argv, port, data_dir / "valkey.log")

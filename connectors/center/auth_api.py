@@ -39,6 +39,10 @@ _SECURITY_HEADERS = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class SessionStoreDown(RuntimeError):
+    """Redis, where sessions live, cannot be reached."""
+
+
 def error(status: int, code: str, detail: str) -> web.Response:
     return web.json_response({"error": code, "detail": detail}, status=status)
 
@@ -78,7 +82,10 @@ class Auth:
         path = request.path
         if request.method not in ("GET", "HEAD", "OPTIONS") and not path.startswith("/api/v1/ingest/") and _cross_origin(request):
             return error(403, "cross_origin", "requests from another origin are refused")
-        user, token = await self._user(request)
+        try:
+            user, token = await self._user(request)
+        except SessionStoreDown:
+            return error(503, "unavailable", "the sign-in store is unavailable; retry shortly")
         if user is not None:
             request[USER], request[PRINCIPAL], request[TOKEN] = user, Principal.of(user), token
         elif not (path in _PUBLIC_PATHS or path.startswith(_PUBLIC_PREFIXES)):
@@ -94,9 +101,9 @@ class Auth:
             return None, ""
         try:
             session = await self.sessions.get(token)
-        except Exception as exc:  # noqa: BLE001 - without Redis nobody is signed in; say so, do not crash
+        except Exception as exc:  # noqa: BLE001 - without Redis no session can be checked: 503, not "sign in"
             log.warning("session_store_unavailable", error=str(exc)[:200])
-            return None, ""
+            raise SessionStoreDown from exc
         if session is None:
             return None, ""
         return self.users.get(session.username), token  # removed or disabled users lose their sessions at once

@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from connectors.alert_outputs import CHANNEL, SILENCE_CHANNEL
+from connectors.alert_outputs import RESYNC as ALERTS_RESYNC
 from streams.auth.access import Principal
 from streams.metrics import Metrics
 
@@ -102,6 +103,9 @@ class LiveFeed:
             payload = json.loads(data)
         except ValueError:
             return
+        if payload == ALERTS_RESYNC:
+            self._fan_out_raw(RESYNC)
+            return
         kind = "silence" if channel == SILENCE_CHANNEL else "alert"
         for viewer in list(self._viewers):
             try:
@@ -127,7 +131,7 @@ class LiveFeed:
         self._viewers.add(viewer)  # before the snapshot, so nothing falls between the two
         self.metrics.live_viewers.inc()
         try:
-            await _send(response, "snapshot", await self.snapshot(who))
+            await self._send_snapshot(response, who)
             while not viewer.overflowed:
                 try:
                     event, payload = await asyncio.wait_for(viewer.queue.get(), KEEPALIVE_S)
@@ -140,7 +144,7 @@ class LiveFeed:
                 if event == "close":
                     break
                 if event == "resync":
-                    await _send(response, "snapshot", await self.snapshot(who))
+                    await self._send_snapshot(response, who)
                 else:
                     await _send(response, event, payload or {})
         except (ConnectionResetError, asyncio.CancelledError):
@@ -149,6 +153,14 @@ class LiveFeed:
             self._viewers.discard(viewer)
             self.metrics.live_viewers.dec()
         return response
+
+    async def _send_snapshot(self, response: web.StreamResponse, who: Principal) -> None:
+        try:
+            snapshot = await self.snapshot(who)
+        except Exception as exc:  # noqa: BLE001 - Redis or ClickHouse away: keep the stream; a resync follows recovery
+            log.warning("live_feed_snapshot_failed", error=str(exc)[:200])
+            return
+        await _send(response, "snapshot", snapshot)
 
 
 async def _send(response: web.StreamResponse, event: str, payload: dict[str, Any]) -> None:

@@ -135,7 +135,7 @@ class IngestProcessor:
             if batch.stream != spec.name:
                 raise BatchDecodeError(f"batch of stream {batch.stream} on topic {msg.topic}")
         except BatchDecodeError as exc:
-            rej = Rejection(0, "malformed", str(exc)[:300], None, msg.value[:65536].decode("utf-8", "replace"))
+            rej = Rejection(0, "malformed", str(exc)[:300], None, (msg.value or b"")[:65536].decode("utf-8", "replace"))
             pending.dead.append(dead_letter(rej, origin_id, spec.name, None, None, now))
             pending.rejected["malformed"] += 1
             return

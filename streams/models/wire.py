@@ -57,14 +57,18 @@ def encode_batch_parts(
     )
 
 
-def decode_batch(raw: bytes) -> Batch:
+def decode_batch(raw: bytes | None) -> Batch:
+    if not raw:
+        raise BatchDecodeError("empty message")  # a tombstone, or a producer sending nothing
     try:
         data = pydantic_core.from_json(raw, allow_inf_nan=False)
     except ValueError as exc:
         raise BatchDecodeError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BatchDecodeError("batch is not a JSON object")
-    if data.get("v") not in SUPPORTED_VERSIONS:
+    version = data.get("v")
+    # `{"v": []}` must not reach the set lookup: an unhashable version would raise, not be refused.
+    if not isinstance(version, int) or isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
         raise BatchDecodeError(f"unsupported batch version {data.get('v')!r}")
     try:
         return Batch.model_validate(data)

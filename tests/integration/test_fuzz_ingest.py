@@ -99,6 +99,7 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
         ("raw.queue", b"\x00\x01\x02" + marker.encode()),
         ("raw.queue", json.dumps({"note": marker}).encode()),
         ("raw.queue", json.dumps({"v": 99, "note": marker}).encode()),
+        ("raw.queue", json.dumps({"v": [marker]}).encode()),  # found by atheris: an unhashable version raised
         ("raw.window", json.dumps([marker]).encode()),
         ("raw.video", ("{" * 3000 + marker).encode()),
         ("raw.evaluation", json.dumps({"v": 1, "stream": "evaluation", "source": SOURCE, "batch_id": marker,

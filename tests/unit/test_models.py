@@ -69,7 +69,8 @@ def test_batches_round_trip_and_garbage_is_a_decode_error() -> None:
     """A batch survives encoding; non-JSON, a non-object or a future version cannot be decoded."""
     raw = encode_batch_parts(stream="queue", source="node-440100", batch_id="b1", received_at=None, events=[{"x": 1}])
     assert decode_batch(raw).events == [{"x": 1}]
-    for bad in (b"\xff\x00", b"[1,2]", b'{"v": 99, "stream": "queue", "source": "s", "batch_id": "b", "events": []}'):
+    for bad in (b"\xff\x00", b"[1,2]", b'{"v": 99, "stream": "queue", "source": "s", "batch_id": "b", "events": []}',
+                b'{"v": []}', b'{"v": {"a": 1}}', b'{"v": true}', b"", None):  # the unhashable ones were found by atheris
         with pytest.raises(BatchDecodeError):
             decode_batch(bad)
 

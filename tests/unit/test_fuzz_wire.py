@@ -1,0 +1,20 @@
+"""A short atheris run of the topic door in CI: raw bytes → decode → validate, nothing but refusals or outcomes.
+
+The full run is `python -m tests.fuzz.wire_door -runs=200000` (a script, not a test).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_twenty_thousand_fuzzed_messages_are_decoded_or_refused() -> None:
+    done = subprocess.run([sys.executable, "-m", "tests.fuzz.wire_door", "-runs=20000", "-seed=2260"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    report = done.stdout + done.stderr
+    assert done.returncode == 0, report[-3000:]
+    assert "atheris wire door: tried 20000" in report and "mishandled 0" in report

@@ -15,6 +15,10 @@ from typing import Any
 
 import faust
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -106,7 +110,9 @@ class Stack:
         self.generations = await self.ch.run(current_generations, self.ch, raw_topics, created)
         log.info("clickhouse_ready", dsn=self.ch.dsn.split("@")[-1], migrations_applied=applied)
 
-        self.redis = aioredis.from_url(self.redis_url)
+        # After a Redis restart the pool's connections are dead; retrying once on a fresh one hides that from callers.
+        self.redis = aioredis.from_url(self.redis_url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+                                       retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
         await self.redis.ping()
 
         self.producer = kafka_conn.make_producer(self.bootstrap, "govpulse")

@@ -32,6 +32,9 @@ QUEUE_LIMIT = 1000
 MAX_VIEWERS = 2000
 KEEPALIVE_S = 15.0
 RESYNC = ("resync", None)
+#: A snapshot right after Redis came back can meet a dead pooled connection; a few tries ride that out.
+SNAPSHOT_ATTEMPTS = 3
+SNAPSHOT_RETRY_S = 1.0
 
 #: (event name, payload) ready for one viewer, or None when they may not see it.
 Render = Callable[[str, dict[str, Any], Principal], tuple[str, dict[str, Any]] | None]
@@ -155,12 +158,15 @@ class LiveFeed:
         return response
 
     async def _send_snapshot(self, response: web.StreamResponse, who: Principal) -> None:
-        try:
-            snapshot = await self.snapshot(who)
-        except Exception as exc:  # noqa: BLE001 - Redis or ClickHouse away: keep the stream; a resync follows recovery
-            log.warning("live_feed_snapshot_failed", error=str(exc)[:200])
+        for attempt in range(SNAPSHOT_ATTEMPTS):
+            try:
+                snapshot = await self.snapshot(who)
+            except Exception as exc:  # noqa: BLE001 - Redis or ClickHouse away: keep the stream; a resync follows recovery
+                log.warning("live_feed_snapshot_failed", error=str(exc)[:200], attempt=attempt + 1)
+                await asyncio.sleep(SNAPSHOT_RETRY_S)
+                continue
+            await _send(response, "snapshot", snapshot)
             return
-        await _send(response, "snapshot", snapshot)
 
 
 async def _send(response: web.StreamResponse, event: str, payload: dict[str, Any]) -> None:

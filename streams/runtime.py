@@ -91,6 +91,7 @@ class Stack:
         self._fault_task: asyncio.Task[None] | None = None
         self.notifier: WebhookNotifier | None = None
         self.center: AlertCenter | None = None
+        self._feed_redis: aioredis.Redis | None = None
         self.rule_infos: dict[str, RuleInfo] = {}
 
     @property
@@ -150,6 +151,7 @@ class Stack:
             ("notifier", self.notifier.stop() if self.notifier else None),
             ("producer", self.producer.stop() if self.producer else None),
             ("redis", self.redis.aclose() if self.redis else None),
+            ("feed redis", self._feed_redis.aclose() if self._feed_redis else None),
         ]
         for name, coro in steps:
             if coro is None:
@@ -290,8 +292,12 @@ class Stack:
                 return True
             return found is not None and self.users.get(request[USER].username) is not None
 
+        # The feed's subscription gets a client without retries: a silent reconnect would hide the gap in which
+        # messages were lost, and the feed must see it to send every board a fresh snapshot.
+        self._feed_redis = aioredis.from_url(self.redis_url)
+
         def feed(center: AlertCenter) -> LiveFeed:
-            return LiveFeed(self.redis, self.metrics, center.render, center.snapshot, session_alive)  # type: ignore[arg-type]
+            return LiveFeed(self._feed_redis, self.metrics, center.render, center.snapshot, session_alive)  # type: ignore[arg-type]
 
         self.center = AlertCenter(self.registry, lambda: self.rule_infos, self.redis, self.ch, desk, feed,
                                   grafana_url=s.grafana_url, reload_rules=self.reload_rules)  # fmt: skip

@@ -25,9 +25,11 @@ with atheris.instrument_imports():
 REGISTRY = generate(halls=300)
 VALIDATOR = Validator(REGISTRY, TimeLimits(max_age=timedelta(days=7), max_future=timedelta(minutes=5)))
 SEEDS = [
-    b'{"v":1,"stream":"queue","source":"node-440100","batch_id":"b1","received_at":null,"events":[{"event_id":"e1",'
-    b'"source":"node-440100","seq":1,"occurred_at":"2026-11-21T02:00:00+00:00","sent_at":"2026-11-21T02:00:01+00:00",'
-    b'"type":"ticket_issued","hall_id":"H440103001","ticket_no":"A001"}]}',
+    (
+        b'{"v":1,"stream":"queue","source":"node-440100","batch_id":"b1","received_at":null,"events":[{"event_id":"e1",'
+        b'"source":"node-440100","seq":1,"occurred_at":"2026-11-21T02:00:00+00:00","sent_at":"2026-11-21T02:00:01+00:00",'
+        b'"type":"ticket_issued","hall_id":"H440103001","ticket_no":"A001"}]}'
+    ),
 ]
 counts = {"tried": 0, "decoded": 0, "malformed": 0}
 RUNS = [100_000]  # set from -runs=; the report prints at the last run (atheris leaves without atexit)

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors import kafka as kafka_conn
-from streams.models import STREAMS
 from streams.validation import REASONS
 from tests.fuzz_records import base_events, hostile_record
 from tests.integration.conftest import eventually

@@ -58,9 +58,6 @@ def run(args: argparse.Namespace) -> int:
     if not targets:
         print("video-gateway: no cameras to probe", file=sys.stderr)
         return 2
-    if registry is None and not args.dry_run:
-        print("video-gateway: publishing needs --registry (nodes → cities → data sources); use --dry-run without one", file=sys.stderr)
-        return 2
     return asyncio.run(_serve(args, config, targets, registry))
 
 

@@ -19,7 +19,7 @@ from connectors.alert_outputs import ACTIVE_KEY
 from connectors.center import alert_view
 from connectors.center.auth_api import error, principal
 from connectors.center.desk import AlertDesk, BadRequest, Conflict, NotFound, parse_matchers, silences_json
-from connectors.center.feed import LiveFeed
+from connectors.center.feed import LiveFeed, Rendered
 from connectors.center.history import history, recently_resolved
 from connectors.clickhouse.client import ClickHouse
 from streams.alerts.model import Alert
@@ -81,15 +81,20 @@ class AlertCenter:
         return {"alerts": await self.board(who), "silences": silences_json(self.desk.silences(who)),
                 "at": datetime.now(UTC).isoformat()}  # fmt: skip
 
-    def render(self, kind: str, payload: dict[str, Any], who: Principal) -> tuple[str, dict[str, Any]] | None:
-        """A feed message as one viewer's SSE event, or None when it is outside their scope."""
+    def render(self, kind: str, payload: dict[str, Any]) -> Rendered | None:
+        """A feed message as an SSE event and who may see it; None when nobody should (a pending alert).
+
+        Rendered once per message, whatever the number of open boards; only the scope check runs per viewer.
+        """
         if kind == "silence":
             matchers = parse_matchers(payload["silence"]["matchers"])
-            return ("silence", payload) if who.owns_silence(matchers) else None
+            return "silence", payload, lambda who: who.owns_silence(matchers)
         alert = payload["alert"]
-        if alert.get("state") == "pending" or not who.sees_city(alert_city(alert)):
+        if alert.get("state") == "pending":
             return None
-        return "alert", {"kind": payload["kind"], "at": payload["at"], "alert": alert_view.view(alert, self.rules(), self.registry)}
+        city = alert_city(alert)
+        data = {"kind": payload["kind"], "at": payload["at"], "alert": alert_view.view(alert, self.rules(), self.registry)}
+        return "alert", data, lambda who: who.sees_city(city)
 
     async def _visible(self, who: Principal, fingerprint: str) -> dict[str, Any]:
         raw = await self.redis.hget(ACTIVE_KEY, fingerprint)
@@ -98,8 +103,7 @@ class AlertCenter:
             alert = self.desk.book.get(fingerprint)
             alert = alert.to_dict() if alert is not None else None
         if alert is None:
-            found = [r for r in await recently_resolved(self.ch, timedelta(days=7), datetime.now(UTC), 5000)
-                     if r["fingerprint"] == fingerprint]  # fmt: skip
+            found = await recently_resolved(self.ch, timedelta(days=7), datetime.now(UTC), 1, fingerprint)
             alert = found[0] if found else None
         if alert is None or not who.sees_city(alert_city(alert)):
             raise NotFound("no such alert")  # another city's alert is not even confirmed to exist

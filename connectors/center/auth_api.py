@@ -101,7 +101,7 @@ class Auth:
             return None, ""
         try:
             session = await self.sessions.get(token)
-        except Exception as exc:  # noqa: BLE001 - without Redis no session can be checked: 503, not "sign in"
+        except Exception as exc:
             log.warning("session_store_unavailable", error=str(exc)[:200])
             raise SessionStoreDown from exc
         if session is None:

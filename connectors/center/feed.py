@@ -36,8 +36,9 @@ RESYNC = ("resync", None)
 SNAPSHOT_ATTEMPTS = 3
 SNAPSHOT_RETRY_S = 1.0
 
-#: (event name, payload) ready for one viewer, or None when they may not see it.
-Render = Callable[[str, dict[str, Any], Principal], tuple[str, dict[str, Any]] | None]
+#: (event name, payload, who may see it) for one feed message.
+Rendered = tuple[str, dict[str, Any], Callable[[Principal], bool]]
+Render = Callable[[str, dict[str, Any]], Rendered | None]
 Snapshot = Callable[[Principal], Awaitable[dict[str, Any]]]
 SessionAlive = Callable[[web.Request], Awaitable[bool]]
 
@@ -110,14 +111,17 @@ class LiveFeed:
             self._fan_out_raw(RESYNC)
             return
         kind = "silence" if channel == SILENCE_CHANNEL else "alert"
+        try:
+            rendered = self.render(kind, payload)
+        except Exception as exc:  # noqa: BLE001 - one odd message must not end the feed
+            log.warning("live_feed_render_failed", error=repr(exc)[:200])
+            return
+        if rendered is None:
+            return
+        event, data, visible = rendered
         for viewer in list(self._viewers):
-            try:
-                rendered = self.render(kind, payload, viewer.who)
-            except Exception as exc:  # noqa: BLE001 - one odd message must not end the feed
-                log.warning("live_feed_render_failed", error=repr(exc)[:200])
-                continue
-            if rendered is not None:
-                viewer.put(rendered)
+            if visible(viewer.who):
+                viewer.put((event, data))
 
     def _fan_out_raw(self, item: tuple[str, dict[str, Any] | None]) -> None:
         for viewer in list(self._viewers):

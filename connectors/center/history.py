@@ -51,17 +51,19 @@ async def history(ch: ClickHouse, fingerprint: str, limit: int = 200) -> list[di
     return items[-limit:]
 
 
-async def recently_resolved(ch: ClickHouse, within: timedelta, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
-    """Alerts resolved in the last `within`, as alert dicts (the newest episode per fingerprint)."""
+async def recently_resolved(ch: ClickHouse, within: timedelta, now: datetime, limit: int = 500,
+                            fingerprint: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Alerts resolved in the last `within`, as alert dicts (the newest episode per fingerprint; or of one)."""
     rows = await ch.query(
         "SELECT r.fingerprint, r.episode, r.rule_id, r.severity, r.group_keys, r.labels, r.value, r.evidence, "
         "  r.started_at, r.at, f.fired_at "
         "FROM (SELECT * FROM alert_notices FINAL WHERE kind = 'resolved' AND at >= {since:DateTime64(3)} "
+        "      AND ({fp:String} = '' OR fingerprint = {fp:String}) "
         "      ORDER BY at DESC LIMIT 1 BY fingerprint LIMIT {n:UInt32}) AS r "
         "LEFT JOIN (SELECT fingerprint, episode, min(at) AS fired_at FROM alert_notices "
         "      WHERE kind = 'firing' AND at >= {since:DateTime64(3)} - INTERVAL 7 DAY GROUP BY fingerprint, episode) AS f "
         "ON r.fingerprint = f.fingerprint AND r.episode = f.episode ORDER BY r.at DESC",
-        {"since": now - within, "n": limit},
+        {"since": now - within, "n": limit, "fp": fingerprint or ""},
     )
     out = []
     for fp, episode, rule_id, severity, group, labels, value, evidence, started_at, resolved_at, fired_at in rows:

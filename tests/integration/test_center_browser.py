@@ -86,7 +86,9 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
     try:
         await city_page.screenshot(path=str(ARTIFACTS / "01-city-board-before.png"), full_page=True)
         tiles = city_page.get_by_test_id("city-tile")
+        await tiles.first.wait_for()  # the overview loads after sign-in, beside the live feed
         assert await tiles.count() == 1 and await tiles.first.get_attribute("data-city") == str(CZ)
+        await prov_page.get_by_test_id("city-tile").nth(20).wait_for()
         assert await prov_page.get_by_test_id("city-tile").count() == 21
 
         hall_id, events = _scenario(stack, CZ)

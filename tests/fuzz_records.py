@@ -11,6 +11,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from streams.registry.model import Registry
@@ -77,3 +78,18 @@ def hostile_record(draw: st.DrawFn, bases: list[dict[str, Any]], foreign: dict[s
             delta = draw(st.sampled_from([timedelta(days=-4000), timedelta(days=-8), timedelta(hours=1), timedelta(days=3650)]))
             record["occurred_at"] = (datetime.now(UTC) + delta).isoformat()
     return record
+
+
+#: Deterministic, no example database, and no complaint about the large inputs that are the point.
+FUZZ = settings(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+
+
+def hostile_batches(registry: Registry, city: int, other_city: int, now: datetime) -> st.SearchStrategy[tuple[str, list[Any]]]:
+    """(stream, 20-40 hostile records) for a node of `city`; foreign mutations borrow `other_city`'s entities."""
+    bases = base_events(registry, city, now)
+    by_stream = {"queue": bases[0:1], "window": bases[1:2], "evaluation": bases[2:3], "video": bases[3:5]}
+    foreign = {k: v for e in base_events(registry, other_city, now) for k, v in e.items()
+               if (k.endswith("_id") and k != "event_id") or k == "source"}  # fmt: skip
+    return st.sampled_from(sorted(by_stream)).flatmap(
+        lambda s: st.tuples(st.just(s), st.lists(hostile_record(by_stream[s], foreign), min_size=20, max_size=40)))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -24,20 +23,14 @@ import aiohttp
 from connectors.alert_outputs import CHANNEL
 from streams.runtime import Stack
 from streams.settings import Settings
+from tests.integration.center import bad_reviews
 
 CITY = 441500
 
 
-def _burst(stack: Stack, staff: str) -> list[dict]:
-    hall = stack.registry.halls_in_city(CITY)[0]
-    window = next(w for w in stack.registry.entities("window") if w.hall_id == hall.hall_id)
-    item = next(iter(stack.registry.entities("item")))
-    now = datetime.now(UTC).isoformat()
-    return [{"event_id": f"lat-{staff}-{i}", "source": f"node-{CITY}", "seq": i, "occurred_at": now, "sent_at": now,
-             "type": "evaluation", "case_no": f"BJ{staff}{i}", "item_id": item.item_id, "dept_id": item.dept_id,
-             "level": "dissatisfied", "channel": "hall_pad", "mode": "active", "hall_id": hall.hall_id,
-             "window_id": window.window_id, "staff_id": staff,
-             "evaluator_hash": hashlib.sha256(f"{staff}{i}".encode()).hexdigest()} for i in range(5)]  # fmt: skip
+def _just_now() -> datetime:
+    """The burst's five reviews, 10 s apart, end 10 s before it is posted."""
+    return datetime.now(UTC) - timedelta(seconds=50)
 
 
 async def main(bursts: int) -> None:
@@ -53,7 +46,7 @@ async def main(bursts: int) -> None:
                 staff = f"S-LAT-{n}-{time.time():.0f}"
                 started = time.perf_counter()
                 async with session.post(f"{stack.base_url}/api/v1/ingest/evaluation",
-                                        json={"source": f"node-{CITY}", "events": _burst(stack, staff)},
+                                        json={"source": f"node-{CITY}", "events": bad_reviews(stack, CITY, staff, at=_just_now())},
                                         headers={"Authorization": f"Bearer {stack.demo_tokens[f'node-{CITY}']}"}) as resp:  # fmt: skip
                     assert resp.status == 202
                 deadline = time.monotonic() + 30

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,3 +76,18 @@ async def fire_burst(stack: Stack, city: int, staff: str) -> str:
 
     await eventually(firing, timeout_s=30)
     return fp
+
+
+async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event, data) pairs of a Server-Sent Events response, as they arrive."""
+    event, data = "", ""
+    async for raw in resp.content:
+        line = raw.decode().rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif not line and event:
+            yield event, json.loads(data)
+            """(event, data) pairs of a Server-Sent Events response, as they arrive."""
+    event, data = "", ""

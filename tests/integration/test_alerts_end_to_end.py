@@ -2,43 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
+from tests.integration.center import bad_reviews, post_events
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
 SW = 441500  # 汕尾: no other test sends for it
-SOURCE = f"node-{SW}"
-
-
-def _bad_reviews(stack, staff: str, at: datetime, n: int) -> list[dict]:
-    hall = stack.registry.halls_in_city(SW)[0]
-    window = next(w for w in stack.registry.entities("window") if w.hall_id == hall.hall_id)
-    item = next(iter(stack.registry.entities("item")))
-    run = f"{time.time():.0f}-{staff}"
-    return [
-        {"event_id": f"e2e-{run}-{i}", "source": SOURCE, "seq": i, "occurred_at": (at + timedelta(seconds=20 * i)).isoformat(),
-         "sent_at": datetime.now(UTC).isoformat(), "type": "evaluation", "case_no": f"BJ{run}{i}", "item_id": item.item_id,
-         "dept_id": item.dept_id, "level": "very_dissatisfied", "channel": "hall_pad", "mode": "active",
-         "hall_id": hall.hall_id, "window_id": window.window_id, "staff_id": staff,
-         "evaluator_hash": hashlib.sha256(f"{run}{i}".encode()).hexdigest()}
-        for i in range(n)
-    ]  # fmt: skip
-
-
-async def _post(stack, events: list[dict]) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{stack.base_url}/api/v1/ingest/evaluation", json={"source": SOURCE, "events": events},
-                                headers={"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}"}) as resp:  # fmt: skip
-            assert resp.status == 202, await resp.text()
 
 
 async def _history(stack, fp: str) -> list[str] | None:
@@ -50,9 +25,9 @@ async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack) -> N
     """Five bad reviews for one staff member fire staff_bad_review_burst once (a resend adds nothing); once the
     30-minute window has passed over them, the alert resolves, with one resolved notice."""
     staff = "S-E2E-1"
-    events = _bad_reviews(stack, staff, datetime.now(UTC) - timedelta(minutes=40), 5)
-    await _post(stack, events)
-    await _post(stack, events[:3])  # a node resending: duplicates, rejected, and no second alert
+    events = bad_reviews(stack, SW, staff, at=datetime.now(UTC) - timedelta(minutes=40))
+    await post_events(stack, SW, "evaluation", events)
+    await post_events(stack, SW, "evaluation", events[:3])  # a node resending: duplicates, rejected, and no second alert
     fp = fingerprint("staff_bad_review_burst", {"city": str(SW), "staff": staff})
     history = await eventually(lambda: _history_when(stack, fp, 2), timeout_s=45)
     assert history == ["firing", "resolved"]
@@ -65,8 +40,8 @@ async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack) -> N
 async def test_a_live_burst_stays_firing_in_the_active_set(stack) -> None:
     """A burst happening now is firing in Redis, with the triggering event ids as evidence, and not resolved."""
     staff = "S-E2E-2"
-    events = _bad_reviews(stack, staff, datetime.now(UTC) - timedelta(minutes=2), 5)
-    await _post(stack, events)
+    events = bad_reviews(stack, SW, staff)
+    await post_events(stack, SW, "evaluation", events)
     fp = fingerprint("staff_bad_review_burst", {"city": str(SW), "staff": staff})
 
     async def active() -> dict | None:

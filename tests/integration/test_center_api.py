@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from connectors.center.auth_api import COOKIE
 from connectors.center.sessions import SessionStore
 from streams.auth.users import UserStore
-from tests.integration.center import PASSWORD, add_user, fire_burst, signed_in
+from tests.integration.center import PASSWORD, add_user, fire_burst, signed_in, sse_events
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
@@ -29,19 +26,6 @@ def users(stack) -> dict[str, str]:
         "qy": add_user(stack, "api-qy", "city_operator", str(QY)),
         "viewer": add_user(stack, "api-viewer", "viewer"),
     }
-
-
-async def _sse(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    event, data = "", ""
-    async for raw in resp.content:
-        line = raw.decode().rstrip("\n")
-        if line.startswith("event: "):
-            event = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif not line and event:
-            yield event, json.loads(data)
-            event, data = "", ""
 
 
 async def test_everything_but_the_public_paths_needs_a_sign_in(stack) -> None:
@@ -136,7 +120,7 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
         async with viewer.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "x"}) as resp:
             assert resp.status == 403
         async with prov.get("/api/v1/alerts/stream") as stream:
-            events = _sse(stream)
+            events = sse_events(stream)
             name, snapshot = await anext(events)
             assert name == "snapshot" and fp in {a["fingerprint"] for a in snapshot["alerts"]}
             started = time.monotonic()
@@ -231,7 +215,7 @@ async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stac
     prov = await signed_in(stack, users["province"])
     try:
         async with prov.get("/api/v1/alerts/stream") as stream:
-            events = _sse(stream)
+            events = sse_events(stream)
             name, _ = await anext(events)
             assert name == "snapshot"
             killed = await stack.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")

@@ -15,12 +15,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from connectors import kafka as kafka_conn
 from streams.validation import REASONS
-from tests.fuzz_records import base_events, hostile_record
+from tests.fuzz_records import FUZZ, base_events, hostile_batches
 from tests.integration.conftest import eventually
 from tests.integration.helpers import queue_event
 
@@ -41,17 +40,10 @@ BROKEN_BODIES = [
 
 def _batches(stack, n_examples: int) -> list[tuple[str, list[Any]]]:
     """Hostile batches per stream, drawn by Hypothesis (deterministically) before anything is sent."""
-    now = datetime.now(UTC)
-    bases = base_events(stack.registry, ZS, now)
-    foreign = {k: v for e in base_events(stack.registry, 440300, now) for k, v in e.items()
-               if (k.endswith("_id") and k != "event_id") or k == "source"}  # fmt: skip
-    streams = {"queue": bases[0:1], "window": bases[1:2], "evaluation": bases[2:3], "video": bases[3:5]}
     drawn: list[tuple[str, list[Any]]] = []
 
-    @settings(max_examples=n_examples, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
-    @given(st.sampled_from(sorted(streams)).flatmap(
-        lambda s: st.tuples(st.just(s), st.lists(hostile_record(streams[s], foreign), min_size=20, max_size=40))))
+    @settings(FUZZ, max_examples=n_examples)
+    @given(hostile_batches(stack.registry, ZS, 440300, datetime.now(UTC)))
     def draw(case: tuple[str, list[Any]]) -> None:
         drawn.append(case)
 
@@ -70,7 +62,7 @@ async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(sta
                 answer = await resp.json()
                 if resp.status not in (202, 400, 403, 413) or "error" not in answer and "rejected" not in answer:
                     problems.append(f"{body[:40]!r}: {resp.status} {answer}")
-        for stream, events in _batches(stack, 150):
+        for stream, events in _batches(stack, 165):
             text = json.dumps({"source": SOURCE, "events": events}, allow_nan=True)
             async with client.post(f"/api/v1/ingest/{stream}", data=text.encode("utf-8", "surrogatepass"), headers=headers) as resp:
                 tried += 1

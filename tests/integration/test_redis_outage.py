@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from tests.integration.center import add_user, bad_reviews, burst_fingerprint, post_events, signed_in
+from tests.integration.center import add_user, bad_reviews, burst_fingerprint, post_events, signed_in, sse_events
 from tests.integration.conftest import eventually, read_topic
-from tests.integration.test_center_api import _sse
 
 pytestmark = pytest.mark.integration
 ZS = 442000  # 中山: only tests without day totals send for it
@@ -31,7 +30,7 @@ async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None
     fp = burst_fingerprint(ZS, "S-RD-1")
     try:
         async with board.get("/api/v1/alerts/stream") as stream:
-            events = _sse(stream)
+            events = sse_events(stream)
             assert (await anext(events))[0] == "snapshot"
             await asyncio.sleep(1.5)  # the session reaches the append-only file (fsync every second)
             await asyncio.to_thread(valkey.stop)

@@ -14,13 +14,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.validation import REASONS, TimeLimits, Validator
-from tests.fuzz_records import base_events, hostile_record
+from tests.fuzz_records import FUZZ, hostile_batches
 
 CITY, OTHER = 440100, 440300
 # When the integration stack of the same session is still up, its Kafka client threads use the `random` module while
@@ -28,30 +27,14 @@ CITY, OTHER = 440100, 440300
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
 
-def _fits(stream: str, event: dict) -> bool:
-    try:
-        STREAMS[stream].adapter.validate_python({**event, "event_id": "probe"})
-    except ValueError:
-        return False
-    return True
-
-
 def test_ten_thousand_hostile_records_each_get_one_outcome_and_a_reason() -> None:
     registry = generate(halls=300)
     validator = Validator(registry, TimeLimits(max_age=timedelta(days=7), max_future=timedelta(minutes=5)))
-    now = datetime.now(UTC)
-    bases = base_events(registry, CITY, now)
-    other = base_events(registry, OTHER, now)
-    foreign = {k: v for e in other for k, v in e.items() if (k.endswith("_id") and k != "event_id") or k == "source"}
-    by_stream = {s: [e for e in bases if _fits(s, e)] for s in STREAMS}
-    by_stream = {s: found for s, found in by_stream.items() if found}
     seen: Counter[str] = Counter()
     mishandled: list[str] = []
 
-    @settings(max_examples=400, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
-    @given(st.sampled_from(sorted(by_stream)).flatmap(
-        lambda s: st.tuples(st.just(s), st.lists(hostile_record(by_stream[s], foreign), min_size=20, max_size=40))))
+    @settings(FUZZ, max_examples=400)
+    @given(hostile_batches(registry, CITY, OTHER, datetime.now(UTC)))
     def run(case: tuple[str, list]) -> None:
         stream, records = case
         try:

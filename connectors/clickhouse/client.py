@@ -3,6 +3,11 @@
 clickhouse-connect has no async client for chDB, and chDB allows one engine
 per process, so every call runs on one dedicated thread: the event loop never
 blocks and chDB never sees two calls at once.
+
+On a cluster, inserts into Distributed tables are made synchronous: by default
+ClickHouse acknowledges them once queued on the node that took them, and the
+worker commits Kafka offsets as soon as a write returns, so a queued batch lost
+with that node would be lost for good.
 """
 
 from __future__ import annotations
@@ -17,16 +22,32 @@ import clickhouse_connect
 
 T = TypeVar("T")
 
+#: The synchronous-insert setting took its current name in late 2023 (ClickHouse PR #55978, in 23.11 at the
+#: latest); the old name stays an alias and is the only one older servers know.
+FOREGROUND_INSERT = "distributed_foreground_insert"
+FOREGROUND_INSERT_BEFORE_23_11 = "insert_distributed_sync"
+
+
+def foreground_insert_setting(server_version: str | None) -> str:
+    """The name under which `server_version` knows the synchronous Distributed insert setting."""
+    try:
+        major, minor = (int(part) for part in (server_version or "").split(".")[:2])
+    except ValueError:
+        return FOREGROUND_INSERT_BEFORE_23_11  # unknown version: the name every release understands
+    return FOREGROUND_INSERT if (major, minor) >= (23, 11) else FOREGROUND_INSERT_BEFORE_23_11
+
 
 class InjectedFault(RuntimeError):
     """A write refused on purpose, to show what the pipeline does while ClickHouse cannot take writes."""
 
 
 class ClickHouse:
-    def __init__(self, dsn: str, database: str) -> None:
+    def __init__(self, dsn: str, database: str, cluster: str | None = None) -> None:
         self.dsn = dsn
         self.database = database
+        self.cluster = cluster
         self._client: Any = None
+        self._insert_settings: dict[str, Any] | None = None  # set by open() on a cluster
         self._fail_writes_until = 0.0  # monotonic; see fail_writes_for
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
 
@@ -37,7 +58,12 @@ class ClickHouse:
     def open(self) -> None:
         """Connect and make sure the database exists (blocking; call before serving)."""
         client = clickhouse_connect.get_client(dsn=self.dsn)
-        client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        if self.cluster is None:
+            client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        else:
+            # On every node: the ON CLUSTER migrations create tables in it there.
+            client.command(f"CREATE DATABASE IF NOT EXISTS {self.database} ON CLUSTER {self.cluster}")
+            self._insert_settings = {foreground_insert_setting(client.server_version): 1}
         client.database = self.database
         self._client = client
 
@@ -61,7 +87,7 @@ class ClickHouse:
     def _insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if time.monotonic() < self._fail_writes_until:
             raise InjectedFault(f"writes to {table} refused by fault injection")
-        self._client.insert(table, rows, column_names=list(columns))
+        self._client.insert(table, rows, column_names=list(columns), settings=self._insert_settings)
 
     def _command(self, sql: str) -> Any:
         return self._client.command(sql)

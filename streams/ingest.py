@@ -54,15 +54,18 @@ AcceptedHook = Callable[[str, list[tuple[Any, datetime, int]]], Awaitable[None]]
 @dataclass
 class _PartitionState:
     generation: int
-    written: dict[str, int]  # table -> highest _offset stored
+    #: (table, city_code) -> highest _offset stored. Per city, not per partition: on a ClickHouse cluster one
+    #: INSERT is split across shards by city and a crash can leave one shard written and another not; a city
+    #: lives on one shard, so its own high-water mark is exact.
+    written: dict[tuple[str, int], int]
     seen: SeenIds
 
 
 @dataclass
 class _Pending:
     rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(list))
-    #: (table, topic, partition) -> highest offset in this write
-    offsets: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: (table, topic, partition, city) -> highest offset in this write
+    offsets: dict[tuple[str, str, int, int], int] = field(default_factory=dict)
     dead: list[tuple[bytes, bytes]] = field(default_factory=list)
     accepted: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     #: Accepted events per stream, replays included, for the event rules.
@@ -116,10 +119,10 @@ class IngestProcessor:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
         for table, rows in pending.rows.items():
             await self._insert(table, rows)
-        for (table, topic, partition), offset in pending.offsets.items():
+        for (table, topic, partition, city), offset in pending.offsets.items():
             state = self._state.get((topic, partition))
             if state is not None:
-                state.written[table] = max(offset, state.written.get(table, -1))
+                state.written[(table, city)] = max(offset, state.written.get((table, city), -1))
         self._record(messages, pending)
         if self.on_accepted is not None:
             for stream, events in pending.fresh.items():
@@ -163,11 +166,11 @@ class IngestProcessor:
             # the rules count an event id once, so a second look changes nothing.
             pending.fresh[spec.name].append((acc.event, acc.event.occurred_at, acc.city_code))
             table = TABLE_OF[type(acc.event)]
-            if msg.offset <= state.written.get(table.name, -1):
+            if msg.offset <= state.written.get((table.name, acc.city_code), -1):
                 replayed = True
                 continue
             pending.rows[table.name].append(table.row(acc, origin))
-            pending.offsets[(table.name, msg.topic, msg.partition)] = msg.offset
+            pending.offsets[(table.name, msg.topic, msg.partition, acc.city_code)] = msg.offset
             pending.accepted[spec.name] += 1
         if replayed:
             self.metrics.batches_replayed.labels(msg.topic).inc()
@@ -179,7 +182,7 @@ class IngestProcessor:
         """Read back what ClickHouse already holds from this partition."""
         stream = TOPIC_TO_STREAM[topic].name
         generation = self.generations.get(topic, 1)
-        written: dict[str, int] = {}
+        written: dict[tuple[str, int], int] = {}
         seen = SeenIds(self.dedup_max_ids)
         params = {"topic": topic, "generation": generation, "partition": partition, "limit": self.dedup_max_ids}
         where = "_topic = {topic:String} AND _generation = {generation:UInt32} AND _partition = {partition:UInt16}"
@@ -187,12 +190,12 @@ class IngestProcessor:
             rows = await self._retry(
                 "recover",
                 lambda table=table: self.store.query(
-                    f"SELECT max(_offset), count() FROM {table} WHERE {where}",
+                    f"SELECT city_code, max(_offset) FROM {table} WHERE {where} GROUP BY city_code",
                     params,
                 ),
             )
-            if rows and rows[0][1]:
-                written[table] = int(rows[0][0])
+            for city, offset in rows:
+                written[(table, int(city))] = int(offset)
             # Ids from earlier generations of the topic count too: a node that
             # resends them after the broker was recreated sends duplicates.
             recent = await self._retry(
@@ -208,7 +211,8 @@ class IngestProcessor:
                 seen.remember(event_id, int(offset))
         state = _PartitionState(generation, written, seen)
         self._state[(topic, partition)] = state
-        log.info("partition_recovered", topic=topic, generation=generation, partition=partition, written=written, seen_ids=len(seen))
+        log.info("partition_recovered", topic=topic, generation=generation, partition=partition,
+                 written=max(written.values(), default=-1), seen_ids=len(seen))  # fmt: skip
         return state
 
     # -- writes ----------------------------------------------------------------------

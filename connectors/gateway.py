@@ -132,13 +132,15 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 
 def build_web_app(
-    gateway: Gateway,
+    gateway: Gateway | None,
     metrics: Metrics,
     *,
     health: Callable[[], dict[str, Any]],
-    stats: Callable[[], Awaitable[dict[str, Any]]],
+    stats: Callable[[], Awaitable[dict[str, Any]]] | None,
+    max_body_bytes: int,
 ) -> web.Application:
-    app = web.Application(client_max_size=gateway.max_body_bytes)
+    """/metrics and /healthz always; ingest when this process is a gateway, row counts when it has ClickHouse."""
+    app = web.Application(client_max_size=max_body_bytes)
     app[METRICS_KEY] = metrics
 
     async def healthz(_: web.Request) -> web.Response:
@@ -148,8 +150,10 @@ def build_web_app(
     async def stats_handler(_: web.Request) -> web.Response:
         return web.json_response(await stats())
 
-    app.router.add_post("/api/v1/ingest/{stream}", gateway.ingest)
-    app.router.add_get("/api/v1/stats", stats_handler)
+    if gateway is not None:
+        app.router.add_post("/api/v1/ingest/{stream}", gateway.ingest)
+    if stats is not None:
+        app.router.add_get("/api/v1/stats", stats_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
     return app

@@ -12,10 +12,11 @@ import faust
 from streams.settings import Settings
 
 
-def build_app(settings: Settings, bootstrap: str) -> faust.App:
+def build_app(settings: Settings, bootstrap: str, *, group: str | None = None) -> faust.App:
+    """`group` is the consumer group (Faust's app id); workers share settings.consumer_group."""
     session = settings.session_timeout_s
     return faust.App(
-        settings.consumer_group,
+        group or settings.consumer_group,
         broker=f"kafka://{bootstrap}",
         autodiscover=False,
         value_serializer="raw",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
+from pydantic import ValidationError
 
 from streams import logs
 from streams.settings import Settings
@@ -20,11 +21,14 @@ log = structlog.get_logger("govpulse")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
+    """Settings for this command; only `up` runs the roles of GOVPULSE_ROLES (and is held to their checks)."""
+    overrides: dict[str, object] = {} if args.cmd == "up" else {"roles": "none"}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = Path(args.data_dir)
     if getattr(args, "port", None) is not None:
         overrides["http_port"] = args.port
+    if args.cmd == "up" and args.roles:
+        overrides["roles"] = args.roles
     return Settings(**overrides)
 
 
@@ -135,7 +139,7 @@ async def _simulate(args: argparse.Namespace) -> int:
     stats = await run_simulator(
         args.url, tokens, registry, rate_eps=args.rate, scenarios=_parse_scenarios(args.scenario),
         clock_offset=_hall_clock_offset(args.hall_time), duration_s=args.duration, stop=stop,
-        salt=Settings().simulator_salt.get_secret_value(),
+        salt=_settings(args).simulator_salt.get_secret_value(),
     )  # fmt: skip
     print(json.dumps(stats.summary(), default=str, ensure_ascii=False))
     return 0
@@ -159,7 +163,7 @@ async def _publish_registry(registry: object) -> int:
     from connectors import kafka as kafka_conn
     from connectors.registry_topic import publish
 
-    settings = Settings()
+    settings = Settings(roles="none")
     if settings.embedded_kafka:
         print("registry import needs GOVPULSE_KAFKA_DSN=kafka://host:port", file=sys.stderr)
         return 2
@@ -294,6 +298,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--rate", type=float, default=300.0, help="simulated events per second (with --simulate)")
     up.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME", help="inject an anomaly")
     up.add_argument("--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)")
+    up.add_argument("--roles", help="run only these roles: gateway, worker, center (comma list; default GOVPULSE_ROLES, all)")
 
     sim = sub.add_parser("simulate", help="post simulated city-node traffic to a running gateway")
     sim.add_argument("--url", default="http://127.0.0.1:8080")
@@ -346,9 +351,11 @@ def _parser() -> argparse.ArgumentParser:
     rules_bt.add_argument("--to", dest="end", required=True, help="ISO 8601 with zone")
     rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
     rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
+    from streams import deploy_cli
     from streams.auth.cli import add_parser as add_users_parser
     from video_gateway.cli import add_parser as add_video_parser
 
+    deploy_cli.add_parsers(sub)
     add_users_parser(sub)
     add_video_parser(sub)
     return p
@@ -356,7 +363,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        from streams.deploy_cli import refusal
+
+        print(refusal(exc), file=sys.stderr)
+        return 2
     logs.configure(settings.log_level, settings.log_json)
     if args.cmd == "up":
         return asyncio.run(_up(args))
@@ -378,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
         from streams.auth import cli as users_cli
 
         return users_cli.run(args, _settings(args))
+    if args.cmd in ("init", "config"):
+        from streams import deploy_cli
+
+        return deploy_cli.run(args, settings)
     if args.cmd == "rules" and args.rules_cmd == "backtest":
         return asyncio.run(_backtest(args))
     if args.cmd == "rules":

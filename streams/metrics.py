@@ -57,6 +57,10 @@ class Metrics:
             "govpulse_gateway_events_total", "Records received by the gateway, by verdict.", ["stream", "verdict"],
             registry=registry,
         )  # fmt: skip
+        self.rule_feed_events = Counter(
+            "govpulse_rule_feed_events_total", "Valid events the center read from the raw topics for the event rules "
+            "(only when the center runs apart from the workers).", ["stream"], registry=registry,
+        )  # fmt: skip
         self.alert_output_failures = Counter(
             "govpulse_alert_output_failures_total", "Alert outputs that failed (Redis is retried by a full rewrite).", ["output"],
             registry=registry,

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
+from agents import rule_feed as rule_feed_agent
 from connectors import indicators_api, registry_topic, rules_api, scores_api
 from connectors import kafka as kafka_conn
 from connectors.alert_outputs import AlertOutputs
@@ -55,6 +56,7 @@ from streams.models import STREAMS
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
 from streams.registry.model import Registry
+from streams.rule_feed import RuleFeed
 from streams.rules.build import build as build_rules
 from streams.rules.loader import RuleSet
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
@@ -83,10 +85,13 @@ class Stack:
         self.producer: AIOKafkaProducer | None = None
         self.follower: registry_topic.RegistryFollower | None = None
         self.app: faust.App | None = None
+        self.feed_app: faust.App | None = None
+        self.book = AlertBook()
+        self.rules: RuleRunner | None = None
+        self.reloader: RuleReloader | None = None
         self.runner: web.AppRunner | None = None
         self.processor: IngestProcessor | None = None
         self.generations: dict[str, int] = {}
-        self.rules: RuleRunner
         self._tick_task: asyncio.Task[None] | None = None
         self._fault_task: asyncio.Task[None] | None = None
         self.notifier: WebhookNotifier | None = None
@@ -100,21 +105,24 @@ class Stack:
 
     async def start(self) -> None:
         s = self.settings
+        roles = s.role_set
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await self._start_children()
         created = await asyncio.to_thread(kafka_conn.ensure_topics, self.bootstrap, s.topic_partitions)
 
-        self.ch = ClickHouse(self._clickhouse_dsn(), s.clickhouse_database)
-        await self.ch.run(self.ch.open)
-        applied = await self.ch.run(migrate, self.ch)
-        raw_topics = [spec.topic for spec in STREAMS.values()]
-        self.generations = await self.ch.run(current_generations, self.ch, raw_topics, created)
-        log.info("clickhouse_ready", dsn=self.ch.dsn.split("@")[-1], migrations_applied=applied)
+        if roles & {"worker", "center"}:
+            self.ch = ClickHouse(self._clickhouse_dsn(), s.clickhouse_database, cluster=s.clickhouse_cluster or None)
+            await self.ch.run(self.ch.open)
+            applied = await self.ch.run(migrate, self.ch, s.clickhouse_cluster or None)
+            raw_topics = [spec.topic for spec in STREAMS.values()]
+            self.generations = await self.ch.run(current_generations, self.ch, raw_topics, created)
+            log.info("clickhouse_ready", dsn=self.ch.dsn.split("@")[-1], migrations_applied=applied)
 
-        # After a Redis restart the pool's connections are dead; retrying once on a fresh one hides that from callers.
-        self.redis = aioredis.from_url(self.redis_url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
-                                       retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
-        await self.redis.ping()
+        if "center" in roles:
+            # After a Redis restart the pool's connections are dead; retrying once on a fresh one hides that from callers.
+            self.redis = aioredis.from_url(self.redis_url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+                                           retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
+            await self.redis.ping()
 
         self.producer = kafka_conn.make_producer(self.bootstrap, "govpulse")
         await self.producer.start()
@@ -122,19 +130,25 @@ class Stack:
             await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer)
         self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics, self._registry_changed)
         await self.follower.start()
-        await sync_org(self.ch, self.registry)
+        if self.ch is not None:
+            await sync_org(self.ch, self.registry)
 
         validator = Validator(
             self.registry,
             TimeLimits(max_age=timedelta(seconds=s.max_event_age_s), max_future=timedelta(seconds=s.max_future_skew_s)),
         )
-        await self._start_worker(validator)
+        if "center" in roles:
+            await self._start_rules()
+        if "worker" in roles:
+            await self._start_worker(validator)
+        elif "center" in roles:
+            await self._start_rule_feed(validator)
         if self._want_demo_tokens:
             self.demo_tokens = self._simulator_tokens()
-        await self._start_gateway(validator)
-        if s.fault_clickhouse_writes:
+        await self._start_http(validator)
+        if s.fault_clickhouse_writes and self.ch is not None:
             self._fault_task = asyncio.create_task(self._inject_clickhouse_fault(s.fault_clickhouse_writes))
-        log.info("stack_ready", http=self.base_url, kafka=self.bootstrap, clickhouse=self.ch.dsn.split("@")[-1])
+        log.info("stack_ready", roles=sorted(roles), http=self.base_url, kafka=self.bootstrap)
 
     async def stop(self) -> None:
         """Stop in reverse order; each step runs even if an earlier one failed."""
@@ -147,6 +161,7 @@ class Stack:
             ("live feed", self.center.feed.stop() if self.center else None),
             ("gateway", self.runner.cleanup() if self.runner else None),
             ("worker", self.app.stop() if self.app else None),
+            ("rule feed", self.feed_app.stop() if self.feed_app else None),
             ("registry", self.follower.stop() if self.follower else None),
             ("notifier", self.notifier.stop() if self.notifier else None),
             ("producer", self.producer.stop() if self.producer else None),
@@ -197,7 +212,8 @@ class Stack:
             return read_csv_dir(s.registry_dir)
         return generate(halls=s.registry_halls)
 
-    async def _start_worker(self, validator: Validator) -> None:
+    async def _start_rules(self) -> None:
+        """The center's engine: rules, alert book, outputs and notifiers; fed by the worker or by its own rule feed."""
         s = self.settings
         assert self.ch is not None and self.producer is not None and self.redis is not None
         producer = self.producer
@@ -205,7 +221,6 @@ class Stack:
         async def send_all(topic: str, items: list[tuple[bytes, bytes]]) -> None:
             await kafka_conn.send_all(producer, topic, items)
 
-        self.book = AlertBook()
         # URLs may carry credentials: they stay SecretStr until here and are never logged.
         self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics,
                                         allowed_hosts=s.webhook_allowed_hosts)  # fmt: skip
@@ -219,6 +234,11 @@ class Stack:
         await self._restore_alerts()
         self._tick_task = asyncio.create_task(self._tick_rules(), name="rule-timer")
 
+    async def _start_worker(self, validator: Validator) -> None:
+        s = self.settings
+        assert self.ch is not None and self.producer is not None
+        producer = self.producer
+
         async def send_dead_letters(items: list[tuple[bytes, bytes]]) -> None:
             await kafka_conn.send_all(producer, kafka_conn.DEAD_LETTER_TOPIC, items)
 
@@ -229,7 +249,8 @@ class Stack:
             self.metrics,
             dedup_max_ids=s.dedup_max_ids,
             generations=self.generations,
-            on_accepted=self.rules.on_events,
+            # In one process the rules see each batch once it is stored; apart, the center reads the topics itself.
+            on_accepted=self.rules.on_events if self.rules is not None else None,
             retry_max_s=s.sink_retry_max_s,
         )
         self.app = build_app(s, self.bootstrap)
@@ -239,7 +260,35 @@ class Stack:
         )
         await self.app.start()
 
-    async def _start_gateway(self, validator: Validator) -> None:
+    async def _start_rule_feed(self, validator: Validator) -> None:
+        s = self.settings
+        assert self.rules is not None
+        feed = RuleFeed(validator, self.rules.on_events, self.metrics)
+        self.feed_app = build_app(s, self.bootstrap, group=f"{s.consumer_group}-rules")
+        rule_feed_agent.attach(self.feed_app, feed, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s)
+        await self.feed_app.start()
+
+    async def _start_http(self, validator: Validator) -> None:
+        """One HTTP server per process: ingest (gateway), the center and its APIs (center), /metrics and /healthz (all)."""
+        s = self.settings
+        roles = s.role_set
+        gateway = self._gateway(validator) if "gateway" in roles else None
+        web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats if self.ch is not None else None,
+                                max_body_bytes=s.max_body_bytes)  # fmt: skip
+        if "center" in roles:
+            assert self.ch is not None and self.reloader is not None
+            indicators_api.add_routes(web_app, self.ch, self.registry)
+            rules_api.add_routes(web_app, self.reloader)
+            # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
+            scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])
+            await self._mount_center(web_app)
+        self.runner = web.AppRunner(web_app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, s.http_host, s.http_port)
+        await site.start()
+        self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
+
+    def _gateway(self, validator: Validator) -> Gateway:
         s = self.settings
         assert self.producer is not None
         producer = self.producer
@@ -253,20 +302,9 @@ class Stack:
         tokens = NodeTokens.load(s.tokens_path) if s.tokens_path.exists() else NodeTokens({})
         if not len(tokens):
             log.warning("no_node_tokens", path=str(s.tokens_path), hint="issue them with `govpulse tokens issue`")
-        gateway = Gateway(
+        return Gateway(
             validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
         )
-        web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats)
-        indicators_api.add_routes(web_app, self.ch, self.registry)
-        rules_api.add_routes(web_app, self.reloader)
-        # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
-        scores_api.add_routes(web_app, self.ch, self.registry, [load_scorecard(path) for path in s.scorecard_paths])
-        await self._mount_center(web_app)
-        self.runner = web.AppRunner(web_app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, s.http_host, s.http_port)
-        await site.start()
-        self.http_port = site._server.sockets[0].getsockname()[1] if s.http_port == 0 else s.http_port  # type: ignore[union-attr]
 
     async def _mount_center(self, web_app: web.Application) -> None:
         """The monitoring center: login in front of the API, the alert board's API, live feed and page."""
@@ -282,6 +320,7 @@ class Stack:
         auth = Auth(self.users, sessions, self.metrics, city_names, secure_cookie=s.cookie_secure)
         web_app.middlewares.append(auth.middleware)
         auth.add_routes(web_app)
+        assert self.rules is not None
         desk = AlertDesk(self.rules, self.book, self.ch, self.redis, self.metrics)
 
         async def session_alive(request: web.Request) -> bool:
@@ -306,6 +345,7 @@ class Stack:
         page.add_routes(web_app)
 
     async def _tick_rules(self) -> None:
+        assert self.rules is not None and self.reloader is not None
         while True:
             await asyncio.sleep(self.settings.rule_tick_s)
             try:
@@ -325,11 +365,13 @@ class Stack:
         self.ch.fail_writes_for(seconds)
 
     def _use_rules(self, rules: RuleSet) -> None:
+        assert self.rules is not None
         self.rules.use(build_rules(rules, self.registry, self.book, datetime.now(UTC)))
         self.rule_infos = rule_infos(rules)
 
     async def reload_rules(self) -> dict[str, Any]:
         """Re-read the rule files now (the monitoring center's reload); an invalid change is refused and reported."""
+        assert self.reloader is not None
         changed = self.reloader.poll(force=True)
         if changed is not None:
             self._use_rules(changed)
@@ -355,7 +397,8 @@ class Stack:
             log.warning("alerts_save_failed", error=repr(exc)[:300])
 
     async def _registry_changed(self) -> None:
-        assert self.ch is not None
+        if self.ch is None:
+            return  # a gateway keeps the registry in memory only
         try:
             await sync_org(self.ch, self.registry)
         except Exception as exc:  # noqa: BLE001 - the next update retries; the follower must keep going
@@ -363,7 +406,9 @@ class Stack:
 
     def health(self) -> dict[str, Any]:
         ready = self.follower is not None and self.follower.ready.is_set()
-        return {"ok": ready and self.app is not None, "registry_ready": ready, "registry": self.registry.counts()}
+        roles = self.settings.role_set
+        consuming = (self.app is not None) if "worker" in roles else (self.feed_app is not None or "center" not in roles)
+        return {"ok": ready and consuming, "roles": sorted(roles), "registry_ready": ready, "registry": self.registry.counts()}
 
     async def stats(self) -> dict[str, Any]:
         """Rows stored per table: what an operator checks first when data seems missing."""

@@ -12,16 +12,29 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.deployment import check_deployment
 from streams.webhook_targets import check_targets
+
+ROLES = ("gateway", "worker", "center")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVPULSE_", frozen=True, extra="forbid")
 
+    roles: str = Field(
+        default="all", pattern=r"^(all|none)$|^(gateway|worker|center)(,(gateway|worker|center))*$",
+        description="What `govpulse up` runs in this process: `all`, or a comma list of gateway (HTTP ingest), worker "
+        "(Kafka → ClickHouse) and center (rules, alerts, monitoring center, query APIs). One-off commands run as `none`.",
+    )
+    worker_replicas: int = Field(default=1, ge=1, le=1024, description="Worker processes in the consumer group; checked against partitions and chDB.")
     data_dir: Path = Field(default=Path("var"), description="Where the embedded stack keeps chDB data, tokens and logs.")
     kafka_dsn: str = Field(default="embedded", description="`embedded`, or kafka://host:port[,host:port].")
     clickhouse_dsn: str = Field(default="", description="chdb:///path or http://user:pass@host:8123/db; empty means chDB under data_dir.")
     clickhouse_database: str = "govpulse"
+    clickhouse_cluster: str = Field(
+        default="", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. Empty: one node.",
+    )
     redis_dsn: str = Field(default="embedded", description="`embedded`, or redis://host:port/db.")
 
     embedded_kafka_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
@@ -68,6 +81,10 @@ class Settings(BaseSettings):
     login_lockout_s: int = Field(default=900, ge=1)
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure; set true behind HTTPS.")
     grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links.")
+    grafana_dir: Path | None = Field(
+        default=None, description="Grafana provisioning folder (provisioning/ and dashboards/); when set, the links and "
+        "datasources the dashboards need are checked at start.",
+    )
 
     fault_clickhouse_writes: str = Field(
         default="", pattern=r"^$|^\d+(\.\d+)?:\d+(\.\d+)?$",
@@ -89,7 +106,14 @@ class Settings(BaseSettings):
         ch = self.clickhouse_dsn
         if ch and not ch.startswith(("chdb://", "http://", "https://")):
             raise ValueError("GOVPULSE_CLICKHOUSE_DSN must be chdb:///path or http(s)://host:8123")
+        check_deployment(self)
         return self
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        if self.roles in ("all", "none"):
+            return frozenset(ROLES) if self.roles == "all" else frozenset()
+        return frozenset(self.roles.split(","))
 
     @property
     def embedded_kafka(self) -> bool:

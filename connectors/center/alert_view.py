@@ -38,6 +38,7 @@ DASHBOARDS = {
     "video": ("govpulse-video-network", ("city", "node")),
     "data_quality": ("govpulse-data-quality", ("city", "source")),
 }
+DEFAULT_DASHBOARD = ("govpulse-province-overview", ("city",))
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,7 @@ def trend_target(alert: Mapping[str, Any], rule: RuleInfo | None) -> tuple[str, 
 
 
 def grafana_link(base_url: str, alert: Mapping[str, Any], domain: str, *, span_s: int = 6 * 3600) -> str:
-    uid, variables = DASHBOARDS.get(domain, ("govpulse-province-overview", ("city",)))
+    uid, variables = DASHBOARDS.get(domain, DEFAULT_DASHBOARD)
     labels = {**alert.get("labels", {}), **alert.get("group", {})}
     params = {f"var-{v}": labels[v] for v in variables if labels.get(v)}
     fired, resolved = alert.get("fired_at") or alert.get("started_at"), alert.get("resolved_at")

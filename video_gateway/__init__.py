@@ -5,5 +5,5 @@ Modules: config (probe settings), measures and quality (frame analysis and
 the fault verdict), probe (one camera), runner (threads under a hard
 deadline), scheduler (every camera once per interval; node heartbeats),
 publisher (batches through the city-node SDK), targets (cameras and URLs),
-cli (`govpulse video-gateway`). See README.md beside this file.
+metrics (Prometheus), cli (`govpulse video-gateway`). See README.md beside this file.
 """

@@ -4,13 +4,15 @@
 executes it. Kafka comes from GOVPULSE_KAFKA_DSN (a kafka:// DSN: the
 embedded broker lives inside `govpulse up`, out of this process's reach);
 `--dry-run` prints the events as JSON lines instead, and `--once` probes
-every camera once and exits.
+every camera once and exits. Unless `--once`, Prometheus metrics are served
+on `--metrics-host`:`--metrics-port` (GET /metrics).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from video_gateway.config import ProbeConfig, load_config
+from video_gateway.metrics import VideoMetrics, serve_metrics
 from video_gateway.probe import CameraTarget, ProbeResult
 from video_gateway.publisher import DEFAULT_SOURCE_FORMAT, BatchSender, VideoPublisher, node_sources, sdk_sender_factory
 from video_gateway.runner import ProbeRunner
@@ -33,6 +37,8 @@ VERSION = "govpulse-video-gateway/0.1"
 #: Buffered events leave at least this often: results reach the indicators
 #: within seconds while a busy gateway still sends few, large batches.
 PUBLISH_EVERY_S = 5.0
+#: Next to node_exporter's 9100 and the other exporters' 91xx ports.
+DEFAULT_METRICS_PORT = 9108
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -45,7 +51,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--source-format", default=DEFAULT_SOURCE_FORMAT, help="data source id per city, e.g. vgw-{city_code}")
     p.add_argument("--once", action="store_true", help="probe every camera once, publish, exit")
     p.add_argument("--dry-run", action="store_true", help="print events as JSON lines instead of sending them to Kafka")
+    p.add_argument("--metrics-port", type=_port, default=DEFAULT_METRICS_PORT, metavar="PORT",
+                   help=f"serve Prometheus metrics on GET /metrics (default {DEFAULT_METRICS_PORT}; 0: off; never with --once)")
+    # Loopback by default: a host process should not expose an unauthenticated port. Containers set 0.0.0.0.
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     return p
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0 turns metrics off)")
+    return port
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +88,7 @@ async def _registry_from_topic() -> Any:
     from streams.registry.model import Registry
     from streams.settings import Settings
 
-    settings = Settings()
+    settings = Settings(roles="none")
     if settings.embedded_kafka:
         raise ValueError("give --registry, or GOVPULSE_KAFKA_DSN=kafka://host:port to read the registry topic")
     registry = Registry()
@@ -116,7 +133,7 @@ class _PrintSender:
         pass
 
 
-def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: Any) -> VideoPublisher:
+def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: Any, metrics: VideoMetrics) -> VideoPublisher:
     if registry is not None:
         sources = node_sources(registry, args.source_format)
     else:
@@ -124,47 +141,73 @@ def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: 
         sources = {t.node_id: (t.node_id, 0) for t in targets}
     if args.dry_run:
         dry: BatchSender = _PrintSender()
-        return VideoPublisher(sources, lambda _source, _city: dry)
+        return VideoPublisher(sources, lambda _source, _city: dry, metrics=metrics)
     from connectors.kafka import bootstrap_servers
     from streams.settings import Settings
 
-    settings = Settings()
+    settings = Settings(roles="none")
     if settings.embedded_kafka:
         raise ValueError("publishing needs GOVPULSE_KAFKA_DSN=kafka://host:port (or --dry-run)")
-    return VideoPublisher(sources, sdk_sender_factory(bootstrap_servers(settings.kafka_dsn)))
+    return VideoPublisher(sources, sdk_sender_factory(bootstrap_servers(settings.kafka_dsn)), metrics=metrics)
+
+
+def _metrics_server(args: argparse.Namespace, metrics: VideoMetrics) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The /metrics server of a long-running gateway, yielding its address; a no-op yielding None otherwise.
+
+    Not with --once: nothing would scrape it, and a gateway already serving
+    on the port would make the one-off run fail.
+    """
+    if args.once or args.metrics_port == 0:
+        return contextlib.nullcontext()
+    return serve_metrics(metrics.registry, args.metrics_host, args.metrics_port)
 
 
 async def _serve(args: argparse.Namespace, config: ProbeConfig, targets: list[CameraTarget], registry: Any) -> int:
+    metrics = VideoMetrics(CollectorRegistry())
     try:
-        publisher = _publisher(args, targets, registry)
+        publisher = _publisher(args, targets, registry, metrics)
     except ValueError as exc:
         print(f"video-gateway: {exc}", file=sys.stderr)
         return 2
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                address = await stack.enter_async_context(_metrics_server(args, metrics))
+            except OSError as exc:
+                where = f"{args.metrics_host}:{args.metrics_port}"
+                print(f"video-gateway: cannot serve metrics on {where}: {exc}", file=sys.stderr)
+                return 2
+            if address is not None:
+                log.info("video_gateway_metrics", url=f"http://{address[0]}:{address[1]}/metrics")
+            return await _probe(args, config, targets, publisher, metrics)
+    finally:
+        publisher.close()
 
+
+async def _probe(
+    args: argparse.Namespace, config: ProbeConfig, targets: list[CameraTarget], publisher: VideoPublisher, metrics: VideoMetrics
+) -> int:
     def record(result: ProbeResult) -> None:
         publisher.add_result(result)
         if not result.online or result.status != "ok":
             log.info("camera_fault", camera_id=result.camera_id, status=result.status, reason=result.reason)
 
-    try:
-        async with ProbeRunner(config) as runner:
-            scheduler = Scheduler(targets, runner, on_result=record)
-            log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()),
-                     workers=config.concurrency, interval_s=config.interval_s)  # fmt: skip
-            if args.once:
-                await scheduler.probe_once()
-                publisher.add_heartbeats(scheduler.heartbeats(VERSION))
-                return 0
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
-            probing = asyncio.create_task(scheduler.run(stop))
-            await _tick(stop, publisher, scheduler, config)
-            await probing
+    async with ProbeRunner(config, metrics=metrics) as runner:
+        scheduler = Scheduler(targets, runner, on_result=record, metrics=metrics)
+        log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()),
+                 workers=config.concurrency, interval_s=config.interval_s)  # fmt: skip
+        if args.once:
+            await scheduler.probe_once()
+            publisher.add_heartbeats(scheduler.heartbeats(VERSION))
             return 0
-    finally:
-        publisher.close()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        probing = asyncio.create_task(scheduler.run(stop))
+        await _tick(stop, publisher, scheduler, config)
+        await probing
+        return 0
 
 
 async def _tick(stop: asyncio.Event, publisher: VideoPublisher, scheduler: Scheduler, config: ProbeConfig) -> None:

@@ -10,13 +10,20 @@ id so a restarted gateway never reuses an id.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import structlog
+from prometheus_client import CollectorRegistry
+
+from video_gateway.metrics import VideoMetrics
 from video_gateway.probe import ProbeResult
+
+log = structlog.get_logger("govpulse.video_gateway")
 
 STREAM = "video"
 #: Data sources in the generated registry are `node-<city code>`; deployments
@@ -28,7 +35,9 @@ DEFAULT_SOURCE_FORMAT = "node-{city_code}"
 class BatchSender(Protocol):
     """What the publisher needs from connectors.sdk.CityNodeProducer."""
 
-    def send(self, stream: str, events: Iterable[dict[str, Any]], batch_id: str | None = None) -> list[Any]: ...
+    def send(self, stream: str, events: Iterable[dict[str, Any]], batch_id: str | None = None) -> list[Any]:
+        """Queue one batch; returns futures with kafka-python's add_callback/add_errback (none when already done)."""
+        ...
 
     def flush(self, timeout_s: float | None = None) -> None: ...
 
@@ -57,8 +66,10 @@ class VideoPublisher:
         sender_factory: SenderFactory,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: VideoMetrics | None = None,
     ) -> None:
         """`node_sources` maps a video node id to (source id, city code)."""
+        self.metrics = metrics or VideoMetrics(CollectorRegistry())
         self._node_sources = dict(node_sources)
         self._factory = sender_factory
         self._senders: dict[str, BatchSender] = {}
@@ -92,7 +103,14 @@ class VideoPublisher:
             sender = self._senders.get(source)
             if sender is None:
                 sender = self._senders[source] = self._factory(source, self._city_of_source[source])
-            sender.send(STREAM, events)
+            outcome = _BatchOutcome(self.metrics, source, Counter(e["type"] for e in events))
+            try:
+                futures = sender.send(STREAM, events)
+            except Exception as exc:
+                # Counted, then raised as before: the events stay pending for close() to retry.
+                outcome.failed(exc)
+                raise
+            outcome.track(futures)
             sent += len(events)
             self._pending[source] = []
         return sent
@@ -121,6 +139,57 @@ class VideoPublisher:
         }
         event.update(fields)
         self._pending[source].append(event)
+
+
+class _BatchOutcome:
+    """Counts one source's batch as published once the broker acknowledged all its parts, or failed at the first error.
+
+    kafka-python runs the callbacks on its I/O thread, or at once on the
+    caller's thread when the future is already done; hence the lock.
+    """
+
+    def __init__(self, metrics: VideoMetrics, source: str, types: Counter[str]) -> None:
+        self._metrics, self._source, self._types = metrics, source, types
+        self._lock = threading.Lock()
+        self._parts_left = 0
+        self._settled = False
+
+    def track(self, futures: list[Any]) -> None:
+        pending = [f for f in futures if hasattr(f, "add_callback")]
+        if not pending:
+            # Nothing to wait for (the dry run prints at once).
+            self._settled = True
+            self._count_published()
+            return
+        self._parts_left = len(pending)
+        for future in pending:
+            future.add_callback(self._acked)
+            future.add_errback(self.failed)
+
+    def _acked(self, _metadata: Any) -> None:
+        with self._lock:
+            if self._settled:
+                return
+            self._parts_left -= 1
+            if self._parts_left > 0:
+                return
+            self._settled = True
+        self._count_published()
+
+    def _count_published(self) -> None:
+        self._metrics.batches_published.inc()
+        for event_type, count in self._types.items():
+            self._metrics.events_published.labels(event_type).inc(count)
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._settled:
+                return
+            self._settled = True
+        self._metrics.batches_failed.inc()
+        for event_type, count in self._types.items():
+            self._metrics.events_failed.labels(event_type).inc(count)
+        log.warning("video_batch_failed", source=self._source, events=sum(self._types.values()), error=repr(exc))
 
 
 def node_sources(registry: Any, source_format: str = DEFAULT_SOURCE_FORMAT) -> dict[str, tuple[str, int]]:

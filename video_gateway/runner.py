@@ -27,8 +27,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry
 
 from video_gateway.config import ProbeConfig
+from video_gateway.metrics import VideoMetrics
 from video_gateway.probe import CameraTarget, ProbeResult, failed, probe_camera
 
 log = structlog.get_logger("govpulse.video_gateway")
@@ -111,9 +113,10 @@ class _Worker:
 class ProbeRunner:
     """Bounded, deadline-guarded probing for an asyncio caller. Use as an async context manager."""
 
-    def __init__(self, config: ProbeConfig, probe_fn: ProbeFn = probe_camera) -> None:
+    def __init__(self, config: ProbeConfig, probe_fn: ProbeFn = probe_camera, *, metrics: VideoMetrics | None = None) -> None:
         self.config = config
         self._probe_fn = probe_fn
+        self.metrics = metrics or VideoMetrics(CollectorRegistry())
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: list[_Worker] = []
         self.killed = 0
@@ -152,22 +155,30 @@ class ProbeRunner:
         if self._idle is None:
             await self.start()
         assert self._idle is not None
+        queued = time.monotonic()
         worker = await self._idle.get()
         probed_at, started = datetime.now(UTC), time.monotonic()
+        self.metrics.probe_wait_seconds.observe(started - queued)
         deadline = self.config.deadline_s()
         try:
             result = await worker.probe(target, deadline)
         except (TimeoutError, EOFError, OSError) as exc:
+            timed_out = isinstance(exc, TimeoutError)
+            if timed_out:
+                self.metrics.deadline_kills.inc()
             worker = await self._replace(worker)
-            why = f"no answer within the {deadline:g} s probe deadline" if isinstance(exc, TimeoutError) else f"probe worker died: {exc!r}"
+            why = f"no answer within the {deadline:g} s probe deadline" if timed_out else f"probe worker died: {exc!r}"
             log.warning("probe_worker_replaced", camera_id=target.camera_id, reason=why)
-            return failed(target, "offline", why, probed_at, started)
+            result = failed(target, "offline", why, probed_at, started)
         finally:
             self._idle.put_nowait(worker)
+        self.metrics.probes.labels(result.status).inc()
+        self.metrics.probe_seconds.observe(result.duration_s)
         return result
 
     async def _replace(self, worker: _Worker) -> _Worker:
         self.killed += 1
+        self.metrics.worker_restarts.inc()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, worker.kill)
         fresh = await loop.run_in_executor(None, _Worker, self.config, self._probe_fn)

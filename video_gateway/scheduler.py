@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
+from prometheus_client import CollectorRegistry
 
+from video_gateway.metrics import VideoMetrics
 from video_gateway.probe import CameraTarget, ProbeResult
 from video_gateway.runner import ProbeRunner
 
@@ -125,6 +127,7 @@ class Scheduler:
         *,
         on_result: ResultHandler | None = None,
         clock: Clock = time.monotonic,
+        metrics: VideoMetrics | None = None,
     ) -> None:
         self.runner = runner
         self.clock = clock
@@ -133,6 +136,10 @@ class Scheduler:
         self._on_result = on_result
         self._in_flight: dict[str, asyncio.Task[ProbeResult]] = {}
         self.skipped = 0
+        self.metrics = metrics or VideoMetrics(CollectorRegistry())
+        # Read at scrape time, so a camera list swapped in through `plan.replace` shows at once.
+        self.metrics.cameras.set_function(lambda: len(self.plan))
+        self.metrics.nodes.set_function(lambda: len(self.cameras_by_node()))
 
     def cameras_by_node(self) -> dict[str, list[str]]:
         nodes: dict[str, list[str]] = {}
@@ -158,6 +165,7 @@ class Scheduler:
                     # Still probing from last time (the deadline is shorter than any
                     # sane interval, so this means an interval set too short).
                     self.skipped += 1
+                    self.metrics.probes_skipped.inc()
                     log.warning("probe_skipped_still_running", camera_id=target.camera_id)
                     continue
                 task = asyncio.create_task(self._probe_and_record(target), name=f"probe-{target.camera_id}")

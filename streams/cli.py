@@ -288,10 +288,11 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="govpulse", description="Real-time supervision of government service halls.")
+    # No abbreviations: `up --role worker` must be an error, not silently `--roles`.
+    p = argparse.ArgumentParser(prog="govpulse", description="Real-time supervision of government service halls.", allow_abbrev=False)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    up = sub.add_parser("up", help="run the stack: broker, Redis, ClickHouse, worker, gateway, /metrics")
+    up = sub.add_parser("up", help="run the stack: broker, Redis, ClickHouse, worker, gateway, /metrics", allow_abbrev=False)
     up.add_argument("--simulate", action="store_true", help="feed it with simulated city nodes")
     up.add_argument("--data-dir", help="where chDB data, tokens and logs live (default ./var)")
     up.add_argument("--port", type=int, help="HTTP port for the gateway and /metrics (default 8080)")

@@ -8,6 +8,8 @@ that rejects every node) costs an operator far more than a clear refusal.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +19,26 @@ if TYPE_CHECKING:
     from streams.settings import Settings
 
 
+#: GOVPULSE_* variables read by something other than the settings object: the CLI's sign-in and the
+#: video gateway's probe configuration.
+OTHER_VARIABLES = frozenset({"GOVPULSE_USER", "GOVPULSE_PASSWORD"})
+OTHER_PREFIXES = ("GOVPULSE_VIDEO_",)
+
+
 def check_deployment(s: Settings) -> None:
-    problems = [*_process_layout(s), *_node_tokens(s)]
+    problems = [*unknown_variables(s, os.environ), *_process_layout(s), *_node_tokens(s)]
     if s.grafana_dir is not None:
         problems += grafana_problems(s.grafana_dir)
     if problems:
         raise ValueError("inconsistent configuration:\n- " + "\n- ".join(problems))
+
+
+def unknown_variables(s: Settings, environ: Mapping[str, str]) -> list[str]:
+    """A misspelt GOVPULSE_ variable would otherwise be ignored and its default used without a word."""
+    known = {f"GOVPULSE_{name.upper()}" for name in type(s).model_fields}
+    unknown = sorted(name for name in environ
+                     if name.startswith("GOVPULSE_") and name not in known | OTHER_VARIABLES and not name.startswith(OTHER_PREFIXES))  # fmt: skip
+    return [f"{name} is not a govpulse setting (see `govpulse config env-example`)" for name in unknown]
 
 
 def _process_layout(s: Settings) -> list[str]:
@@ -63,14 +79,16 @@ def _node_tokens(s: Settings) -> list[str]:
     # `govpulse up` on the embedded stack issues demo tokens itself; a deployed gateway never does.
     if "gateway" not in s.role_set or s.embedded_kafka:
         return []
+    from connectors.node_tokens import NodeTokens
+
     path = s.tokens_path
     try:
-        count = len(json.loads(path.read_text(encoding="utf-8")))
+        count = len(NodeTokens.load(path))
     except FileNotFoundError:
         return [f"the gateway has no node tokens ({path} does not exist): issue them with `govpulse tokens issue SOURCE... "
                 "--out FILE` and point GOVPULSE_NODE_TOKENS_FILE at the hashed file"]  # fmt: skip
-    except (OSError, ValueError) as exc:
-        return [f"the gateway cannot read its node tokens {path}: {exc}"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return [f"the gateway cannot read its node tokens {path}: {exc!r}"]
     if count == 0:
         return [f"the gateway's node tokens file {path} is empty: every node would be refused"]
     return []

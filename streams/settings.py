@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     sink_retry_max_s: float = Field(default=30.0, gt=0, description="Cap on the retry backoff while ClickHouse is down.")
 
     registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
-    registry_halls: int = Field(default=2100, ge=21)
+    registry_halls: int = Field(default=2100, ge=143, description="Halls of a generated registry: at least one per city and county.")
 
     rules_dir: Path | None = Field(default=None, description="Alert rule files (*.yaml); default alert_rules beside the code.")
     webhooks: dict[str, SecretStr] = Field(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from connectors.node_tokens import issue_tokens
 from streams.settings import Settings
 
 KAFKA = "kafka://kafka:9092"
@@ -42,9 +43,12 @@ def test_a_gateway_without_node_tokens_is_refused(tmp_path: Path) -> None:
     """A deployed gateway with a missing or empty token file would refuse every node, so it does not start."""
     missing = tmp_path / "node_tokens.json"
     assert "the gateway has no node tokens" in _refusal(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
-    missing.write_text("{}")
+    missing.write_text(json.dumps({"sources": {}}))
     assert "is empty" in _refusal(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
-    missing.write_text(json.dumps({"node-440100": "scrypt$..."}))
+    missing.write_text(json.dumps({"node-440100": "a token in clear"}))
+    assert "cannot read its node tokens" in _refusal(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
+    missing.unlink()
+    issue_tokens(["node-440100"], missing)
     Settings(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
 
 
@@ -68,3 +72,12 @@ def test_every_problem_is_listed_at_once() -> None:
     """An operator fixes the whole file in one go, not one refusal per restart."""
     text = _refusal(roles="worker", worker_replicas=3, clickhouse_cluster="c")
     assert text.count("\n- ") >= 4
+
+
+def test_a_misspelt_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVPULSE_WORKER_REPLICA (no S) would be ignored silently; it is named instead."""
+    monkeypatch.setenv("GOVPULSE_WORKER_REPLICA", "4")
+    monkeypatch.setenv("GOVPULSE_VIDEO_BLUR__THRESHOLD", "0.5")  # the video gateway's own
+    text = _refusal()
+    assert "GOVPULSE_WORKER_REPLICA is not a govpulse setting" in text
+    assert "GOVPULSE_VIDEO_BLUR__THRESHOLD" not in text

@@ -53,7 +53,7 @@ class Up:
         self.base = f"http://127.0.0.1:{self.port}"
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / f"up-{self.port}.log"
-        env = dict(os.environ, GOVPULSE_REGISTRY_HALLS="300", GOVPULSE_TOPIC_PARTITIONS="4", **(env or {}))
+        env = {**os.environ, "GOVPULSE_REGISTRY_HALLS": "300", "GOVPULSE_TOPIC_PARTITIONS": "4", **(env or {})}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data_dir), "--port", str(self.port), *args],

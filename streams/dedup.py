@@ -5,10 +5,12 @@ handing the worker the same message again after a crash or rebalance is a
 redelivery, and must go through as if it were new. The difference is the
 offset the event id was first seen at.
 
-State is per topic-partition, because partitions move between workers; it is
-bounded in size and in age, and rebuilt from ClickHouse when a partition is
-assigned. Older duplicates than the window are still caught by the
-ReplacingMergeTree key on `event_id`.
+State is per topic-partition, because partitions move between workers, and
+rebuilt from ClickHouse when a partition is assigned. Its size is one budget
+per worker shared by the partitions it holds (`resize`), so memory does not
+grow with the number of topics and partitions. Duplicates older than the
+window are still collapsed by the ReplacingMergeTree key on `event_id`, though
+a summing rollup may have counted them once more by then.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ class SeenIds:
             ids[event_id] = offset
             if len(ids) > self.max_ids:
                 ids.popitem(last=False)
+
+    def resize(self, max_ids: int) -> None:
+        """Keep at most `max_ids` from now on; shrinking forgets the oldest at once."""
+        self.max_ids = max_ids
+        while len(self._first_offset) > max_ids:
+            self._first_offset.popitem(last=False)
 
     def is_duplicate(self, event_id: str, offset: int) -> bool:
         """True when the id was first seen at another offset than this one."""

@@ -103,6 +103,16 @@ class IngestProcessor:
         """Drop state of partitions this worker no longer owns; another worker rebuilds it."""
         for tp in topic_partitions:
             self._state.pop(tp, None)
+        self._share_dedup_budget()
+
+    def _dedup_share(self, partitions: int) -> int:
+        return max(1000, self.dedup_max_ids // max(1, partitions))
+
+    def _share_dedup_budget(self) -> None:
+        """One budget of remembered ids per worker, split evenly over the partitions it holds."""
+        share = self._dedup_share(len(self._state))
+        for state in self._state.values():
+            state.seen.resize(share)
 
     async def process(self, messages: list[RawMessage]) -> None:
         now = self.clock()
@@ -183,8 +193,9 @@ class IngestProcessor:
         stream = TOPIC_TO_STREAM[topic].name
         generation = self.generations.get(topic, 1)
         written: dict[tuple[str, int], int] = {}
-        seen = SeenIds(self.dedup_max_ids)
-        params = {"topic": topic, "generation": generation, "partition": partition, "limit": self.dedup_max_ids}
+        share = self._dedup_share(len(self._state) + 1)
+        seen = SeenIds(share)
+        params = {"topic": topic, "generation": generation, "partition": partition, "limit": share}
         where = "_topic = {topic:String} AND _generation = {generation:UInt32} AND _partition = {partition:UInt16}"
         for table in TABLES_OF_STREAM[stream]:
             rows = await self._retry(
@@ -211,6 +222,7 @@ class IngestProcessor:
                 seen.remember(event_id, int(offset))
         state = _PartitionState(generation, written, seen)
         self._state[(topic, partition)] = state
+        self._share_dedup_budget()
         log.info("partition_recovered", topic=topic, generation=generation, partition=partition,
                  written=max(written.values(), default=-1), seen_ids=len(seen))  # fmt: skip
         return state

@@ -54,7 +54,10 @@ class Settings(BaseSettings):
 
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
     max_future_skew_s: int = Field(default=300, ge=0, description="Newer occurred_at than now + this is rejected as future.")
-    dedup_max_ids: int = Field(default=2_000_000, ge=1000, description="Event ids remembered per partition to spot duplicates.")
+    dedup_max_ids: int = Field(
+        default=2_000_000, ge=1000,
+        description="Event ids a worker remembers to spot duplicates, shared by the partitions it holds (about 200 bytes each).",
+    )
 
     sink_batch_messages: int = Field(default=200, ge=1, description="Kafka messages (batches) per ClickHouse write.")
     sink_flush_s: float = Field(default=0.5, gt=0, description="Longest wait before a partial write.")

@@ -20,3 +20,13 @@ def test_memory_is_bounded_by_forgetting_the_oldest() -> None:
     assert len(seen) == 3
     assert not seen.is_duplicate("a", 99)
     assert seen.is_duplicate("d", 99)
+
+
+def test_shrinking_forgets_the_oldest_at_once() -> None:
+    """A partition's share shrinks when the worker takes more partitions; the newest ids stay."""
+    seen = SeenIds(max_ids=5)
+    for offset, event_id in enumerate("abcde"):
+        seen.remember(event_id, offset)
+    seen.resize(2)
+    assert len(seen) == 2
+    assert seen.is_duplicate("e", 99) and not seen.is_duplicate("a", 99)

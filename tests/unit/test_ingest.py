@@ -127,3 +127,22 @@ async def test_a_write_that_reached_one_shard_only_is_completed_on_replay(regist
     await _processor(registry, store, letters).process(messages)
     assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e7", "e8"]
     assert letters == []
+
+
+async def test_the_dedup_budget_is_shared_by_the_partitions_a_worker_holds(registry) -> None:
+    """With a budget of 2,000 ids, a second partition halves the first one's memory: its oldest ids are forgotten."""
+    store, letters = MemoryStore(), []
+    processor = IngestProcessor(
+        Validator(registry), store, lambda items: _collect(letters, items), Metrics(CollectorRegistry()), dedup_max_ids=2000,
+        generations={"raw.queue": 1}, retry_max_s=0.01, clock=lambda: NOW,
+    )  # fmt: skip
+    await processor.process([_message(i, [_event(registry, n) for n in range(i * 500, i * 500 + 500)]) for i in range(3)])
+    other = encode_batch_parts(stream="queue", source="node-440100", batch_id="p1", received_at=None, events=[_event(registry, 9999)])
+    await processor.process([RawMessage("raw.queue", 1, 0, other)])
+    resent = [_event(registry, 0), _event(registry, 1499)]  # the oldest id (forgotten) and the newest (remembered)
+    await processor.process([_message(3, resent)])
+    assert [d["event_id"] for d in letters] == ["e1499"]
+
+
+async def _collect(letters: list[dict[str, Any]], items: list[tuple[bytes, bytes]]) -> None:
+    letters.extend(pydantic_core.from_json(v) for _, v in items)

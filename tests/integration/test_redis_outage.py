@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.integration.conftest import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 ZS = 442000  # 中山: only tests without day totals send for it
+OUTAGE_S = 30.0
 
 
 async def _in_history(stack, fp: str) -> bool:
@@ -34,6 +36,7 @@ async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None
             assert (await anext(events))[0] == "snapshot"
             await asyncio.sleep(1.5)  # the session reaches the append-only file (fsync every second)
             await asyncio.to_thread(valkey.stop)
+            back_at = time.monotonic() + OUTAGE_S
             try:
                 await post_events(stack, ZS, "evaluation", bad_reviews(stack, ZS, "S-RD-1"))  # the gateway needs no Redis
                 await eventually(lambda: _in_history(stack, fp), timeout_s=30)  # fired, and recorded
@@ -41,6 +44,7 @@ async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None
                 async with board.get("/api/v1/alerts") as resp:
                     assert resp.status == 503  # sessions cannot be checked: "retry", not "sign in"
             finally:
+                await asyncio.sleep(max(0.0, back_at - time.monotonic()))
                 await asyncio.to_thread(valkey.start)
 
             # The open board's feed resubscribes and gets a snapshot holding the alert it missed.

@@ -15,7 +15,7 @@ from tests.integration.helpers import queue_event
 
 pytestmark = pytest.mark.integration
 YF = 445300  # 云浮: no other test sends for it
-FAULT_S = 10.0
+FAULT_S = 30.0  # as long as a ClickHouse restart takes
 
 
 async def _offsets(stack) -> tuple[dict[int, int], dict[int, int]]:

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Where the embedded stack keeps chDB data, tokens and logs.")
     kafka_dsn: str = Field(default="embedded", description="`embedded`, or kafka://host:port[,host:port].")
     clickhouse_dsn: str = Field(default="", description="chdb:///path or http://user:pass@host:8123/db; empty means chDB under data_dir.")
-    clickhouse_database: str = "govpulse"
+    clickhouse_database: str = Field(default="govpulse", description="ClickHouse database for every table; created if missing.")
     clickhouse_cluster: str = Field(
         default="", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$",
         description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. Empty: one node.",
@@ -40,17 +40,20 @@ class Settings(BaseSettings):
     embedded_kafka_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
     embedded_redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
 
-    topic_partitions: int = Field(default=8, ge=1, le=1024)
-    consumer_group: str = "govpulse"
+    topic_partitions: int = Field(
+        default=8, ge=1, le=1024,
+        description="Partitions of the raw, dead-letter and alerts topics when they are created (keyed by city); the most workers that can share the load.",
+    )
+    consumer_group: str = Field(default="govpulse", description="Kafka consumer group of the workers; the center's rule feed uses <group>-rules.")
     #: Tansu answers a group join after half the session timeout, so the
     #: embedded mode uses a short one to start in seconds rather than half a minute.
     broker_session_timeout_s: float = Field(default=0.0, ge=0, description="0: 6 s when embedded, 30 s otherwise.")
 
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=8080, ge=0, le=65535)
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server listens on (gateway, center, /metrics); 0.0.0.0 in containers.")
+    http_port: int = Field(default=8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
     node_tokens_file: Path | None = Field(default=None, description="Hashed node tokens; default data_dir/node_tokens.json.")
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    max_batch_events: int = Field(default=5000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body the HTTP server reads; larger is 413.")
+    max_batch_events: int = Field(default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413.")
 
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
     max_future_skew_s: int = Field(default=300, ge=0, description="Newer occurred_at than now + this is rejected as future.")
@@ -81,7 +84,7 @@ class Settings(BaseSettings):
     users_file: Path | None = Field(default=None, description="Monitoring-center users with password hashes; default data_dir/users.json.")
     login_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600, description="A sign-in lasts this long (a duty shift), then the page asks again.")
     login_max_failures: int = Field(default=10, ge=1, description="Failed sign-ins per username before it is locked for login_lockout_s.")
-    login_lockout_s: int = Field(default=900, ge=1)
+    login_lockout_s: int = Field(default=900, ge=1, description="How long a username stays locked after too many failed sign-ins.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure; set true behind HTTPS.")
     grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links.")
     grafana_dir: Path | None = Field(
@@ -95,8 +98,8 @@ class Settings(BaseSettings):
         "START seconds after the stack is up. Empty: off.",
     )
 
-    log_level: str = "info"
-    log_json: bool = True
+    log_level: str = Field(default="info", description="debug, info, warning or error.")
+    log_json: bool = Field(default=True, description="One JSON object per log line; false for console-friendly lines.")
     simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")
 
     @model_validator(mode="after")

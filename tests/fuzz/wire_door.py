@@ -32,6 +32,8 @@ SEEDS = [
     ),
 ]
 counts = {"tried": 0, "decoded": 0, "malformed": 0}
+# Inputs that once crashed the door; they seed every run so a regression shows in the first few inputs.
+CRASHES = Path(__file__).with_name("wire_crashes")
 RUNS = [100_000]  # set from -runs=; the report prints at the last run (atheris leaves without atexit)
 
 
@@ -70,6 +72,10 @@ def main() -> None:
     corpus = tempfile.mkdtemp(prefix="govpulse-wire-corpus-")
     for i, seed in enumerate(SEEDS):
         (Path(corpus) / f"seed{i}").write_bytes(seed)
+    for crash in CRASHES.iterdir():
+        (Path(corpus) / crash.name).write_bytes(crash.read_bytes())
+    # A new crash's reproducer goes to a temporary folder, not into the working tree.
+    args.append(f"-artifact_prefix={tempfile.mkdtemp(prefix='govpulse-wire-crash-')}/")
     args.append(corpus)
     atheris.Setup(args, one_input)
     atheris.Fuzz()

@@ -357,12 +357,20 @@ def _parser() -> argparse.ArgumentParser:
     from video_gateway.cli import add_parser as add_video_parser
 
     deploy_cli.add_parsers(sub)
+    # Listed here for --help; `main` hands `govpulse bench ...` to the bench's own parser.
+    sub.add_parser("bench", help="govpulse against its ceiling and a Faust peer: events/s, latency, CPU, RSS", add_help=False)
     add_users_parser(sub)
     add_video_parser(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from streams.bench.run import main as bench
+
+        bench(argv[1:])
+        return 0
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)

@@ -71,7 +71,8 @@ class _Pending:
     #: Accepted events per stream, replays included, for the event rules.
     fresh: dict[str, list[tuple[Any, datetime, int]]] = field(default_factory=lambda: defaultdict(list))
     rejected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    oldest_ts: dict[str, float] = field(default_factory=dict)
+    #: (stream, seconds since the epoch) per message with rows in this write: when the gateway received it.
+    arrivals: list[tuple[str, float]] = field(default_factory=list)
 
 
 class IngestProcessor:
@@ -184,8 +185,10 @@ class IngestProcessor:
             pending.accepted[spec.name] += 1
         if replayed:
             self.metrics.batches_replayed.labels(msg.topic).inc()
-        if msg.timestamp is not None and kept:
-            pending.oldest_ts[spec.name] = min(pending.oldest_ts.get(spec.name, msg.timestamp), msg.timestamp)
+        # From the gateway's receipt (the broker's timestamp for an SDK batch, which has none) until visible.
+        arrival = batch.received_at.timestamp() if batch.received_at is not None else msg.timestamp
+        if arrival is not None and kept and not replayed:
+            pending.arrivals.append((spec.name, arrival))
 
     # -- recovery --------------------------------------------------------------------
     async def _recover(self, topic: str, partition: int) -> _PartitionState:
@@ -251,5 +254,5 @@ class IngestProcessor:
         for reason, count in pending.rejected.items():
             self.metrics.events_rejected.labels(reason).inc(count)
         now = time.time()
-        for stream, ts in pending.oldest_ts.items():
-            self.metrics.processing_latency.labels(stream).observe(max(0.0, now - ts))
+        for stream, arrival in pending.arrivals:
+            self.metrics.processing_latency.labels(stream).observe(max(0.0, now - arrival))

@@ -346,13 +346,21 @@ class Stack:
 
     async def _tick_rules(self) -> None:
         assert self.rules is not None and self.reloader is not None
+        loop = asyncio.get_running_loop()
+        next_full = loop.time() + self.settings.rule_tick_s
         while True:
-            await asyncio.sleep(self.settings.rule_tick_s)
+            # Wake for the full round, or earlier when an indicator rule falls due: an alert then waits for its
+            # rule's `every` only, not for `every` plus up to one tick.
+            await asyncio.sleep(max(0.05, min(next_full - loop.time(), self.rules.seconds_until_due())))
             try:
-                changed = self.reloader.poll()
-                if changed is not None:
-                    self._use_rules(changed)
-                await self.rules.tick()
+                if loop.time() >= next_full:
+                    next_full = loop.time() + self.settings.rule_tick_s
+                    changed = self.reloader.poll()
+                    if changed is not None:
+                        self._use_rules(changed)
+                    await self.rules.tick()
+                else:
+                    await self.rules.evaluate_due()
                 await self._save_alerts()
             except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
                 log.warning("rule_round_failed", error=repr(exc)[:300])

@@ -302,15 +302,15 @@ class _Sender:
 
     MAX_BACKLOG = 100_000
 
-    def __init__(self, base: str, tokens: dict[str, str], bodies: list[Body]) -> None:
-        self.base, self.tokens = base, tokens
+    def __init__(self, base: str, worker_base: str, tokens: dict[str, str], bodies: list[Body]) -> None:
+        self.base, self.worker_base, self.tokens = base, worker_base, tokens
         self.feed = passes(bodies)
         self.accepted = self.errors = 0
         self.stored = 0.0
 
     async def watch_backlog(self, session: aiohttp.ClientSession) -> None:
         while True:
-            async with session.get(f"{self.base}/metrics") as resp:
+            async with session.get(f"{self.worker_base}/metrics") as resp:
                 self.stored = _sum(await resp.text(), "govpulse_events_accepted_total{")
             await asyncio.sleep(0.5)
 
@@ -397,7 +397,19 @@ async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injec
     return list(fired[anomalies.EVENT_RULE].values()), list(fired[anomalies.INDICATOR_RULE].values()), len(posted)
 
 
+def _start_role(roles: str, env: dict[str, str], data: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],  # noqa: S603
+                            env={**env, "GOVPULSE_ROLES": roles}, stdout=subprocess.DEVNULL, stderr=log.open("wb"))  # fmt: skip
+    wait_until(lambda: proc.poll() is not None or "govpulse_" in _metrics(base), 300, f"govpulse {roles}")
+    if proc.poll() is not None:
+        raise RuntimeError(f"govpulse {roles} exited; see {log}")
+    return proc, base
+
+
 def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
+    """The deployed shape (docker/): a gateway process, and a worker+center process, over one broker and Redis."""
     row = Row("govpulse (gateway → alerts)", halls)
     data = work / "govpulse"
     rules = work / "rules"
@@ -405,25 +417,22 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
     (rules / "zz_bench_probe.yaml").write_text(anomalies.PROBE_RULES)
     broker, redis = _broker(work), valkey_server(free_port(), work / "redis")
     redis.start()
-    proc = None
+    procs: list[subprocess.Popen] = []
     try:
         bootstrap = f"127.0.0.1:{broker.port}"
         kafka_conn.ensure_topics(bootstrap, PARTITIONS)
         registry = generate(halls=halls)
         senders = {b.source for b in bodies} | {f"node-{h.city_code}" for h in registry.entities("hall")}
         tokens = issue_tokens(sorted(senders), data / "node_tokens.json")
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env = {**os.environ, "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}", "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0",
                "GOVPULSE_TOPIC_PARTITIONS": str(PARTITIONS), "GOVPULSE_REGISTRY_HALLS": str(halls),
                "GOVPULSE_RULES_DIR": str(rules), "GOVPULSE_LOG_LEVEL": "warning"}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=(work / "govpulse.log").open("wb"))  # fmt: skip
-        wait_until(lambda: proc.poll() is not None or "govpulse_events_accepted_total" in _metrics(base), 300, "govpulse up")
-        if proc.poll() is not None:
-            raise RuntimeError(f"govpulse exited; see {work / 'govpulse.log'}")
-        sender = _Sender(base, tokens, bodies)
-        pids = {"govpulse": proc.pid, "broker": broker.pid or 0, "redis": redis.pid or 0}
+        worker, base = _start_role("worker,center", env, data, work / "worker.log")
+        procs.append(worker)
+        gateway, gateway_base = _start_role("gateway", env, data, work / "gateway.log")
+        procs.append(gateway)
+        sender = _Sender(gateway_base, base, tokens, bodies)
+        pids = {"gateway": gateway.pid, "worker+center": worker.pid, "broker": broker.pid or 0, "redis": redis.pid or 0}
         with Sampler(pids) as sampler:
 
             async def flat_out() -> tuple[float, dict[str, float], float, float]:
@@ -453,8 +462,9 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             row.notes.append(f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, {len(ind_lat)} indicator-rule")
             row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
     finally:
-        if proc is not None:
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
             proc.wait(timeout=120)
         redis.stop()
         broker.stop()

@@ -117,10 +117,24 @@ class RuleRunner:
 
     async def tick(self) -> None:
         """One timer round: age event windows, evaluate due indicator rules, move silences along."""
+        await self._round(full=True)
+
+    async def evaluate_due(self) -> None:
+        """Only the indicator rules that are due: run between full rounds so none waits for the next one."""
+        await self._round(full=False)
+
+    def seconds_until_due(self) -> float:
+        """Until the next indicator rule is due (0 if one is already); inf without indicator rules."""
+        now = time.monotonic()
+        return max(0.0, min((self._next_due.get(c.rule_id, 0.0) - now for c in self.setup.indicator_checks),
+                            default=float("inf")))  # fmt: skip
+
+    async def _round(self, *, full: bool) -> None:
         now = self.clock()
         observations: list[Observation] = []
-        for rule in self.setup.event_rules:
-            observations += self._guard_sync(rule.rule_id, lambda rule=rule: rule.tick(now))
+        if full:
+            for rule in self.setup.event_rules:
+                observations += self._guard_sync(rule.rule_id, lambda rule=rule: rule.tick(now))
         due = [c for c in self.setup.indicator_checks if self._next_due.get(c.rule_id, 0.0) <= time.monotonic()]
         results = await asyncio.gather(*(self._evaluate(check, now) for check in due))
         notices: list[Notice] = []
@@ -134,7 +148,8 @@ class RuleRunner:
                     seen.add(fingerprint(obs.rule_id, obs.group))
                 notices += self.book.resolve_missing(check.rule_id, seen, now)
             notices += self._observe_all(observations)
-            notices += self.book.tick(now)
+            if full:
+                notices += self.book.tick(now)
             await self._publish(notices)
 
     async def act(self, change: Callable[[datetime], list[Notice]]) -> list[Notice]:

@@ -50,3 +50,49 @@ async def test_a_failing_rule_is_counted_and_the_others_still_fire() -> None:
     await runner.tick()
     assert [(n.kind, n.alert.rule_id) for n in out.notices] == [("firing", "burst")]
     assert metrics.registry.get_sample_value("govpulse_rule_errors_total", {"rule": "broken"}) == 1
+
+
+class Counting:
+    """An indicator check that finds nothing and counts its evaluations."""
+
+    rule_id = "counted"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def evaluate(self, reader: Any, now: datetime) -> list:
+        self.calls += 1
+        return []
+
+
+class Ticking(FrequencyRule):
+    def __init__(self) -> None:
+        super().__init__("ticking", "evaluation", {}, ("staff_id",), 2, 600)
+        self.ticks = 0
+
+    def tick(self, now: datetime) -> list:
+        self.ticks += 1
+        return super().tick(now)
+
+
+async def test_a_due_indicator_rule_is_evaluated_between_full_rounds() -> None:
+    """The timer wakes when an indicator rule falls due and evaluates only that; event windows age on full rounds."""
+    book = AlertBook()
+    book.register_rule("counted", severity="info")
+    book.register_rule("ticking", severity="info")
+    runner = RuleRunner(book, Collected(), reader=None, metrics=Metrics(CollectorRegistry()), clock=lambda: T0)  # type: ignore[arg-type]
+    check, event_rule = Counting(), Ticking()
+    runner.use(RuleSetup(event_rules=[event_rule], indicator_checks=[check], every_s={"counted": 10.0}))  # type: ignore[list-item]
+    assert runner.seconds_until_due() == 0.0  # never evaluated: due at once
+    await runner.evaluate_due()
+    assert (check.calls, event_rule.ticks) == (1, 0)
+    assert 9.0 < runner.seconds_until_due() <= 10.0
+    await runner.evaluate_due()  # not due again yet
+    assert check.calls == 1
+    await runner.tick()
+    assert event_rule.ticks == 1
+
+
+def test_without_indicator_rules_nothing_is_ever_due() -> None:
+    runner = RuleRunner(AlertBook(), Collected(), reader=None, metrics=Metrics(CollectorRegistry()), clock=lambda: T0)  # type: ignore[arg-type]
+    assert runner.seconds_until_due() == float("inf")

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import pydantic_core
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from streams.models import SCHEMA_VERSION, StreamName
-from streams.models.common import Ident
+from streams.models.common import Ident, UtcDatetime
 
 #: Supported envelope versions; a consumer rejects a batch from the future.
 SUPPORTED_VERSIONS = frozenset({SCHEMA_VERSION})
@@ -30,7 +30,7 @@ class Batch(BaseModel):
     stream: StreamName
     source: Ident
     batch_id: Ident
-    received_at: AwareDatetime | None = Field(
+    received_at: UtcDatetime | None = Field(
         default=None, description="Set by the gateway when it accepted the batch; None from the SDK."
     )
     events: list[Any] = Field(max_length=100_000)

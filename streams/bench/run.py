@@ -149,7 +149,8 @@ def ceiling(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         row.cpu_s["ceiling"] = round(result["cpu_s"], 1)
         row.cpu_s_per_million = sum(row.cpu_s.values()) / max(1, row.events) * 1e6
         row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
-        row.notes.append("broker CPU counted over warm-up too (an upper bound)")
+        row.notes.append(f"the ceiling process was busy {result['cpu_s'] / max(result['seconds'], 1e-9):.0%} of the window; "
+                         "broker CPU counted over warm-up too (an upper bound)")
         if result["invalid"]:
             row.notes.append(f"{result['invalid']} records refused by validation")
     finally:
@@ -173,6 +174,12 @@ def _peer_report(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {"stored": 0, "invalid": 0}
+
+
+def _peer_handled(report: Path) -> int:
+    """Events the peer stored or refused."""
+    done = _peer_report(report)
+    return done["stored"] + done["invalid"]
 
 
 def _peer_latencies(report: Path) -> list[tuple[float, float]]:
@@ -215,10 +222,13 @@ def peer(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             if stored >= backlog:
                 row.notes.append("drained its whole backlog inside the window: a lower bound")
             # Latency at the paced rate, once the backlog is gone.
-            wait_until(lambda: _peer_report(report)["stored"] >= backlog, 1800, "the peer to drain its backlog", every_s=1)
+            wait_until(lambda: _peer_handled(report) >= backlog, 1800, "the peer to drain its backlog", every_s=1)
             paced_from = time.time()
-            asyncio.run(_paced_peer(bootstrap, bodies, plan, copies))
-            time.sleep(5)
+            sent = asyncio.run(_paced_peer(bootstrap, bodies, plan, copies))
+            # Every paced event is counted, however late: the peer may fall behind at the peak rate.
+            wait_until(lambda: _peer_handled(report) >= backlog + sent, 900, "the peer to store the paced events",
+                       every_s=1)  # fmt: skip
+            time.sleep(1.5)  # its report timer writes the last latencies within a second
             latencies = [lat for ts, lat in _peer_latencies(report) if ts >= paced_from]
             row.ingest_p50_s, row.ingest_p99_s = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
             row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
@@ -230,7 +240,8 @@ def peer(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
     return row
 
 
-async def _paced_peer(bootstrap: str, bodies: list[Body], plan: Plan, first_copy: int) -> None:
+async def _paced_peer(bootstrap: str, bodies: list[Body], plan: Plan, first_copy: int) -> int:
+    """Produce one event per message at the paced rate; returns how many were produced."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     topic_of = {stream: topic for topic, stream in PEER_TOPICS.items()}
@@ -249,6 +260,7 @@ async def _paced_peer(bootstrap: str, bodies: list[Body], plan: Plan, first_copy
         await producer.flush()
     finally:
         await producer.stop()
+    return sent
 
 
 # -- govpulse --------------------------------------------------------------------------------------------------------
@@ -402,7 +414,7 @@ async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injec
 def _start_role(roles: str, env: dict[str, str], data: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],  # noqa: S603
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],
                             env={**env, "GOVPULSE_ROLES": roles}, stdout=subprocess.DEVNULL, stderr=log.open("wb"))  # fmt: skip
     wait_until(lambda: proc.poll() is not None or "govpulse_" in _metrics(base), 300, f"govpulse {roles}")
     if proc.poll() is not None:
@@ -500,6 +512,41 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def _judged(halls: int, name: str, value: float | None, limit: float, higher_is_better: bool) -> dict[str, Any]:
+    met = None if value is None else (value >= limit if higher_is_better else value <= limit)
+    return {"halls": halls, "target": name, "value": value, "limit": limit, "met": met}
+
+
+def targets(rows: list[Row]) -> list[dict[str, Any]]:
+    """The issue's targets per registry size, each with the figure it was judged on; None where a row is missing."""
+    out = []
+    for halls in sorted({r.halls for r in rows}):
+        by = {r.name.split(" ", 1)[0]: r for r in rows if r.halls == halls}
+        gp, peer_row, ceil = by.get("govpulse"), by.get("peer"), by.get("ceiling")
+
+        if gp is None:
+            continue
+        indicator_limit = anomalies.INDICATOR_EVERY_S + 2.0
+        out += [
+            _judged(halls, "govpulse events/s", gp.events_per_s, 50_000, True),
+            _judged(halls, "govpulse / peer", gp.events_per_s / peer_row.events_per_s if peer_row and peer_row.events_per_s else None, 5.0, True),
+            _judged(halls, "govpulse / ceiling", gp.events_per_s / ceil.events_per_s if ceil and ceil.events_per_s else None, 0.30, True),
+            _judged(halls, "event-rule alert p99 s", gp.event_alert_p99_s, 2.0, False),
+            _judged(halls, "indicator-rule alert p99 s", gp.indicator_alert_p99_s, indicator_limit, False),
+            _judged(halls, "worker peak RSS MB", gp.peak_rss_mb.get("worker+center"), 1536, False),
+        ]  # fmt: skip
+    return out
+
+
+def _targets_text(judged: list[dict[str, Any]]) -> str:
+    lines = []
+    for t in judged:
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
+        value = "—" if t["value"] is None else f"{t['value']:,.2f}"
+        lines.append(f"{t['halls']:>6,} halls  {t['target']:<28} {value:>10}  (limit {t['limit']:,}) {verdict}")
+    return "\n".join(lines)
+
+
 def run(sizes: list[int], rows: list[str], plan: Plan) -> list[Row]:
     results: list[Row] = []
     today = datetime.now(UTC).date()
@@ -537,12 +584,13 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown rows {unknown}; rows are {', '.join(ROWS)}")
     results = run([int(s) for s in args.sizes.split(",")], rows, plan)
-    text = table(results)
+    judged = targets(results)
+    text = table(results) + "\n\n" + _targets_text(judged)
     print(f"\n{text}\n\n{os.cpu_count()} cores; window {plan.seconds:.0f} s after {plan.warmup:.0f} s warm-up; "
           f"latencies at {plan.paced_rate:,.0f} events/s for {plan.paced_seconds:.0f} s", flush=True)
     plan.out.mkdir(parents=True, exist_ok=True)
     (plan.out / "bench.json").write_text(json.dumps({"cores": os.cpu_count(), "plan": {k: str(v) for k, v in asdict(plan).items()},
-                                                     "rows": [asdict(r) for r in results]}, indent=2, ensure_ascii=False))  # fmt: skip
+                                                     "rows": [asdict(r) for r in results], "targets": judged}, indent=2, ensure_ascii=False))  # fmt: skip
     (plan.out / "bench.txt").write_text(text + "\n")
     print(f"written {plan.out / 'bench.json'} and {plan.out / 'bench.txt'}")
 

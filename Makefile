@@ -4,13 +4,17 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test schemas clean
+.PHONY: demo test bench schemas clean
 
 demo: $(VENV)/.installed-embedded
 	$(BIN)/govpulse up --simulate --scenario 30:bad_review_burst --scenario 60:node_offline
 
 test: $(VENV)/.installed-test $(VENV)/.installed-debian
 	$(BIN)/python -m pytest -q
+
+# govpulse against its ceiling and a Faust peer (README, Performance); about 30 minutes.
+bench: $(VENV)/.installed-embedded
+	$(BIN)/govpulse bench
 
 schemas: $(VENV)/.installed-embedded
 	$(BIN)/govpulse schema export --out docs/schemas

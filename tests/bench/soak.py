@@ -27,21 +27,12 @@ from pathlib import Path
 import aiohttp
 
 from connectors.node_tokens import issue_tokens
+from streams.bench.procs import rss_mb as _rss_mb
 from streams.embedded import free_port
 from streams.registry.generate import generate
 from streams.simulator import Simulation
 
 BATCH = 500
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return 0.0
 
 
 def _children(pid: int) -> list[int]:

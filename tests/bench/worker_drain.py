@@ -27,6 +27,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from connectors import kafka as kafka_conn
+from streams.bench.procs import cpu_s as _cpu_s
 from streams.embedded import free_port, tansu_broker, valkey_server
 from streams.models import STREAMS
 from streams.models.wire import encode_batch_parts
@@ -34,11 +35,6 @@ from streams.registry.generate import generate
 from tests.bench.soak import _pool, _rss_mb
 
 BATCH = 500
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stored(base: str) -> float:

@@ -70,6 +70,9 @@ class Row:
     event_alert_p99_s: float | None = None
     indicator_alert_p50_s: float | None = None
     indicator_alert_p99_s: float | None = None
+    anomalies_injected: int = 0
+    event_alerts_seen: int = 0
+    indicator_alerts_seen: int = 0  # those not seen within the listening time are left out of the percentiles
     notes: list[str] = field(default_factory=list)
 
 
@@ -473,6 +476,7 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             row.ingest_p50_s, row.ingest_p99_s = histogram_quantile(before, after, 0.5), histogram_quantile(before, after, 0.99)
             row.event_alert_p50_s, row.event_alert_p99_s = _percentile(event_lat, 0.5), _percentile(event_lat, 0.99)
             row.indicator_alert_p50_s, row.indicator_alert_p99_s = _percentile(ind_lat, 0.5), _percentile(ind_lat, 0.99)
+            row.anomalies_injected, row.event_alerts_seen, row.indicator_alerts_seen = injected, len(event_lat), len(ind_lat)
             row.notes.append(f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, {len(ind_lat)} indicator-rule")
             row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
     finally:

@@ -120,6 +120,10 @@ class AbsenceRule(_KeyedRule):
         self._limits: dict[tuple[tuple[str, str], ...], timedelta] = {}
         self._last_seen: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], datetime]] = {}
         self._breached: set[tuple[tuple[str, str], ...]] = set()
+        #: Breached keys heard again since the last tick: cleared again at the tick's time, because the clear sent
+        #: at the event's own time is older than the book's last look at the alert (a tick's) when the event
+        #: took longer to arrive than the gap since that tick, and the book drops an observation older than that.
+        self._heard_again: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
     def expect(self, groups: Iterable[Mapping[str, str]], since: datetime) -> None:
         """Keys that must send from `since` on even if they never have (e.g. every video node in the registry)."""
@@ -139,11 +143,14 @@ class AbsenceRule(_KeyedRule):
                 self._limits[k] = timedelta(seconds=float(interval) * self.missed)
         if k in self._breached:
             self._breached.discard(k)
+            self._heard_again[k] = group
             return [Observation(self.rule_id, group, at, False, True, 0.0, {"last_seen": at.isoformat()})]
         return []
 
     def tick(self, now: datetime) -> list[Observation]:
-        out = []
+        out = [Observation(self.rule_id, group, now, False, True, 0.0, {"last_seen": self._last_seen[k][1].isoformat()})
+               for k, group in self._heard_again.items() if k not in self._breached]  # fmt: skip
+        self._heard_again.clear()
         for k, (group, last) in self._last_seen.items():
             silent = now - last
             if silent > self._limits.get(k, self.limit):

@@ -46,7 +46,26 @@ def test_absence_fires_after_missed_intervals_and_clears_on_the_next_event() -> 
     assert fired[0].evidence["last_seen_local"] == T0.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M:%S")
     (cleared,) = rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100)
     assert cleared.cleared and cleared.group == {"city": "440100", "node": "VN440100"}
-    assert [o.group["node"] for o in rule.tick(T0 + timedelta(seconds=210))] == ["VN440300"]
+    later = rule.tick(T0 + timedelta(seconds=210))
+    assert [(o.group["node"], o.breached) for o in later] == [("VN440100", False), ("VN440300", True)]
+    assert [o.group["node"] for o in rule.tick(T0 + timedelta(seconds=220))] == ["VN440300"]
+
+
+def test_a_clear_older_than_the_books_last_look_is_sent_again_at_the_next_tick() -> None:
+    """The beat that ends an outage arrives after a later tick: the book drops its clear as stale; the next tick's counts."""
+    book = AlertBook()
+    book.register_rule("node_offline", severity="critical")
+    rule = AbsenceRule("node_offline", "video", {"type": ["node_heartbeat"]}, ("node_id",), 60, 3)
+    rule.add({"event_id": "b1", "type": "node_heartbeat", "node_id": "VN440100"}, T0, 440100)
+    for obs in rule.tick(T0 + timedelta(seconds=190)) + rule.tick(T0 + timedelta(seconds=205)):
+        book.observe(obs)
+    (alert,) = book.active()
+    assert alert.state == "firing"
+    (late,) = rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100)
+    assert book.observe(late) == [] and book.active()[0].state == "firing"  # older than the tick at 205: stale
+    for obs in rule.tick(T0 + timedelta(seconds=210)):
+        book.observe(obs)
+    assert [a.state for a in book.active()] == []
 
 
 def test_a_node_is_offline_after_three_of_its_own_intervals() -> None:

@@ -130,6 +130,10 @@ class AbsenceRule(_KeyedRule):
         for group in groups:
             self._last_seen.setdefault(tuple(sorted(group.items())), (dict(group), since))
 
+    def adopt(self, groups: Iterable[Mapping[str, str]]) -> None:
+        """Groups that have an alert already (raised before a rule reload): the next event of one clears it."""
+        self._breached.update(tuple(sorted(group.items())) for group in groups)
+
     def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
         group = self._group(event, city)
         if group is None:

@@ -102,6 +102,11 @@ class RuleRunner:
     def use(self, setup: RuleSetup) -> None:
         self.setup = setup
         self._next_due = {}
+        # A reload builds the event rules afresh; an absence rule must still know which keys it has alerts for,
+        # or a node heard again after a reload would never clear the alert raised before it.
+        for rule in setup.event_rules:
+            if isinstance(rule, AbsenceRule):
+                rule.adopt([alert.group for alert in self.book.active() if alert.rule_id == rule.rule_id])
 
     async def on_events(self, stream: str, events: Sequence[tuple[object, datetime, int | None]]) -> None:
         """Feed accepted events (model, occurred_at, city) of one stream to the event rules."""

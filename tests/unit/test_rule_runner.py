@@ -96,3 +96,29 @@ async def test_a_due_indicator_rule_is_evaluated_between_full_rounds() -> None:
 def test_without_indicator_rules_nothing_is_ever_due() -> None:
     runner = RuleRunner(AlertBook(), Collected(), reader=None, metrics=Metrics(CollectorRegistry()), clock=lambda: T0)  # type: ignore[arg-type]
     assert runner.seconds_until_due() == float("inf")
+
+
+async def test_after_a_reload_a_node_heard_again_clears_the_alert_raised_before_it() -> None:
+    """A reload builds the absence rule afresh; it adopts the book's open alerts, so the next beat still clears one."""
+    from streams.rules.event_rules import AbsenceRule
+
+    book = AlertBook()
+    book.register_rule("node_offline", severity="critical")
+    now = [T0]
+    runner = RuleRunner(book, Collected(), reader=None, metrics=Metrics(CollectorRegistry()), clock=lambda: now[0])  # type: ignore[arg-type]
+
+    def fresh_rule() -> AbsenceRule:
+        rule = AbsenceRule("node_offline", "video", {"type": ["node_heartbeat"]}, ("node_id",), 60, 3)
+        rule.expect([{"city": "441900", "node": "VN441900"}], since=T0)
+        return rule
+
+    runner.use(RuleSetup(event_rules=[fresh_rule()]))
+    now[0] = T0 + timedelta(minutes=4)
+    await runner.tick()
+    assert [a.state for a in book.active()] == ["firing"]
+    runner.use(RuleSetup(event_rules=[fresh_rule()]))  # the reload
+    beat = Ev(event_id="b1", type="node_heartbeat", node_id="VN441900")
+    now[0] = T0 + timedelta(minutes=4, seconds=2)
+    await runner.on_events("video", [(beat, now[0], 441900)])
+    await runner.tick()
+    assert book.active() == []

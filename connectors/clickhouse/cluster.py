@@ -22,7 +22,7 @@ default database the host's DDL worker uses.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 #: Tables with one row set per city, split across shards by city_code.
 SHARDED_TABLES = frozenset({
@@ -193,8 +193,8 @@ def _replicated(engine: str, path: str, args: str) -> str:
     return f"Replicated{engine}('{path}', '{{replica}}'{extra})"
 
 
-def _balanced(text: str, start: int) -> tuple[str, str]:
-    """The text inside the parentheses opening at `start`, and what follows the closing one."""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) of every character of `text` from `start` outside quotes."""
     depth, quote = 0, ""
     for i in range(start, len(text)):
         char = text[i]
@@ -203,30 +203,20 @@ def _balanced(text: str, start: int) -> tuple[str, str]:
                 quote = ""
         elif char in "'`\"":
             quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], text[i + 1 :]
+        else:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            yield i, char, depth
+
+
+def _balanced(text: str, start: int) -> tuple[str, str]:
+    """The text inside the parentheses opening at `start`, and what follows the closing one."""
+    for i, char, depth in _unquoted(text, start):
+        if char == ")" and depth == 0:
+            return text[start + 1 : i], text[i + 1 :]
     raise UnknownStatement(text, "unbalanced parentheses")
 
 
 def _split_top_level(text: str) -> list[str]:
-    parts, depth, quote, current = [], 0, "", []
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'`\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return parts
+    """`text` split at the commas outside quotes and parentheses."""
+    cuts = [i for i, char, depth in _unquoted(text) if char == "," and depth == 0]
+    return [text[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(text)], strict=True)]

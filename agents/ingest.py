@@ -18,7 +18,7 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
         async for events in stream.take_events(batch_messages, within=flush_s):
             await processor.process(
                 [
-                    RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.timestamp)
+                    RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.timestamp, e.message.headers)
                     for e in events
                 ]
             )

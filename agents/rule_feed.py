@@ -16,4 +16,9 @@ def attach(app: faust.App, feed: RuleFeed, *, batch_messages: int, flush_s: floa
     async def rule_feed(stream: faust.StreamT) -> None:
         # Acked after the rules have seen the batch: a crash replays it, and the rules count an event id once.
         async for events in stream.take_events(batch_messages, within=flush_s):
-            await feed.process([RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value) for e in events])
+            await feed.process(
+                [
+                    RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, headers=e.message.headers)
+                    for e in events
+                ]
+            )

@@ -21,13 +21,13 @@ from connectors.node_tokens import NodeTokens
 from streams.deadletter import DEAD_LETTER_TOPIC, dead_letter
 from streams.metrics import Metrics
 from streams.models import STREAMS
-from streams.models.wire import encode_batch_parts
 from streams.validation import Validator
+from streams.vetted import BatchSeal, encode_vetted
 
 log = structlog.get_logger(__name__)
 
-#: (topic, key, value) -> awaits the broker's ack; (topic, [(key, value)]) for many.
-SendOne = Callable[[str, bytes, bytes], Awaitable[None]]
+#: (topic, key, value, headers) -> awaits the broker's ack; (topic, [(key, value)]) for many.
+SendOne = Callable[[str, bytes, bytes, list[tuple[str, bytes]]], Awaitable[None]]
 SendMany = Callable[[str, list[tuple[bytes, bytes]]], Awaitable[None]]
 
 METRICS_KEY = web.AppKey("metrics", Metrics)
@@ -47,6 +47,7 @@ class Gateway:
         send_many: SendMany,
         metrics: Metrics,
         *,
+        seal: BatchSeal,
         max_batch_events: int,
         max_body_bytes: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -56,6 +57,7 @@ class Gateway:
         self.send_one = send_one
         self.send_many = send_many
         self.metrics = metrics
+        self.seal = seal
         self.max_batch_events = max_batch_events
         self.max_body_bytes = max_body_bytes
         self.clock = clock
@@ -103,9 +105,8 @@ class Gateway:
         key = str(city or 0).encode()
         try:
             if accepted:
-                good = [events[acc.index] for acc in accepted]
-                value = encode_batch_parts(stream=stream, source=source, batch_id=batch_id, received_at=now, events=good)
-                await self.send_one(spec.topic, key, value)
+                value = encode_vetted(stream=stream, source=source, batch_id=batch_id, received_at=now, accepted=accepted)
+                await self.send_one(spec.topic, key, value, self.seal.headers(value))
             if rejected:
                 origin = f"gw:{batch_id}"
                 await self.send_many(DEAD_LETTER_TOPIC, [dead_letter(r, origin, stream, source, city, now) for r in rejected])

@@ -32,6 +32,13 @@ class Metrics:
         self.batches_consumed = Counter(
             "govpulse_batches_consumed_total", "Kafka messages (event batches) read by the worker.", ["topic"], registry=registry
         )
+        self.batches_sealed = Counter(
+            "govpulse_batches_sealed_total",
+            "Batches taken as the gateway validated them, under its seal; the rest are validated again. "
+            "Zero with gateways in use means their key differs from this process's (GOVPULSE_BATCH_SEAL_KEY).",
+            ["topic"],
+            registry=registry,
+        )
         self.batches_replayed = Counter(
             "govpulse_batches_replayed_total",
             "Redelivered Kafka messages whose rows were already in ClickHouse and were skipped.",

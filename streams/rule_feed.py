@@ -4,7 +4,7 @@ With the roles split, workers write ClickHouse and one center evaluates the
 rules. The center reads the same raw topics in its own consumer group, so it
 sees every city's events whichever worker stores them, and a worker
 rebalance never moves rule state. Records are validated with the same
-validator; a rejected one is the worker's to dead-letter and is only
+validator (or rebuilt, under the gateway's seal, as it validated them); a rejected one is the worker's to dead-letter and is only
 skipped here. The rules count an event id once, so a redelivered or
 duplicated batch changes nothing.
 """
@@ -16,11 +16,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.ingest import AcceptedHook, RawMessage
+from streams.ingest import AcceptedHook, RawMessage, vet
 from streams.metrics import Metrics
 from streams.models import TOPIC_TO_STREAM
 from streams.models.wire import BatchDecodeError, decode_batch
 from streams.validation import Validator
+from streams.vetted import BatchSeal
 
 
 class RuleFeed:
@@ -30,11 +31,13 @@ class RuleFeed:
         on_accepted: AcceptedHook,
         metrics: Metrics,
         *,
+        seal: BatchSeal | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.validator = validator
         self.on_accepted = on_accepted
         self.metrics = metrics
+        self.seal = seal
         self.clock = clock
 
     async def process(self, messages: list[RawMessage]) -> None:
@@ -48,7 +51,7 @@ class RuleFeed:
                 continue
             if batch.stream != spec.name:
                 continue
-            accepted, _ = self.validator.validate(spec, batch.source, batch.events, now)
+            accepted, _ = vet(self.validator, self.seal, spec, msg, batch, now, self.metrics)
             fresh[spec.name] += [(acc.event, acc.event.occurred_at, acc.city_code) for acc in accepted]
         for stream, events in fresh.items():
             self.metrics.rule_feed_events.labels(stream).inc(len(events))

@@ -62,8 +62,9 @@ from streams.rules.loader import RuleSet
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
-from streams.settings import Settings
+from streams.settings import ROLES, Settings
 from streams.validation import TimeLimits, Validator
+from streams.vetted import BatchSeal
 
 log = structlog.get_logger(__name__)
 BOOK_KEY = "govpulse:alerts:book"
@@ -98,6 +99,8 @@ class Stack:
         self.center: AlertCenter | None = None
         self._feed_redis: aioredis.Redis | None = None
         self.rule_infos: dict[str, RuleInfo] = {}
+        key = settings.batch_seal_key.get_secret_value()
+        self.seal = BatchSeal(key.encode()) if key else BatchSeal.random()
 
     @property
     def base_url(self) -> str:
@@ -137,6 +140,9 @@ class Stack:
             self.registry,
             TimeLimits(max_age=timedelta(seconds=s.max_event_age_s), max_future=timedelta(seconds=s.max_future_skew_s)),
         )
+        if roles and roles != frozenset(ROLES) and not s.batch_seal_key.get_secret_value():
+            log.warning("batch_seal_key_unset", hint="set GOVPULSE_BATCH_SEAL_KEY alike on gateways, workers and the center "
+                        "so that a batch is validated once, at the gateway")  # fmt: skip
         if "center" in roles:
             await self._start_rules()
         if "worker" in roles:
@@ -248,6 +254,7 @@ class Stack:
             send_dead_letters,
             self.metrics,
             dedup_max_ids=s.dedup_max_ids,
+            seal=self.seal,
             generations=self.generations,
             # In one process the rules see each batch once it is stored; apart, the center reads the topics itself.
             on_accepted=self.rules.on_events if self.rules is not None else None,
@@ -263,7 +270,7 @@ class Stack:
     async def _start_rule_feed(self, validator: Validator) -> None:
         s = self.settings
         assert self.rules is not None
-        feed = RuleFeed(validator, self.rules.on_events, self.metrics)
+        feed = RuleFeed(validator, self.rules.on_events, self.metrics, seal=self.seal)
         self.feed_app = build_app(s, self.bootstrap, group=f"{s.consumer_group}-rules")
         rule_feed_agent.attach(self.feed_app, feed, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s)
         await self.feed_app.start()
@@ -293,8 +300,8 @@ class Stack:
         assert self.producer is not None
         producer = self.producer
 
-        async def send_one(topic: str, key: bytes, value: bytes) -> None:
-            await producer.send_and_wait(topic, value=value, key=key)
+        async def send_one(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
 
         async def send_many(topic: str, items: list[tuple[bytes, bytes]]) -> None:
             await kafka_conn.send_all(producer, topic, items)
@@ -303,8 +310,9 @@ class Stack:
         if not len(tokens):
             log.warning("no_node_tokens", path=str(s.tokens_path), hint="issue them with `govpulse tokens issue`")
         return Gateway(
-            validator, tokens, send_one, send_many, self.metrics, max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes
-        )
+            validator, tokens, send_one, send_many, self.metrics, seal=self.seal,
+            max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes,
+        )  # fmt: skip
 
     async def _mount_center(self, web_app: web.Application) -> None:
         """The monitoring center: login in front of the API, the alert board's API, live feed and page."""

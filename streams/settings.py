@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body the HTTP server reads; larger is 413.")
     max_batch_events: int = Field(default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413.")
 
+    batch_seal_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Shared by gateways, workers and the center (32+ characters): a batch a gateway validated and sealed "
+        "is not validated again downstream. Empty: a key made at start, which only this process's own roles share.",
+    )
+
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
     max_future_skew_s: int = Field(default=300, ge=0, description="Newer occurred_at than now + this is rejected as future.")
     dedup_max_ids: int = Field(
@@ -112,6 +118,9 @@ class Settings(BaseSettings):
         ch = self.clickhouse_dsn
         if ch and not ch.startswith(("chdb://", "http://", "https://")):
             raise ValueError("GOVPULSE_CLICKHOUSE_DSN must be chdb:///path or http(s)://host:8123")
+        key = self.batch_seal_key.get_secret_value()
+        if key and len(key) < 32:
+            raise ValueError("GOVPULSE_BATCH_SEAL_KEY must have at least 32 characters")
         check_deployment(self)
         return self
 

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -443,7 +444,9 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         tokens = issue_tokens(sorted(senders), data / "node_tokens.json")
         env = {**os.environ, "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}", "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0",
                "GOVPULSE_TOPIC_PARTITIONS": str(PARTITIONS), "GOVPULSE_REGISTRY_HALLS": str(halls),
-               "GOVPULSE_RULES_DIR": str(rules), "GOVPULSE_LOG_LEVEL": "warning"}  # fmt: skip
+               "GOVPULSE_RULES_DIR": str(rules), "GOVPULSE_LOG_LEVEL": "warning",
+               # As docker/ deploys it: one key, so the worker takes what the gateway validated without validating again.
+               "GOVPULSE_BATCH_SEAL_KEY": secrets.token_hex(32)}  # fmt: skip
         worker, base = _start_role("worker,center", env, data, work / "worker.log")
         procs.append(worker)
         gateway, gateway_base = _start_role("gateway", env, data, work / "gateway.log")

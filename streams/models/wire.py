@@ -34,6 +34,10 @@ class Batch(BaseModel):
         default=None, description="Set by the gateway when it accepted the batch; None from the SDK."
     )
     events: list[Any] = Field(max_length=100_000)
+    org: list[Any] | None = Field(
+        default=None, max_length=100_000,
+        description="[city, county, hall] of each event, when the gateway validated them; trusted only under its seal.",
+    )
 
 
 class BatchDecodeError(ValueError):

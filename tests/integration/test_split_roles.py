@@ -9,7 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,10 +23,12 @@ from connectors.alert_outputs import ACTIVE_KEY
 from streams.app import build_app
 from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.metrics import Metrics
+from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.rule_feed import RuleFeed
 from streams.settings import Settings
 from streams.validation import TimeLimits, Validator
+from streams.vetted import BatchSeal, encode_vetted
 from tests.integration.center import bad_reviews, burst_fingerprint
 from tests.integration.conftest import eventually
 from tests.integration.processes import Up, get
@@ -61,9 +63,13 @@ def _post(base: str, stream: str, source: str, token: str, events: list[dict[str
 
 
 async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str, Any]) -> None:
-    """Events posted to a gateway process are stored by a worker+center process and fire an alert into Redis there."""
+    """Events posted to a gateway process are stored by a worker+center process and fire an alert into Redis there.
+
+    The processes share a seal key, so the worker takes the gateway's validated batch as it is (counted in /metrics).
+    """
     root: Path = shared["root"]
-    env = {"GOVPULSE_KAFKA_DSN": f"kafka://{shared['kafka']}", "GOVPULSE_REDIS_DSN": shared["redis"]}
+    env = {"GOVPULSE_KAFKA_DSN": f"kafka://{shared['kafka']}", "GOVPULSE_REDIS_DSN": shared["redis"],
+           "GOVPULSE_BATCH_SEAL_KEY": "split-roles-test-key-" + "0" * 20}  # fmt: skip
     plain = root / "tokens.json"
     subprocess.run([sys.executable, "-m", "streams.cli", "tokens", "issue", f"node-{CITY}", "--out", str(plain),  # noqa: S603
                     "--data-dir", str(root / "gw")], check=True, capture_output=True)  # fmt: skip
@@ -85,6 +91,8 @@ async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str,
             return (await asyncio.to_thread(back.stats)).get("evaluations", 0)
 
         assert await eventually(stored, timeout_s=30) == len(events)
+        metrics = get(f"{back.base}/metrics")[1].decode()
+        assert 'govpulse_batches_sealed_total{topic="raw.evaluation"} 1.0' in metrics
         client = redis.Redis.from_url(shared["redis"])
 
         async def firing() -> bool:
@@ -114,7 +122,8 @@ async def test_the_center_rule_feed_reads_every_valid_event_in_its_own_group(sha
 
     validator = Validator(registry, TimeLimits(max_age=timedelta(days=7), max_future=timedelta(minutes=5)))
     app = build_app(settings, shared["kafka"], group="split-test-rules")
-    rule_feed_agent.attach(app, RuleFeed(validator, collect, Metrics(CollectorRegistry())), batch_messages=50, flush_s=0.2)
+    seal, metrics = BatchSeal.random(), Metrics(CollectorRegistry())
+    rule_feed_agent.attach(app, RuleFeed(validator, collect, metrics, seal=seal), batch_messages=50, flush_s=0.2)
     await app.start()
     producer = AIOKafkaProducer(bootstrap_servers=shared["kafka"])
     await producer.start()
@@ -125,12 +134,19 @@ async def test_the_center_rule_feed_reads_every_valid_event_in_its_own_group(sha
                                    events=[*events, broken])  # fmt: skip
         await producer.send_and_wait("raw.evaluation", batch, key=str(CITY).encode())
         await producer.send_and_wait("raw.evaluation", b"{not a batch", key=str(CITY).encode())
+        # A gateway's sealed batch: its headers travel through the broker, and its events reach the rules as validated.
+        more = bad_reviews(SimpleNamespace(registry=registry), CITY, "sealed-staff", n=2)  # type: ignore[arg-type]
+        accepted, _ = validator.validate(STREAMS["evaluation"], f"node-{CITY}", more, datetime.now(UTC))
+        value = encode_vetted(stream="evaluation", source=f"node-{CITY}", batch_id="feed-2", received_at=datetime.now(UTC),
+                              accepted=accepted)  # fmt: skip
+        await producer.send_and_wait("raw.evaluation", value, key=str(CITY).encode(), headers=seal.headers(value))
 
         async def all_seen() -> bool:
-            return {e["event_id"] for e in events} <= set(seen)
+            return {e["event_id"] for e in [*events, *more]} <= set(seen)
 
         await eventually(all_seen, timeout_s=40)
         assert "feed-broken" not in seen
+        assert metrics.batches_sealed.labels("raw.evaluation")._value.get() == 1
     finally:
         await producer.stop()
         await app.stop()

@@ -125,7 +125,7 @@ def operator_values() -> dict[str, str]:
     """docker/.env as an operator leaves it: .env.example with the required passwords filled in."""
     values = dotenv(ENV_EXAMPLE)
     for name in _required_names():
-        values[name] = values.get(name) or f"test-{name.lower().replace('_', '-')}"
+        values[name] = values.get(name) or f"test-{name.lower().replace('_', '-')}".ljust(40, "0")
     return values
 
 
@@ -303,7 +303,7 @@ def test_a_fresh_env_example_is_refused_until_the_passwords_are_set() -> None:
     """Compose refuses to interpolate the file while a required password is empty in docker/.env."""
     with pytest.raises(MissingVariable):
         resolved(SERVICES, dotenv(ENV_EXAMPLE))
-    assert _required_names() == {"CLICKHOUSE_GOVPULSE_PASSWORD", "CLICKHOUSE_GRAFANA_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    assert _required_names() == {"CLICKHOUSE_GOVPULSE_PASSWORD", "CLICKHOUSE_GRAFANA_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "BATCH_SEAL_KEY"}
     resolved(SERVICES, operator_values())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -59,6 +60,20 @@ def _hall_clock_offset(choice: str) -> timedelta:
     return timedelta(0) if open_now else offset_to(now, "10:00")
 
 
+def _settle_heap() -> None:
+    """Keep the cyclic garbage collector off the hot path of a long-running process.
+
+    The worker allocates a few dozen objects per event (decoded JSON, models, rows), almost all freed by reference
+    counting; at the default thresholds the collector still ran every 700 allocations and, every so often, walked
+    the whole heap (registry, rule state, Kafka client), which cost a worker about a third of its time under load.
+    What exists after start is frozen out of the walks, and collections run a hundred times less often; cyclic
+    garbage, which is rare here, waits longer to be freed.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 100)
+
+
 async def _up(args: argparse.Namespace) -> int:
     from streams.runtime import Stack
 
@@ -71,6 +86,7 @@ async def _up(args: argparse.Namespace) -> int:
     sim_task: asyncio.Task[object] | None = None
     try:
         await stack.start()
+        _settle_heap()
         print(f"govpulse is up: gateway and /metrics on {stack.base_url}", file=sys.stderr, flush=True)
         if args.simulate:
             from streams.auth.demo import ensure_demo_users

@@ -8,6 +8,7 @@ takes). A redelivered message is recognised by its offset and skipped.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -49,7 +50,7 @@ class Store(Protocol):
 
 
 DeadLetterSend = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
-#: Called with (stream, [(event, occurred_at, city_code)]) once the events are stored: the event rules' feed.
+#: Called with (stream, [(event, occurred_at, city_code)]) while the events are being stored: the event rules' feed.
 AcceptedHook = Callable[[str, list[tuple[Any, datetime, int]]], Awaitable[None]]
 
 
@@ -145,16 +146,24 @@ class IngestProcessor:
         # order; they go first so that a ClickHouse outage does not hold them back.
         if pending.dead:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
+        # The rules run while ClickHouse writes: most of a write is native work in the client's thread that leaves
+        # the interpreter free. Offsets are still committed only once the write is done (this returns after it).
+        write = asyncio.ensure_future(self._write(pending))
+        try:
+            if self.on_accepted is not None:
+                for stream, events in pending.fresh.items():
+                    await self.on_accepted(stream, events)
+        finally:
+            await write
+        self._record(messages, pending)
+
+    async def _write(self, pending: _Pending) -> None:
         for table, rows in pending.rows.items():
             await self._insert(table, rows)
         for (table, topic, partition, city), offset in pending.offsets.items():
             state = self._state.get((topic, partition))
             if state is not None:
                 state.written[(table, city)] = max(offset, state.written.get((table, city), -1))
-        self._record(messages, pending)
-        if self.on_accepted is not None:
-            for stream, events in pending.fresh.items():
-                await self.on_accepted(stream, events)
 
     # -- one message -------------------------------------------------------------
     def _process_one(self, msg: RawMessage, state: _PartitionState, now: datetime, pending: _Pending) -> None:
@@ -190,7 +199,7 @@ class IngestProcessor:
         origin = Origin(msg.topic, state.generation, msg.partition, msg.offset, batch.received_at, now)
         replayed = False
         for acc in kept:
-            # Replays too: if the worker died between the write and the rules, the rules have not seen these;
+            # Replays too: if the worker died before the rules saw these, they have not;
             # the rules count an event id once, so a second look changes nothing.
             pending.fresh[spec.name].append((acc.event, acc.event.occurred_at, acc.city_code))
             table = TABLE_OF[type(acc.event)]

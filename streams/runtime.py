@@ -256,7 +256,7 @@ class Stack:
             dedup_max_ids=s.dedup_max_ids,
             seal=self.seal,
             generations=self.generations,
-            # In one process the rules see each batch once it is stored; apart, the center reads the topics itself.
+            # In one process the rules see each batch as it is stored; apart, the center reads the topics itself.
             on_accepted=self.rules.on_events if self.rules is not None else None,
             retry_max_s=s.sink_retry_max_s,
         )

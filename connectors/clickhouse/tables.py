@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
@@ -13,6 +13,19 @@ from streams.workdays import DEFAULT as WORKING_DAYS
 
 HEAD = ("event_id", "type", "source", "seq", "occurred_at", "sent_at", "received_at", "ingested_at", "city_code", "county_code")
 TAIL = ("_topic", "_generation", "_partition", "_offset")
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def ms(at: datetime) -> int:
+    """A DateTime64(3) value as the client writes it: whole milliseconds since the epoch, truncated as it truncates.
+
+    Rows carry these instead of datetimes because clickhouse-connect converts each datetime in Python, per value;
+    an int goes into the block as it is.
+    """
+    return (at - EPOCH) // _MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +38,12 @@ class Origin:
     offset: int
     received_at: datetime | None
     ingested_at: datetime
+    received_ms: int | None = field(init=False)
+    ingested_ms: int = field(init=False)
+
+    def __post_init__(self) -> None:  # once per batch, not once per row
+        object.__setattr__(self, "received_ms", None if self.received_at is None else ms(self.received_at))
+        object.__setattr__(self, "ingested_ms", ms(self.ingested_at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +59,10 @@ class TableSpec:
             ev.type,
             ev.source,
             ev.seq,
-            ev.occurred_at,
-            ev.sent_at,
-            origin.received_at,
-            origin.ingested_at,
+            (ev.occurred_at - EPOCH) // _MS,
+            (ev.sent_at - EPOCH) // _MS,
+            origin.received_ms,
+            origin.ingested_ms,
             acc.city_code,
             acc.county_code or 0,
         )

@@ -24,7 +24,10 @@ _EVIDENCE_IDS = 20
 
 
 def matches(event: Mapping[str, Any], match: Mapping[str, frozenset[str]]) -> bool:
-    return all(str(event.get(name)) in allowed for name, allowed in match.items())
+    for name, allowed in match.items():  # a loop, not all(...): this runs for every event and every rule
+        if str(event.get(name)) not in allowed:
+            return False
+    return True
 
 
 def group_of(event: Mapping[str, Any], key: tuple[str, ...], city: int | None) -> dict[str, str] | None:
@@ -76,7 +79,10 @@ class FrequencyRule(_KeyedRule):
         group = self._group(event, city)
         if group is None:
             return []
-        window = self._windows.setdefault(tuple(sorted(group.items())), _Window(group))
+        k = tuple(sorted(group.items()))
+        window = self._windows.get(k)
+        if window is None:  # not setdefault: that would build a window, its deque and its set for every event
+            window = self._windows[k] = _Window(group)
         event_id = str(event.get("event_id"))
         if event_id in window.ids:
             return []  # a redelivered event is counted once

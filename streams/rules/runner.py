@@ -114,9 +114,10 @@ class RuleRunner:
         if not rules or not events:
             return
         observations: list[Observation] = []
+        views = [(EventView(ev), at, city) for ev, at, city in events]  # one per event, shared by the rules
         for rule in rules:
             observations += self._guard_sync(rule.rule_id, lambda rule=rule: [
-                o for ev, at, city in events for o in rule.add(EventView(ev), at, city)
+                o for view, at, city in views for o in rule.add(view, at, city)
             ])  # fmt: skip
         await self._apply(observations)
 

@@ -102,7 +102,7 @@ def _build(model: type[EventBase], record: dict[str, Any]) -> EventBase:
     """The instance validation made, set up as pydantic's own model_construct does, without its per-field loop."""
     if record.keys() != _FIELDS[model]:
         raise ValueError(f"fields differ from {model.__name__}")  # another version's gateway: validate instead
-    values = dict(record)
+    values = record  # the decoded dict becomes the instance's own: it is not used for anything else
     for name in _TIMES:
         values[name] = datetime.fromisoformat(values[name])
     event = object.__new__(model)

@@ -42,18 +42,6 @@ class Notifier(Protocol):
     def submit(self, notices: Sequence[Notice], routes: Mapping[str, Sequence[str]]) -> None: ...
 
 
-class EventView:
-    """Read a validated event model like a mapping, without copying it into a dict."""
-
-    __slots__ = ("_event",)
-
-    def __init__(self, event: object) -> None:
-        self._event = event
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self._event, name, default)
-
-
 @dataclass
 class RuleSetup:
     """The evaluators of one loaded rule set."""
@@ -114,7 +102,8 @@ class RuleRunner:
         if not rules or not events:
             return
         observations: list[Observation] = []
-        views = [(EventView(ev), at, city) for ev, at, city in events]  # one per event, shared by the rules
+        # A model's __dict__ holds every field: the rules read it as a mapping, with no copy and no wrapper.
+        views = [(ev.__dict__, at, city) for ev, at, city in events]
         for rule in rules:
             observations += self._guard_sync(rule.rule_id, lambda rule=rule: [
                 o for view, at, city in views for o in rule.add(view, at, city)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import aiohttp
 import pydantic_core
@@ -33,7 +33,8 @@ async def test_good_records_reach_clickhouse_and_bad_ones_the_dead_letter_topic(
     """Exactly the good records land in ClickHouse; each bad one is a dead letter with its reason."""
     reg = stack.registry
     now = datetime.now(UTC)
-    good = [queue_event(reg, GZ) for _ in range(3)]
+    beijing = (now - timedelta(seconds=1, microseconds=123_456)).astimezone(timezone(timedelta(hours=8)))
+    good = [queue_event(reg, GZ) for _ in range(2)] + [queue_event(reg, GZ, occurred_at=beijing.isoformat())]
     twin = dict(good[0], seq=good[0]["seq"] + 1000)  # same event_id again in the same batch
     bad = {
         "schema": {k: v for k, v in queue_event(reg, GZ).items() if k != "hall_id"},
@@ -69,6 +70,13 @@ async def test_good_records_reach_clickhouse_and_bad_ones_the_dead_letter_topic(
     assert letters["duplicate"] == twin["event_id"]
     rows = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": good_ids})
     assert rows[0][0] == 3
+    # The same instant to the millisecond whatever offset the node wrote; stamped when received, then when written.
+    [(occurred, received, ingested)] = await stack.ch.query(
+        "SELECT toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(received_at), toUnixTimestamp64Milli(ingested_at)"
+        " FROM queue_events WHERE event_id = {id:String}", {"id": good[2]["event_id"]},
+    )  # fmt: skip
+    assert occurred == (beijing - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    assert now.timestamp() * 1000 - 1 <= received <= ingested <= datetime.now(UTC).timestamp() * 1000
 
     async def rejections_table() -> set[str] | None:
         got = await stack.ch.query(

@@ -13,16 +13,23 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
 
     @app.agent(topic, name="ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        # take_events acks the list only after this body returns, so offsets
-        # are committed only for batches already written to ClickHouse.
         async for events in stream.take_events(batch_messages, within=flush_s):
-            await processor.process(
-                [
-                    RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.timestamp, e.message.headers)
-                    for e in events
-                ]
-            )
+            # take_events acks the list as this body returns, before its write is done: one more reference per
+            # message makes the ack after the write the last one, and only the last one lets the offset be committed.
+            for event in events:
+                event.message.incref()
+
+            def acknowledge(events: list[faust.types.EventT] = events) -> None:
+                for event in events:
+                    event.ack()
+
+            messages = [
+                RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.timestamp, e.message.headers)
+                for e in events
+            ]
+            await processor.write_behind(messages, acknowledge)
 
     @app.on_partitions_revoked.connect
     async def forget_revoked(sender: faust.App, revoked: set, **_: object) -> None:
+        await processor.settle()  # the write in flight may hold rows of these partitions: let it land first
         processor.forget([(tp.topic, tp.partition) for tp in revoked])

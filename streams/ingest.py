@@ -1,9 +1,9 @@
 """The worker's ingest step: batches from raw.* topics to ClickHouse and the dead-letter topic.
 
 No offset is committed before its rows are written: the Faust agent acks a
-list of messages only after `process` returns, and `process` returns only
-once ClickHouse has the rows (it retries, with backoff, for as long as it
-takes). A redelivered message is recognised by its offset and skipped.
+list of messages only once `write_behind` has stored it, and a store ends
+only when ClickHouse has the rows (it retries, with backoff, for as long as
+it takes). A redelivered message is recognised by its offset and skipped.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class IngestProcessor:
         self.retry_max_s = retry_max_s
         self.clock = clock
         self._state: dict[tuple[str, int], _PartitionState] = {}
+        self._writing: asyncio.Future[None] | None = None
 
     def forget(self, topic_partitions: list[tuple[str, int]]) -> None:
         """Drop state of partitions this worker no longer owns; another worker rebuilds it."""
@@ -134,6 +135,29 @@ class IngestProcessor:
             state.seen.resize(share)
 
     async def process(self, messages: list[RawMessage]) -> None:
+        """Read, check and store one list of messages; returns once ClickHouse has their rows."""
+        await self._store(await self._prepare(messages))
+
+    async def write_behind(self, messages: list[RawMessage], done: Callable[[], None]) -> None:
+        """Check `messages` now and store them once the write before them is done; `done` runs after (the acks).
+
+        The next list is decoded and checked while ClickHouse writes the last one, whose native part leaves the
+        interpreter free. Writes stay one at a time and in offset order, so `done` runs in order too.
+        """
+        pending = await self._prepare(messages)
+        await self.settle()
+        self._writing = asyncio.ensure_future(self._store_then(pending, done))
+
+    async def settle(self) -> None:
+        """Wait for the write in flight, if any: before partitions move, and when a test or drill needs it done."""
+        if self._writing is not None:
+            await asyncio.shield(self._writing)  # a cancelled caller must not cut a write short
+
+    async def _store_then(self, pending: _Pending, done: Callable[[], None]) -> None:
+        await self._store(pending)
+        done()
+
+    async def _prepare(self, messages: list[RawMessage]) -> _Pending:
         now = self.clock()
         pending = _Pending()
         for msg in messages:
@@ -141,13 +165,15 @@ class IngestProcessor:
             if state is None:
                 state = await self._recover(msg.topic, msg.partition)
             self._process_one(msg, state, now, pending)
+        return pending
+
+    async def _store(self, pending: _Pending) -> None:
         # A replayed message sends its dead letters again (the rejections table
         # collapses them by origin and index), so none is lost whatever the
         # order; they go first so that a ClickHouse outage does not hold them back.
         if pending.dead:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
-        # The rules run while ClickHouse writes: most of a write is native work in the client's thread that leaves
-        # the interpreter free. Offsets are still committed only once the write is done (this returns after it).
+        # The rules run while ClickHouse writes, for the same reason as write_behind.
         write = asyncio.ensure_future(self._write(pending))
         try:
             if self.on_accepted is not None:
@@ -155,7 +181,7 @@ class IngestProcessor:
                     await self.on_accepted(stream, events)
         finally:
             await write
-        self._record(messages, pending)
+        self._record(pending)
 
     async def _write(self, pending: _Pending) -> None:
         for table, rows in pending.rows.items():
@@ -274,7 +300,7 @@ class IngestProcessor:
             count = self.metrics.clickhouse_insert_failures.labels(what).inc
         return await retry_forever(what, action, self.metrics, max_delay_s=self.retry_max_s, count_failure=count)
 
-    def _record(self, messages: list[RawMessage], pending: _Pending) -> None:
+    def _record(self, pending: _Pending) -> None:
         for stream, count in pending.accepted.items():
             self.metrics.events_accepted.labels(stream).inc(count)
         for reason, count in pending.rejected.items():

@@ -166,7 +166,10 @@ class Stack:
         steps: list[tuple[str, Any]] = [
             ("live feed", self.center.feed.stop() if self.center else None),
             ("gateway", self.runner.cleanup() if self.runner else None),
+            # The write in flight lands first, so that its offsets are committed as the worker stops.
+            ("worker writes", self.processor.settle() if self.processor else None),
             ("worker", self.app.stop() if self.app else None),
+            ("worker's last write", self.processor.settle() if self.processor else None),
             ("rule feed", self.feed_app.stop() if self.feed_app else None),
             ("registry", self.follower.stop() if self.follower else None),
             ("notifier", self.notifier.stop() if self.notifier else None),

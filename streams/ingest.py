@@ -26,7 +26,7 @@ from streams.models import TOPIC_TO_STREAM, StreamSpec
 from streams.models.wire import Batch, BatchDecodeError, decode_batch
 from streams.retry import retry_forever
 from streams.validation import Accepted, Rejection, Validator
-from streams.vetted import BatchSeal, rebuild
+from streams.vetted import BatchSeal, open_sealed, rebuild
 
 log = structlog.get_logger(__name__)
 
@@ -78,17 +78,25 @@ class _Pending:
     arrivals: list[tuple[str, float]] = field(default_factory=list)
 
 
-def vet(
-    validator: Validator, seal: BatchSeal | None, spec: StreamSpec, msg: RawMessage, batch: Batch, now: datetime,
-    metrics: Metrics,
-) -> tuple[list[Accepted], list[Rejection]]:
-    """A batch the gateway sealed as it was validated, or one validated here in full."""
-    if seal is not None and batch.org is not None and seal.is_sealed(msg.value, msg.headers):
-        accepted = rebuild(batch)
-        if accepted is not None:
-            metrics.batches_sealed.labels(msg.topic).inc()
-            return accepted, []
-    return validator.validate(spec, batch.source, batch.events, now)
+def read_batch(
+    validator: Validator, seal: BatchSeal | None, spec: StreamSpec, msg: RawMessage, now: datetime, metrics: Metrics
+) -> tuple[Batch, list[Accepted], list[Rejection]]:
+    """One message's batch and verdicts: rebuilt as the gateway validated it under its seal, else validated in full.
+
+    Raises BatchDecodeError for a message that is no batch of this topic's stream.
+    """
+    if seal is not None and seal.is_sealed(msg.value, msg.headers):
+        batch = open_sealed(msg.value)
+        if batch is not None and batch.stream == spec.name:
+            accepted = rebuild(batch)
+            if accepted is not None:
+                metrics.batches_sealed.labels(msg.topic).inc()
+                return batch, accepted, []
+    batch = decode_batch(msg.value)  # from the bytes again: a failed rebuild may have left its dicts half converted
+    if batch.stream != spec.name:
+        raise BatchDecodeError(f"batch of stream {batch.stream} on topic {msg.topic}")
+    accepted, rejected = validator.validate(spec, batch.source, batch.events, now)
+    return batch, accepted, rejected
 
 
 class IngestProcessor:
@@ -197,15 +205,12 @@ class IngestProcessor:
         origin_id = f"{msg.topic}@{state.generation}:{msg.partition}:{msg.offset}"
         self.metrics.batches_consumed.labels(msg.topic).inc()
         try:
-            batch = decode_batch(msg.value)
-            if batch.stream != spec.name:
-                raise BatchDecodeError(f"batch of stream {batch.stream} on topic {msg.topic}")
+            batch, accepted, rejected = read_batch(self.validator, self.seal, spec, msg, now, self.metrics)
         except BatchDecodeError as exc:
             rej = Rejection(0, "malformed", str(exc)[:300], None, (msg.value or b"")[:65536].decode("utf-8", "replace"))
             pending.dead.append(dead_letter(rej, origin_id, spec.name, None, None, now))
             pending.rejected["malformed"] += 1
             return
-        accepted, rejected = vet(self.validator, self.seal, spec, msg, batch, now, self.metrics)
         in_this_message: set[str] = set()
         kept: list[Accepted] = []
         for acc in accepted:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.ingest import AcceptedHook, RawMessage, vet
+from streams.ingest import AcceptedHook, RawMessage, read_batch
 from streams.metrics import Metrics
 from streams.models import TOPIC_TO_STREAM
-from streams.models.wire import BatchDecodeError, decode_batch
+from streams.models.wire import BatchDecodeError
 from streams.validation import Validator
 from streams.vetted import BatchSeal
 
@@ -46,12 +46,9 @@ class RuleFeed:
         for msg in messages:
             spec = TOPIC_TO_STREAM[msg.topic]
             try:
-                batch = decode_batch(msg.value)
+                _, accepted, _ = read_batch(self.validator, self.seal, spec, msg, now, self.metrics)
             except BatchDecodeError:
                 continue
-            if batch.stream != spec.name:
-                continue
-            accepted, _ = vet(self.validator, self.seal, spec, msg, batch, now, self.metrics)
             fresh[spec.name] += [(acc.event, acc.event.occurred_at, acc.city_code) for acc in accepted]
         for stream, events in fresh.items():
             self.metrics.rule_feed_events.labels(stream).inc(len(events))

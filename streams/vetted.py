@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pydantic_core
 
 from streams.models import SCHEMA_VERSION, CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
@@ -113,10 +114,28 @@ def _build(model: type[EventBase], record: dict[str, Any]) -> EventBase:
     return event
 
 
+def open_sealed(value: bytes) -> Batch | None:
+    """A sealed batch decoded without validating its envelope: the gateway wrote it. None if it does not read as one.
+
+    orjson, not pydantic's parser: this JSON is the gateway's own, and orjson reads it in about two thirds of the
+    time. (It refuses integers beyond 64 bits as a whole-document error, which is why untrusted input does not use it.)
+    """
+    try:
+        data = orjson.loads(value)
+        received_at = data["received_at"]
+        return Batch.model_construct(
+            v=data["v"], stream=data["stream"], source=data["source"], batch_id=data["batch_id"],
+            received_at=None if received_at is None else datetime.fromisoformat(received_at),
+            events=data["events"], org=data["org"],
+        )  # fmt: skip
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def rebuild(batch: Batch) -> list[Accepted] | None:
     """The events of a sealed batch as the gateway accepted them, or None when they do not rebuild (validate them)."""
     org = batch.org
-    if org is None or len(org) != len(batch.events):
+    if batch.v != SCHEMA_VERSION or not isinstance(org, list) or not isinstance(batch.events, list) or len(org) != len(batch.events):
         return None
     try:
         accepted = []

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from connectors.clickhouse.tables import TABLE_OF, Origin
-from streams.ingest import IngestProcessor, RawMessage, vet
+from streams.ingest import IngestProcessor, RawMessage, read_batch
 from streams.metrics import Metrics
 from streams.models import STREAMS
-from streams.models.wire import decode_batch, encode_batch_parts
+from streams.models.wire import BatchDecodeError, decode_batch, encode_batch_parts
 from streams.registry.generate import generate
 from streams.simulator import Simulation
 from streams.validation import Accepted, Validator
@@ -48,8 +48,9 @@ def _gateway_message(stream: str, source: str, events: list[dict[str, Any]], sea
 
 
 def _vet(message: RawMessage, now: datetime = NOW) -> tuple[list[Accepted], list[Any]]:
-    batch = decode_batch(message.value)
-    return vet(Validator(REGISTRY), SEAL, STREAMS[batch.stream], message, batch, now, Metrics(CollectorRegistry()))
+    spec = STREAMS[decode_batch(message.value).stream]
+    _, accepted, rejected = read_batch(Validator(REGISTRY), SEAL, spec, message, now, Metrics(CollectorRegistry()))
+    return accepted, rejected
 
 
 def _row(acc: Accepted) -> tuple[Any, ...]:
@@ -129,6 +130,33 @@ def test_a_sealed_batch_that_does_not_rebuild_is_validated_in_full(traffic) -> N
 
     accepted, rejected = _vet(_reseal(honest, SEAL, bad_time))
     assert [r.index for r in rejected] == [1] and rejected[0].reason == "schema"
+
+
+def test_a_sealed_message_that_is_no_batch_of_its_topic_is_refused_as_one(traffic) -> None:
+    """The seal never excuses the envelope: junk, a future version or another stream's batch is a BatchDecodeError."""
+    source, events = _queue(traffic)
+    honest = _gateway_message("queue", source, events, SEAL)
+    spec, metrics = STREAMS["queue"], Metrics(CollectorRegistry())
+
+    def read(value: bytes) -> Any:
+        return read_batch(Validator(REGISTRY), SEAL, spec, RawMessage(honest.topic, 0, 0, value, headers=SEAL.headers(value)),
+                          NOW, metrics)  # fmt: skip
+
+    def future(data: dict[str, Any]) -> None:
+        data["v"] = 2
+
+    def other_stream(data: dict[str, Any]) -> None:
+        data["stream"] = "window"
+
+    def org_mapping(data: dict[str, Any]) -> None:
+        data["org"] = {"0": [440100, None, None]}
+
+    for value, reason in ((b"{not json", "not JSON"), (_reseal(honest, SEAL, future).value, "unsupported batch version"),
+                          (_reseal(honest, SEAL, other_stream).value, "batch of stream window"),
+                          (_reseal(honest, SEAL, org_mapping).value, "org")):  # fmt: skip
+        with pytest.raises(BatchDecodeError, match=reason):
+            read(value)
+    assert metrics.batches_sealed.labels(honest.topic)._value.get() == 0
 
 
 def test_the_gateway_clock_stands_for_a_sealed_batch(traffic) -> None:

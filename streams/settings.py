@@ -70,7 +70,7 @@ class Settings(BaseSettings):
 
     sink_batch_messages: int = Field(default=200, ge=1, description="Kafka messages (batches) per ClickHouse write.")
     sink_flush_s: float = Field(
-        default=0.25, gt=0,
+        default=0.5, gt=0,
         description="Longest wait before a partial write: the floor under ingest and event-rule latency when traffic is "
         "light; each worker then writes each table at most 1/this times a second.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from streams.bench.load import Body
-from streams.bench.run import histogram_quantile
+from streams.bench.run import Row, _targets_text, histogram_quantile, targets
 
 
 def test_a_quantile_is_interpolated_inside_its_bucket_over_the_window_only() -> None:
@@ -29,3 +29,14 @@ def test_each_pass_of_the_load_has_new_event_ids_and_the_same_records_otherwise(
     assert [r["event_id"] for r in body.records(0)] == ["e1", "e2"]
     assert [r["event_id"] for r in body.records(3)] == ["r3-e1", "r3-e2"]
     assert [r["seq"] for r in body.records(3)] == [1, 2]
+
+
+def test_an_alert_that_never_fired_fails_its_latency_target_whatever_the_others_took() -> None:
+    """Percentiles are over the alerts that fired; a miss is later than any limit, so the target is not met."""
+    row = Row("govpulse (gateway → alerts)", 8000, events_per_s=20_000.0, event_alert_p99_s=1.2, indicator_alert_p99_s=9.0,
+              anomalies_injected=15, event_alerts_seen=15, indicator_alerts_seen=13)  # fmt: skip
+    judged = {t["target"]: t for t in targets([row])}
+    assert judged["event-rule alert p99 s"]["met"] is True
+    assert judged["indicator-rule alert p99 s"]["met"] is False and judged["indicator-rule alert p99 s"]["missed"] == 2
+    assert "NOT met: 2 never fired in time" in _targets_text(list(judged.values()))
+    assert judged["govpulse / peer"]["met"] is None  # no peer row: not measured, not failed

@@ -19,14 +19,13 @@ import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import orjson
-import pydantic_core
 
-from streams.models import SCHEMA_VERSION, CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
+from streams.models import SCHEMA_VERSION, STREAM_MODELS
 from streams.models.common import EventBase
-from streams.models.wire import Batch
+from streams.models.wire import Batch, encode_batch_parts
 from streams.validation import Accepted
 
 HEADER = "govpulse-seal"
@@ -67,48 +66,35 @@ class BatchSeal:
 
 def encode_vetted(*, stream: str, source: str, batch_id: str, received_at: datetime, accepted: list[Accepted]) -> bytes:
     """The accepted events as validated (UTC times, defaults filled), and `org`: [city, county, hall] for each."""
-    return pydantic_core.to_json(
-        {
-            "v": SCHEMA_VERSION,
-            "stream": stream,
-            "source": source,
-            "batch_id": batch_id,
-            "received_at": received_at,
-            "events": [acc.event for acc in accepted],
-            "org": [(acc.city_code, acc.county_code, acc.hall_id) for acc in accepted],
-        }
-    )
+    return encode_batch_parts(
+        stream=stream, source=source, batch_id=batch_id, received_at=received_at,
+        events=[acc.event for acc in accepted], org=[(acc.city_code, acc.county_code, acc.hall_id) for acc in accepted],
+    )  # fmt: skip
 
 
-_MODEL_OF_STREAM: dict[str, type[EventBase]] = {
-    "queue": QueueEvent,
-    "window": WindowEvent,
-    "evaluation": Evaluation,
-    "case": CaseEvent,
+#: Stream → its model, or → {type: model} for a stream of several, told apart by `type` as its validator does.
+_MODELS: dict[str, type[EventBase] | dict[str, type[EventBase]]] = {
+    stream: models[0] if len(models) == 1 else {t: m for m in models for t in get_args(m.model_fields["type"].annotation)}
+    for stream, models in STREAM_MODELS.items()
 }
-#: The video stream carries two models, told apart by `type` as its validator does.
-_MODEL_OF_TYPE: dict[str, type[EventBase]] = {"node_heartbeat": NodeHeartbeat, "camera_probe": CameraProbe}
-
-
 #: Each model's field names, looked up once: pydantic's `model_fields` is a property that costs microseconds per call.
-_FIELDS = {model: frozenset(model.model_fields) for model in (*_MODEL_OF_STREAM.values(), *_MODEL_OF_TYPE.values())}
+_FIELDS = {model: frozenset(model.model_fields) for models in STREAM_MODELS.values() for model in models}
 
 
 def _model_of(stream: str, record: dict[str, Any]) -> type[EventBase]:
-    model = _MODEL_OF_STREAM.get(stream)
-    return model if model is not None else _MODEL_OF_TYPE[record["type"]]
+    model = _MODELS[stream]
+    return model[record["type"]] if isinstance(model, dict) else model
 
 
 def _build(model: type[EventBase], record: dict[str, Any]) -> EventBase:
     """The instance validation made, set up as pydantic's own model_construct does, without its per-field loop."""
     if record.keys() != _FIELDS[model]:
         raise ValueError(f"fields differ from {model.__name__}")  # another version's gateway: validate instead
-    values = record  # the decoded dict becomes the instance's own: it is not used for anything else
     for name in _TIMES:
-        values[name] = datetime.fromisoformat(values[name])
+        record[name] = datetime.fromisoformat(record[name])
     event = object.__new__(model)
-    object.__setattr__(event, "__dict__", values)
-    object.__setattr__(event, "__pydantic_fields_set__", set(values))
+    object.__setattr__(event, "__dict__", record)  # the decoded dict becomes the instance's own: nothing else uses it
+    object.__setattr__(event, "__pydantic_fields_set__", set(record))
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
     return event

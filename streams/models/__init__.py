@@ -45,10 +45,19 @@ STREAMS: dict[str, StreamSpec] = {
     )
 }
 TOPIC_TO_STREAM = {spec.topic: spec for spec in STREAMS.values()}
+#: The event models of each stream; a stream with more than one tells them apart by `type`.
+STREAM_MODELS: dict[str, tuple[type[EventBase], ...]] = {
+    "queue": (QueueEvent,),
+    "window": (WindowEvent,),
+    "evaluation": (Evaluation,),
+    "case": (CaseEvent,),
+    "video": (NodeHeartbeat, CameraProbe),
+}
 
 __all__ = [
     "SCHEMA_VERSION",
     "STREAMS",
+    "STREAM_MODELS",
     "TOPIC_TO_STREAM",
     "CameraProbe",
     "CaseEvent",

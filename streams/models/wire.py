@@ -46,19 +46,21 @@ class BatchDecodeError(ValueError):
 
 
 def encode_batch_parts(
-    *, stream: str, source: str, batch_id: str, received_at: datetime | None, events: list[Any]
+    *, stream: str, source: str, batch_id: str, received_at: datetime | None, events: list[Any],
+    org: list[Any] | None = None,
 ) -> bytes:
-    """Encode without building a model: the gateway already holds parsed events."""
-    return pydantic_core.to_json(
-        {
-            "v": SCHEMA_VERSION,
-            "stream": stream,
-            "source": source,
-            "batch_id": batch_id,
-            "received_at": received_at,
-            "events": events,
-        }
-    )
+    """Encode without building a model: the gateway already holds parsed events. `org` only when given."""
+    batch = {
+        "v": SCHEMA_VERSION,
+        "stream": stream,
+        "source": source,
+        "batch_id": batch_id,
+        "received_at": received_at,
+        "events": events,
+    }
+    if org is not None:
+        batch["org"] = org
+    return pydantic_core.to_json(batch)
 
 
 def decode_batch(raw: bytes | None) -> Batch:

@@ -12,19 +12,11 @@ from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, BeforeValidator, TypeAdapter, ValidationError
 
-from streams.models.evaluation import CaseEvent, CaseStep, Evaluation
-from streams.models.hall import QueueEvent, WindowEvent
-from streams.models.video import CameraProbe, NodeHeartbeat
+from streams.models import STREAM_MODELS
+from streams.models.evaluation import CaseStep
 from streams.rules.conditions import Problem
 
 CaseStepName = CaseStep
-STREAM_MODELS: dict[str, tuple[type[BaseModel], ...]] = {
-    "queue": (QueueEvent,),
-    "window": (WindowEvent,),
-    "evaluation": (Evaluation,),
-    "case": (CaseEvent,),
-    "video": (NodeHeartbeat, CameraProbe),
-}
 #: Event fields an alert can be keyed by, and the group key each stands for.
 FIELD_GROUPS: dict[str, str] = {
     "hall_id": "hall",

@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import Scope
-from streams.models import StreamName
+from streams.models import STREAM_MODELS, StreamName
 from streams.rules.conditions import (
     GroupKey,
     Problem,
@@ -44,7 +44,6 @@ from streams.rules.durations import Duration, PositiveDuration
 from streams.rules.events import (
     FIELD_GROUPS,
     REGISTRY_FIELDS,
-    STREAM_MODELS,
     STREAM_SCOPES,
     CaseStepName,
     EventMatch,

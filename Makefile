@@ -14,7 +14,7 @@ test: $(VENV)/.installed-test $(VENV)/.installed-debian
 
 # govpulse against its ceiling and a Faust peer (README, Performance); about 30 minutes.
 bench: $(VENV)/.installed-embedded
-	$(BIN)/govpulse bench
+	$(BIN)/python -m tests.bench
 
 schemas: $(VENV)/.installed-embedded
 	$(BIN)/govpulse schema export --out docs/schemas

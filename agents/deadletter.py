@@ -6,7 +6,7 @@ import faust
 import structlog
 
 from connectors.clickhouse.client import ClickHouse
-from connectors.clickhouse.tables import REJECTION_COLUMNS
+from connectors.clickhouse.rows import REJECTION_COLUMNS
 from streams.deadletter import DEAD_LETTER_TOPIC, rejection_row
 from streams.metrics import Metrics
 from streams.retry import retry_forever

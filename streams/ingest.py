@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from connectors.clickhouse.tables import TABLE_BY_NAME, TABLE_OF, TABLES_OF_STREAM, Origin
+from connectors.clickhouse.rows import TABLE_BY_NAME, TABLE_OF, TABLES_OF_STREAM, Origin
 from streams.deadletter import dead_letter
 from streams.dedup import SeenIds
 from streams.metrics import Metrics

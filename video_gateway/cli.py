@@ -82,11 +82,11 @@ async def _registry_from_topic() -> Any:
     """The org registry as govpulse publishes it on the compacted `registry` topic (cameras, nodes, cities)."""
     from prometheus_client import CollectorRegistry
 
-    from connectors.kafka import bootstrap_servers
-    from connectors.registry_topic import RegistryFollower
+    from connectors.kafka.topics import bootstrap_servers
+    from connectors.kafka.registry_topic import RegistryFollower
     from streams.metrics import Metrics
     from streams.registry.model import Registry
-    from streams.settings import Settings
+    from agents.settings import Settings
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:
@@ -142,8 +142,8 @@ def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: 
     if args.dry_run:
         dry: BatchSender = _PrintSender()
         return VideoPublisher(sources, lambda _source, _city: dry, metrics=metrics)
-    from connectors.kafka import bootstrap_servers
-    from streams.settings import Settings
+    from connectors.kafka.topics import bootstrap_servers
+    from agents.settings import Settings
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:

@@ -33,7 +33,7 @@ DEFAULT_SOURCE_FORMAT = "node-{city_code}"
 
 
 class BatchSender(Protocol):
-    """What the publisher needs from connectors.sdk.CityNodeProducer."""
+    """What the publisher needs from connectors.kafka.sdk.CityNodeProducer."""
 
     def send(self, stream: str, events: Iterable[dict[str, Any]], batch_id: str | None = None) -> list[Any]:
         """Queue one batch; returns futures with kafka-python's add_callback/add_errback (none when already done)."""
@@ -49,7 +49,7 @@ SenderFactory = Callable[[str, int], BatchSender]
 
 def sdk_sender_factory(bootstrap_servers: str, **kafka_options: Any) -> SenderFactory:
     """One SDK producer per source, as the SDK is built (source and city key are per producer)."""
-    from connectors.sdk import CityNodeProducer
+    from connectors.kafka.sdk import CityNodeProducer
 
     def make(source: str, city_code: int) -> BatchSender:
         return CityNodeProducer(bootstrap_servers, source, city_code, **kafka_options)

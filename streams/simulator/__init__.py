@@ -1,7 +1,7 @@
 """A simulator of the 21 city nodes: hall queues, windows, 好差评, bad-review
 cases and the video network, as realistic traffic for the ingest gateway.
 
-The model (`Simulation`) is pure and clock-driven; `streams.simulator.client`
+The model (`Simulation`) is pure and clock-driven; `connectors.simulator_client`
 posts what it emits through the gateway.
 """
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import aiohttp
 
 from connectors.alert_outputs import CHANNEL
-from streams.runtime import Stack
-from streams.settings import Settings
+from agents.stack import Stack
+from agents.settings import Settings
 from tests.integration.center import bad_reviews
 
 CITY = 441500

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors import kafka as kafka_conn
-from connectors.node_tokens import issue_tokens
-from streams.bench.procs import cpu_s as _cpu_s
-from streams.bench.procs import rss_mb as _rss_mb
-from streams.embedded import free_port, tansu_broker
+from connectors.kafka import topics as kafka_conn
+from connectors.gateway.node_tokens import issue_tokens
+from tests.bench.procs import cpu_s as _cpu_s
+from tests.bench.procs import rss_mb as _rss_mb
+from connectors.embedded import free_port, tansu_broker
 from tests.bench.soak import _pool
 from tests.integration.processes import Up
 

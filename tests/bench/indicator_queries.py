@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.org_dims import CAMERA_COLUMNS, HALL_COLUMNS, camera_rows, hall_rows
-from connectors.clickhouse.tables import TABLE_BY_NAME
+from connectors.clickhouse.rows import TABLE_BY_NAME
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import IndicatorQuery
 from streams.registry.generate import generate

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.node_tokens import issue_tokens
-from streams.bench.procs import rss_mb as _rss_mb
-from streams.embedded import free_port
+from connectors.gateway.node_tokens import issue_tokens
+from tests.bench.procs import rss_mb as _rss_mb
+from connectors.embedded import free_port
 from streams.registry.generate import generate
 from streams.simulator import Simulation
 
@@ -75,7 +75,7 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
     tokens = issue_tokens(sorted({source for source, _ in keys}), data / "node_tokens.json")
     port = free_port()
     env = {**os.environ, "GOVPULSE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(data / "govpulse.log", "w"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     sent = errors = rejected = 0

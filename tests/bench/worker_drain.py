@@ -26,9 +26,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from connectors import kafka as kafka_conn
-from streams.bench.procs import cpu_s as _cpu_s
-from streams.embedded import free_port, tansu_broker, valkey_server
+from connectors.kafka import topics as kafka_conn
+from tests.bench.procs import cpu_s as _cpu_s
+from connectors.embedded import free_port, tansu_broker, valkey_server
 from streams.models import STREAMS
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
@@ -84,7 +84,7 @@ def main(events: int, partitions: int) -> None:
     env = {**os.environ, "GOVPULSE_ROLES": "worker,center", "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
            "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0", "GOVPULSE_TOPIC_PARTITIONS": str(partitions),
            "GOVPULSE_LOG_LEVEL": "warning"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],  # noqa: S603
+    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],  # noqa: S603
                             env=env, stdout=subprocess.DEVNULL, stderr=open(data / "govpulse.log", "w"))  # noqa: SIM115
     base = f"http://127.0.0.1:{port}"
     try:

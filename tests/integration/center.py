@@ -14,7 +14,7 @@ import aiohttp
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
 from streams.auth.users import UserStore, new_user
-from streams.runtime import Stack
+from agents.stack import Stack
 from tests.integration.conftest import eventually
 
 PASSWORD = "duty-Passw0rd"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.runtime import Stack
-from streams.settings import Settings
+from agents.stack import Stack
+from agents.settings import Settings
 
 pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "alert_rules"

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from connectors.node_tokens import issue_tokens
-from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from connectors.gateway.node_tokens import issue_tokens
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.registry.generate import generate
 from streams.simulator import Simulation
 from streams.simulator.hours import offset_to

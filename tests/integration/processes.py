@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from streams.embedded import free_port
+from connectors.embedded import free_port
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -56,7 +56,7 @@ class Up:
         env = {**os.environ, "GOVPULSE_REGISTRY_HALLS": "300", "GOVPULSE_TOPIC_PARTITIONS": "4", **(env or {})}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data_dir), "--port", str(self.port), *args],
+                [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data_dir), "--port", str(self.port), *args],
                 stdout=log, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         wait_for(lambda: get(f"{self.base}/healthz")[0] == 200 or self._died(), 90, "healthz")

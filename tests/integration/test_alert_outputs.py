@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pydantic_core
 import pytest
 
-from connectors import kafka as kafka_conn
+from connectors.kafka import topics as kafka_conn
 from connectors.alert_outputs import ACTIVE_KEY, CHANNEL, AlertOutputs
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from connectors import kafka as kafka_conn
-from connectors.node_tokens import issue_tokens
-from streams.embedded import free_port, tansu_broker
+from connectors.kafka import topics as kafka_conn
+from connectors.gateway.node_tokens import issue_tokens
+from connectors.embedded import free_port, tansu_broker
 from streams.registry.generate import generate
 from tests.integration.processes import Up
 

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from hypothesis import given, settings
 
-from connectors import kafka as kafka_conn
+from connectors.kafka import topics as kafka_conn
 from streams.validation import REASONS
 from tests.fuzz_records import FUZZ, base_events, hostile_batches
 from tests.integration.conftest import eventually

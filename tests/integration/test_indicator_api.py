@@ -56,7 +56,7 @@ async def test_the_cli_queries_the_same_api(stack) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "streams.cli", "indicators", *args, "--url", stack.base_url, "--user", user],
+            [sys.executable, "-m", "agents.cli.main", "indicators", *args, "--url", stack.base_url, "--user", user],
             capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "GOVPULSE_PASSWORD": PASSWORD},
         )  # fmt: skip
 

@@ -7,7 +7,7 @@ import json
 import aiohttp
 import pytest
 
-from connectors.kafka import REGISTRY_TOPIC
+from connectors.kafka.topics import REGISTRY_TOPIC
 from tests.integration.conftest import eventually
 from tests.integration.helpers import queue_event
 

@@ -33,7 +33,7 @@ import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from connectors import scores_api
+from connectors.center import scores_api
 from connectors.center.auth_api import PRINCIPAL
 from streams.auth.access import Principal
 from streams.indicators.query import IndicatorQuery

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from connectors.sdk import CityNodeProducer
+from connectors.kafka.sdk import CityNodeProducer
 from tests.integration.conftest import eventually
 from tests.integration.helpers import queue_event
 

@@ -20,13 +20,13 @@ from prometheus_client import CollectorRegistry
 
 from agents import rule_feed as rule_feed_agent
 from connectors.alert_outputs import ACTIVE_KEY
-from streams.app import build_app
-from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from agents.app import build_app
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.metrics import Metrics
 from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.rule_feed import RuleFeed
-from streams.settings import Settings
+from agents.settings import Settings
 from streams.validation import TimeLimits, Validator
 from streams.vetted import BatchSeal, encode_vetted
 from tests.integration.center import bad_reviews, burst_fingerprint
@@ -71,7 +71,7 @@ async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str,
     env = {"GOVPULSE_KAFKA_DSN": f"kafka://{shared['kafka']}", "GOVPULSE_REDIS_DSN": shared["redis"],
            "GOVPULSE_BATCH_SEAL_KEY": "split-roles-test-key-" + "0" * 20}  # fmt: skip
     plain = root / "tokens.json"
-    subprocess.run([sys.executable, "-m", "streams.cli", "tokens", "issue", f"node-{CITY}", "--out", str(plain),  # noqa: S603
+    subprocess.run([sys.executable, "-m", "agents.cli.main", "tokens", "issue", f"node-{CITY}", "--out", str(plain),  # noqa: S603
                     "--data-dir", str(root / "gw")], check=True, capture_output=True)  # fmt: skip
     token = json.loads(plain.read_text())[f"node-{CITY}"]
 

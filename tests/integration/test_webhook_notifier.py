@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
-from streams.embedded import free_port
+from connectors.embedded import free_port
 from streams.metrics import Metrics
 from tests.integration.conftest import eventually
 

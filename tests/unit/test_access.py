@@ -97,7 +97,7 @@ def test_board_state_and_order() -> None:
 def test_webhooks_may_reach_allow_listed_hosts_only() -> None:
     from pydantic import ValidationError
 
-    from streams.settings import Settings
+    from agents.settings import Settings
 
     ok = Settings(webhooks={"duty": "https://oa.example.gov.cn/hook?token=s3cret"}, webhook_allowed_hosts=["oa.example.gov.cn"])
     assert ok.webhooks["duty"].get_secret_value().endswith("s3cret")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from streams.bench.load import Body
-from streams.bench.run import Row, _targets_text, histogram_quantile, targets
+from tests.bench.load import Body
+from tests.bench.run import Row, _targets_text, histogram_quantile, targets
 
 
 def test_a_quantile_is_interpolated_inside_its_bucket_over_the_window_only() -> None:

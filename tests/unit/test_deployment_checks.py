@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connectors.node_tokens import issue_tokens
-from streams.settings import Settings
+from connectors.gateway.node_tokens import issue_tokens
+from agents.settings import Settings
 
 KAFKA = "kafka://kafka:9092"
 CLICKHOUSE = "http://govpulse:pw@clickhouse:8123"

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from connectors.node_tokens import issue_tokens
-from streams.cli import _parser, _settings
-from streams.deploy_cli import env_example
-from streams.deployment import grafana_problems
-from streams.settings import Settings
+from connectors.gateway.node_tokens import issue_tokens
+from agents.cli.main import _parser, _settings
+from agents.cli.deploy import env_example
+from agents.deployment import grafana_problems
+from agents.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"

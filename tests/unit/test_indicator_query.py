@@ -63,7 +63,7 @@ def test_no_indicator_reads_a_raw_event_table() -> None:
     import re
     from datetime import timedelta
 
-    from connectors.clickhouse.tables import TABLE_BY_NAME
+    from connectors.clickhouse.rows import TABLE_BY_NAME
 
     raw = set(TABLE_BY_NAME) | {"rejections"}
     for indicator in INDICATORS.values():

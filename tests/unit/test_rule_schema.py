@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter
 
-from streams.rules.cli import check
+from agents.cli.rules import check
 from streams.rules.durations import format_duration, parse_duration
 from streams.rules.loader import RuleError, load_rules, read_rules
 from streams.rules.schema import (

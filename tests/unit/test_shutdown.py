@@ -10,7 +10,7 @@ import textwrap
 def test_a_task_that_ignores_cancellation_does_not_keep_the_process_alive() -> None:
     script = textwrap.dedent("""
         import asyncio
-        from streams.cli import _end_stragglers
+        from agents.cli.main import _end_stragglers
 
         async def stubborn():
             while True:
@@ -35,7 +35,7 @@ def test_a_task_that_ignores_cancellation_does_not_keep_the_process_alive() -> N
 def test_tasks_that_end_on_cancel_end_normally() -> None:
     script = textwrap.dedent("""
         import asyncio
-        from streams.cli import _end_stragglers
+        from agents.cli.main import _end_stragglers
 
         async def main():
             asyncio.create_task(asyncio.sleep(60))

@@ -17,7 +17,7 @@ from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.registry.model import Registry
 from streams.simulator import SCENARIOS, Emitted, Simulation
-from streams.simulator.client import run_simulator
+from connectors.simulator_client import run_simulator
 from streams.simulator.hours import SHANGHAI, offset_to, parse_opening
 from streams.validation import Validator
 

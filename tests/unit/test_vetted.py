@@ -11,7 +11,7 @@ import pydantic_core
 import pytest
 from prometheus_client import CollectorRegistry
 
-from connectors.clickhouse.tables import TABLE_OF, Origin
+from connectors.clickhouse.rows import TABLE_OF, Origin
 from streams.ingest import IngestProcessor, RawMessage, read_batch
 from streams.metrics import Metrics
 from streams.models import STREAMS

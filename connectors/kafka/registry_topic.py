@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from connectors.kafka import REGISTRY_TOPIC, send_all
+from connectors.kafka.topics import REGISTRY_TOPIC, send_all
 from streams.metrics import Metrics
 from streams.registry.model import InvalidRow, Registry, topic_key
 

@@ -27,8 +27,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
 from agents import rule_feed as rule_feed_agent
-from connectors import indicators_api, registry_topic, rules_api, scores_api
-from connectors import kafka as kafka_conn
+from connectors.center import indicators_api
+from connectors.kafka import registry_topic
+from connectors.center import rules_api
+from connectors.center import scores_api
+from connectors.kafka import topics as kafka_conn
 from connectors.alert_outputs import AlertOutputs
 from connectors.center import page
 from connectors.center.alert_view import RuleInfo, rule_infos
@@ -41,14 +44,14 @@ from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.org_dims import sync_org
-from connectors.clickhouse.tables import TABLE_BY_NAME
-from connectors.gateway import Gateway, build_web_app
-from connectors.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
+from connectors.clickhouse.rows import TABLE_BY_NAME
+from connectors.gateway.service import Gateway, build_web_app
+from connectors.gateway.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
-from streams.app import build_app
+from agents.app import build_app
 from streams.auth.users import UserStore
-from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.indicators.scorecard import load_scorecard
 from streams.ingest import IngestProcessor
 from streams.metrics import Metrics
@@ -62,7 +65,7 @@ from streams.rules.loader import RuleSet
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
-from streams.settings import ROLES, Settings
+from agents.settings import ROLES, Settings
 from streams.validation import TimeLimits, Validator
 from streams.vetted import BatchSeal
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import structlog
 from pydantic import ValidationError
 
-from streams import logs
-from streams.settings import Settings
+from agents import logs
+from agents.settings import Settings
 
 log = structlog.get_logger("govpulse")
 
@@ -75,7 +75,7 @@ def _settle_heap() -> None:
 
 
 async def _up(args: argparse.Namespace) -> int:
-    from streams.runtime import Stack
+    from agents.stack import Stack
 
     settings = _settings(args)
     stop = asyncio.Event()
@@ -95,7 +95,7 @@ async def _up(args: argparse.Namespace) -> int:
             demo = ensure_demo_users(UserStore(settings.users_path), settings.data_dir / "demo_users.txt")
             if demo is not None:
                 print(f"monitoring center: {stack.base_url}/  (demo sign-ins: {demo})", file=sys.stderr, flush=True)
-            from streams.simulator.client import run_simulator
+            from connectors.simulator_client import run_simulator
 
             sim_task = asyncio.create_task(
                 run_simulator(
@@ -144,7 +144,7 @@ async def _end_stragglers(grace_s: float = 5.0) -> None:
 async def _simulate(args: argparse.Namespace) -> int:
     from streams.registry.csv_io import read_csv_dir
     from streams.registry.generate import generate
-    from streams.simulator.client import run_simulator
+    from connectors.simulator_client import run_simulator
 
     tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
     registry = read_csv_dir(Path(args.registry_dir)) if args.registry_dir else generate(halls=args.halls)
@@ -176,8 +176,8 @@ def _registry(args: argparse.Namespace) -> int:
 
 
 async def _publish_registry(registry: object) -> int:
-    from connectors import kafka as kafka_conn
-    from connectors.registry_topic import publish
+    from connectors.kafka import topics as kafka_conn
+    from connectors.kafka.registry_topic import publish
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:
@@ -195,7 +195,7 @@ async def _publish_registry(registry: object) -> int:
 
 
 def _tokens(args: argparse.Namespace) -> int:
-    from connectors.node_tokens import issue_tokens, write_plain_tokens
+    from connectors.gateway.node_tokens import issue_tokens, write_plain_tokens
 
     settings = _settings(args)
     tokens = issue_tokens(args.sources, settings.tokens_path)
@@ -368,13 +368,11 @@ def _parser() -> argparse.ArgumentParser:
     rules_bt.add_argument("--to", dest="end", required=True, help="ISO 8601 with zone")
     rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
     rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
-    from streams import deploy_cli
-    from streams.auth.cli import add_parser as add_users_parser
+    from agents.cli import deploy as deploy_cli
+    from agents.cli.users import add_parser as add_users_parser
     from video_gateway.cli import add_parser as add_video_parser
 
     deploy_cli.add_parsers(sub)
-    # Listed here for --help; `main` hands `govpulse bench ...` to the bench's own parser.
-    sub.add_parser("bench", help="govpulse against its ceiling and a Faust peer: events/s, latency, CPU, RSS", add_help=False)
     add_users_parser(sub)
     add_video_parser(sub)
     return p
@@ -382,16 +380,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        from streams.bench.run import main as bench
-
-        bench(argv[1:])
-        return 0
     args = _parser().parse_args(argv)
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        from streams.deploy_cli import refusal
+        from agents.cli.deploy import refusal
 
         print(refusal(exc), file=sys.stderr)
         return 2
@@ -413,17 +406,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return video_cli.run(args)
     if args.cmd == "users":
-        from streams.auth import cli as users_cli
+        from agents.cli import users as users_cli
 
         return users_cli.run(args, _settings(args))
     if args.cmd in ("init", "config"):
-        from streams import deploy_cli
+        from agents.cli import deploy as deploy_cli
 
         return deploy_cli.run(args, settings)
     if args.cmd == "rules" and args.rules_cmd == "backtest":
         return asyncio.run(_backtest(args))
     if args.cmd == "rules":
-        from streams.rules.cli import check
+        from agents.cli.rules import check
 
         return check(args.path)
     return 2

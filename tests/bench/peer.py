@@ -1,7 +1,7 @@
 """The peer: what a competent team writes first with Faust, run as its own process.
 
     BENCH_PEER_BOOTSTRAP=HOST:PORT BENCH_PEER_HALLS=N BENCH_PEER_CHDB=/path BENCH_PEER_REPORT=FILE \
-        python -m streams.bench.peer worker -l warn --without-web
+        python -m tests.bench.peer worker -l warn --without-web
 
 One event per Kafka message on `bench.peer.<stream>` topics, `async for event
 in stream`, each event validated with the same models and registry as
@@ -25,7 +25,7 @@ import faust
 
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
-from connectors.clickhouse.tables import TABLE_OF, Origin
+from connectors.clickhouse.rows import TABLE_OF, Origin
 from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.validation import Validator

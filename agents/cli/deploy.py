@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from pydantic import SecretStr, ValidationError
 
-from streams.settings import Settings
+from agents.settings import Settings
 
 log = structlog.get_logger("govpulse")
 
@@ -61,8 +61,8 @@ def _shown(value: Any) -> Any:
 
 async def _init(settings: Settings) -> int:
     """What every role expects to exist; run once (compose's `init` service) before the long-running processes."""
-    from connectors import kafka as kafka_conn
-    from connectors import registry_topic
+    from connectors.kafka import topics as kafka_conn
+    from connectors.kafka import registry_topic
     from connectors.clickhouse.client import ClickHouse
     from connectors.clickhouse.migrations import migrate
     from streams.registry.csv_io import read_csv_dir

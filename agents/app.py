@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.settings import Settings
+from agents.settings import Settings
 
 
 def build_app(settings: Settings, bootstrap: str, *, group: str | None = None) -> faust.App:

@@ -15,7 +15,7 @@ from dataclasses import replace
 from streams.auth.passwords import WeakPassword, check_strength, hash_password
 from streams.auth.users import ROLES, UserError, UserStore, new_user
 from streams.registry.gb2260 import cities
-from streams.settings import Settings
+from agents.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

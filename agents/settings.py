@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.deployment import check_deployment
+from agents.deployment import check_deployment
 from streams.webhook_targets import check_targets
 
 ROLES = ("gateway", "worker", "center")

@@ -39,18 +39,18 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from connectors import kafka as kafka_conn
+from connectors.kafka import topics as kafka_conn
 from connectors.alert_outputs import CHANNEL
-from connectors.node_tokens import issue_tokens
-from streams.bench import anomalies
-from streams.bench.load import Body, load_path, passes, read_load, write_load
-from streams.bench.peer import PEER_TOPICS
-from streams.bench.procs import Sampler, wait_until
-from streams.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from connectors.gateway.node_tokens import issue_tokens
+from tests.bench import anomalies
+from tests.bench.load import Body, load_path, passes, read_load, write_load
+from tests.bench.peer import PEER_TOPICS
+from tests.bench.procs import Sampler, wait_until
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.models import STREAMS
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
-from streams.settings import Settings
+from agents.settings import Settings
 
 PARTITIONS = 8
 
@@ -141,7 +141,7 @@ def ceiling(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
                     for i, b in enumerate(bodies)]  # fmt: skip
         asyncio.run(_produce(bootstrap, messages))
         report = work / "ceiling.json"
-        proc = subprocess.Popen([sys.executable, "-m", "streams.bench.ceiling", "--bootstrap", bootstrap, "--halls", str(halls),
+        proc = subprocess.Popen([sys.executable, "-m", "tests.bench.ceiling", "--bootstrap", bootstrap, "--halls", str(halls),
                                  "--seconds", str(plan.seconds), "--warmup", str(plan.warmup), "--report", str(report)])  # fmt: skip
         with Sampler({"ceiling": proc.pid, "broker": broker.pid or 0}) as sampler:
             cpu0 = sampler.cpu()
@@ -212,7 +212,7 @@ def peer(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         report = work / "peer.json"
         env = {**os.environ, "BENCH_PEER_BOOTSTRAP": bootstrap, "BENCH_PEER_HALLS": str(halls),
                "BENCH_PEER_CHDB": str(work / "peer-chdb"), "BENCH_PEER_REPORT": str(report)}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "streams.bench.peer", "worker", "-l", "warn", "--without-web"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "tests.bench.peer", "worker", "-l", "warn", "--without-web"], env=env,
                                 stdout=(work / "peer.log").open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
         with Sampler({"peer": proc.pid, "broker": broker.pid or 0}) as sampler:
             wait_until(lambda: _peer_report(report)["stored"] > 0 or proc.poll() is not None, 300, "peer's first rows")
@@ -418,7 +418,7 @@ async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injec
 def _start_role(roles: str, env: dict[str, str], data: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "up", "--data-dir", str(data), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
                             env={**env, "GOVPULSE_ROLES": roles}, stdout=subprocess.DEVNULL, stderr=log.open("wb"))  # fmt: skip
     wait_until(lambda: proc.poll() is not None or "govpulse_" in _metrics(base), 300, f"govpulse {roles}")
     if proc.poll() is not None:
@@ -579,7 +579,7 @@ def run(sizes: list[int], rows: list[str], plan: Plan) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="govpulse bench", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--sizes", default="2000,8000,24000", help="registry sizes in halls, comma-separated")
     parser.add_argument("--rows", default="ceiling,peer,govpulse")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window after warm-up")

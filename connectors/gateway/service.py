@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from connectors.node_tokens import NodeTokens
+from connectors.gateway.node_tokens import NodeTokens
 from streams.deadletter import DEAD_LETTER_TOPIC, dead_letter
 from streams.metrics import Metrics
 from streams.models import STREAMS

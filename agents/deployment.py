@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from streams.settings import Settings
+    from agents.settings import Settings
 
 
 #: GOVPULSE_* variables read by something other than the settings object: the CLI's sign-in and the
@@ -79,7 +79,7 @@ def _node_tokens(s: Settings) -> list[str]:
     # `govpulse up` on the embedded stack issues demo tokens itself; a deployed gateway never does.
     if "gateway" not in s.role_set or s.embedded_kafka:
         return []
-    from connectors.node_tokens import NodeTokens
+    from connectors.gateway.node_tokens import NodeTokens
 
     path = s.tokens_path
     try:

@@ -1,6 +1,6 @@
 """The ceiling: a plain aiokafka consumer that reads the raw topics and validates, and does nothing else.
 
-    python -m streams.bench.ceiling --bootstrap HOST:PORT --halls N --seconds S --warmup W --report FILE
+    python -m tests.bench.ceiling --bootstrap HOST:PORT --halls N --seconds S --warmup W --report FILE
 
 Reads the gateway-shaped batches the benchmark put on the raw topics, decodes
 and validates every event with the same models and registry as the worker, and
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.bench.procs import cpu_s
+from tests.bench.procs import cpu_s
 from streams.models import STREAMS, TOPIC_TO_STREAM
 from streams.models.wire import BatchDecodeError, decode_batch
 from streams.registry.generate import generate

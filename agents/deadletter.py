@@ -14,7 +14,9 @@ from streams.retry import retry_forever
 log = structlog.get_logger(__name__)
 
 
-def attach(app: faust.App, ch: ClickHouse, metrics: Metrics, *, batch_messages: int, flush_s: float, retry_max_s: float) -> None:
+def attach(
+    app: faust.App, ch: ClickHouse, metrics: Metrics, *, batch_messages: int, flush_s: float, retry_max_s: float
+) -> None:
     topic = app.topic(DEAD_LETTER_TOPIC, value_serializer="raw", key_serializer="raw")
 
     @app.agent(topic, name="deadletter-sink")

@@ -36,8 +36,11 @@ def check_deployment(s: Settings) -> None:
 def unknown_variables(s: Settings, environ: Mapping[str, str]) -> list[str]:
     """A misspelt GOVPULSE_ variable would otherwise be ignored and its default used without a word."""
     known = {f"GOVPULSE_{name.upper()}" for name in type(s).model_fields}
-    unknown = sorted(name for name in environ
-                     if name.startswith("GOVPULSE_") and name not in known | OTHER_VARIABLES and not name.startswith(OTHER_PREFIXES))  # fmt: skip
+    unknown = sorted(
+        name
+        for name in environ
+        if name.startswith("GOVPULSE_") and name not in known | OTHER_VARIABLES and not name.startswith(OTHER_PREFIXES)
+    )
     return [f"{name} is not a govpulse setting (see `govpulse config env-example`)" for name in unknown]
 
 
@@ -85,8 +88,10 @@ def _node_tokens(s: Settings) -> list[str]:
     try:
         count = len(NodeTokens.load(path))
     except FileNotFoundError:
-        return [f"the gateway has no node tokens ({path} does not exist): issue them with `govpulse tokens issue SOURCE... "
-                "--out FILE` and point GOVPULSE_NODE_TOKENS_FILE at the hashed file"]  # fmt: skip
+        return [
+            f"the gateway has no node tokens ({path} does not exist): issue them with `govpulse tokens issue SOURCE... "
+            "--out FILE` and point GOVPULSE_NODE_TOKENS_FILE at the hashed file"
+        ]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return [f"the gateway cannot read its node tokens {path}: {exc!r}"]
     if count == 0:
@@ -110,11 +115,15 @@ def grafana_problems(folder: Path) -> list[str]:
         out.append(f"GOVPULSE_GRAFANA_DIR={folder}: no dashboards in {dashboards_dir}")
     wanted = {uid for uid, _ in DASHBOARDS.values()} | {DEFAULT_DASHBOARD[0]}
     for uid in sorted(wanted - set(uids)):
-        out.append(f"the monitoring center links to Grafana dashboard uid {uid!r}, which {dashboards_dir} does not provide")
+        out.append(
+            f"the monitoring center links to Grafana dashboard uid {uid!r}, which {dashboards_dir} does not provide"
+        )
     datasources = _provisioned_datasources(folder / "provisioning" / "datasources", out)
     for uid, name in sorted((u, n) for path in dashboards_dir.glob("*.json") for u, n in _datasource_refs(path)):
         if uid not in datasources:
-            out.append(f"Grafana dashboard {name} uses datasource uid {uid!r}, which provisioning/datasources does not define")
+            out.append(
+                f"Grafana dashboard {name} uses datasource uid {uid!r}, which provisioning/datasources does not define"
+            )
     providers = folder / "provisioning" / "dashboards"
     if not any(providers.glob("*.yaml")):
         out.append(f"no dashboard provider in {providers}: Grafana would load none of the dashboards")
@@ -143,7 +152,12 @@ def _datasource_refs(path: Path) -> set[tuple[str, str]]:
         if isinstance(node, dict):
             ds = node.get("datasource")
             # `${ds}`-style template references are resolved by Grafana at view time.
-            if isinstance(ds, dict) and isinstance(ds.get("uid"), str) and not ds["uid"].startswith("$") and ds["uid"] not in BUILT_IN_DATASOURCES:
+            if (
+                isinstance(ds, dict)
+                and isinstance(ds.get("uid"), str)
+                and not ds["uid"].startswith("$")
+                and ds["uid"] not in BUILT_IN_DATASOURCES
+            ):
                 refs.add((ds["uid"], path.name))
             for value in node.values():
                 walk(value)

@@ -24,7 +24,14 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
                     event.ack()
 
             messages = [
-                RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, e.message.timestamp, e.message.headers)
+                RawMessage(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.value,
+                    e.message.timestamp,
+                    e.message.headers,
+                )
                 for e in events
             ]
             await processor.write_behind(messages, acknowledge)

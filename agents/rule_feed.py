@@ -18,7 +18,9 @@ def attach(app: faust.App, feed: RuleFeed, *, batch_messages: int, flush_s: floa
         async for events in stream.take_events(batch_messages, within=flush_s):
             await feed.process(
                 [
-                    RawMessage(e.message.topic, e.message.partition, e.message.offset, e.value, headers=e.message.headers)
+                    RawMessage(
+                        e.message.topic, e.message.partition, e.message.offset, e.value, headers=e.message.headers
+                    )
                     for e in events
                 ]
             )

@@ -22,17 +22,30 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVPULSE_", frozen=True, extra="forbid")
 
     roles: str = Field(
-        default="all", pattern=r"^(all|none)$|^(gateway|worker|center)(,(gateway|worker|center))*$",
+        default="all",
+        pattern=r"^(all|none)$|^(gateway|worker|center)(,(gateway|worker|center))*$",
         description="What `govpulse up` runs in this process: `all`, or a comma list of gateway (HTTP ingest), worker "
         "(Kafka → ClickHouse) and center (rules, alerts, monitoring center, query APIs). One-off commands run as `none`.",
     )
-    worker_replicas: int = Field(default=1, ge=1, le=1024, description="Worker processes in the consumer group; checked against partitions and chDB.")
-    data_dir: Path = Field(default=Path("var"), description="Where the embedded stack keeps chDB data, tokens and logs.")
+    worker_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Worker processes in the consumer group; checked against partitions and chDB.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"), description="Where the embedded stack keeps chDB data, tokens and logs."
+    )
     kafka_dsn: str = Field(default="embedded", description="`embedded`, or kafka://host:port[,host:port].")
-    clickhouse_dsn: str = Field(default="", description="chdb:///path or http://user:pass@host:8123/db; empty means chDB under data_dir.")
-    clickhouse_database: str = Field(default="govpulse", description="ClickHouse database for every table; created if missing.")
+    clickhouse_dsn: str = Field(
+        default="", description="chdb:///path or http://user:pass@host:8123/db; empty means chDB under data_dir."
+    )
+    clickhouse_database: str = Field(
+        default="govpulse", description="ClickHouse database for every table; created if missing."
+    )
     clickhouse_cluster: str = Field(
-        default="", pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$",
+        default="",
+        pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$",
         description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. Empty: one node.",
     )
     redis_dsn: str = Field(default="embedded", description="`embedded`, or redis://host:port/db.")
@@ -41,19 +54,33 @@ class Settings(BaseSettings):
     embedded_redis_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
 
     topic_partitions: int = Field(
-        default=8, ge=1, le=1024,
+        default=8,
+        ge=1,
+        le=1024,
         description="Partitions of the raw, dead-letter and alerts topics when they are created (keyed by city); the most workers that can share the load.",
     )
-    consumer_group: str = Field(default="govpulse", description="Kafka consumer group of the workers; the center's rule feed uses <group>-rules.")
+    consumer_group: str = Field(
+        default="govpulse",
+        description="Kafka consumer group of the workers; the center's rule feed uses <group>-rules.",
+    )
     #: Tansu answers a group join after half the session timeout, so the
     #: embedded mode uses a short one to start in seconds rather than half a minute.
     broker_session_timeout_s: float = Field(default=0.0, ge=0, description="0: 6 s when embedded, 30 s otherwise.")
 
-    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server listens on (gateway, center, /metrics); 0.0.0.0 in containers.")
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address the HTTP server listens on (gateway, center, /metrics); 0.0.0.0 in containers.",
+    )
     http_port: int = Field(default=8080, ge=0, le=65535, description="HTTP port; 0 picks a free one.")
-    node_tokens_file: Path | None = Field(default=None, description="Hashed node tokens; default data_dir/node_tokens.json.")
-    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Largest request body the HTTP server reads; larger is 413.")
-    max_batch_events: int = Field(default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413.")
+    node_tokens_file: Path | None = Field(
+        default=None, description="Hashed node tokens; default data_dir/node_tokens.json."
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body the HTTP server reads; larger is 413."
+    )
+    max_batch_events: int = Field(
+        default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413."
+    )
 
     batch_seal_key: SecretStr = Field(
         default=SecretStr(""),
@@ -62,55 +89,89 @@ class Settings(BaseSettings):
     )
 
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
-    max_future_skew_s: int = Field(default=300, ge=0, description="Newer occurred_at than now + this is rejected as future.")
+    max_future_skew_s: int = Field(
+        default=300, ge=0, description="Newer occurred_at than now + this is rejected as future."
+    )
     dedup_max_ids: int = Field(
-        default=2_000_000, ge=1000,
+        default=2_000_000,
+        ge=1000,
         description="Event ids a worker remembers to spot duplicates, shared by the partitions it holds (about 200 bytes each).",
     )
 
     sink_batch_messages: int = Field(default=200, ge=1, description="Kafka messages (batches) per ClickHouse write.")
     sink_flush_s: float = Field(
-        default=0.5, gt=0,
+        default=0.5,
+        gt=0,
         description="Longest wait before a partial write: the floor under ingest and event-rule latency when traffic is "
         "light; each worker then writes each table at most 1/this times a second.",
     )
-    sink_retry_max_s: float = Field(default=30.0, gt=0, description="Cap on the retry backoff while ClickHouse is down.")
+    sink_retry_max_s: float = Field(
+        default=30.0, gt=0, description="Cap on the retry backoff while ClickHouse is down."
+    )
 
-    registry_dir: Path | None = Field(default=None, description="CSV registry to import at start; default: generate one.")
-    registry_halls: int = Field(default=2100, ge=143, description="Halls of a generated registry: at least one per city and county.")
+    registry_dir: Path | None = Field(
+        default=None, description="CSV registry to import at start; default: generate one."
+    )
+    registry_halls: int = Field(
+        default=2100, ge=143, description="Halls of a generated registry: at least one per city and county."
+    )
 
-    rules_dir: Path | None = Field(default=None, description="Alert rule files (*.yaml); default alert_rules beside the code.")
+    rules_dir: Path | None = Field(
+        default=None, description="Alert rule files (*.yaml); default alert_rules beside the code."
+    )
     webhooks: dict[str, SecretStr] = Field(
-        default_factory=dict, description='Notification receivers by name, JSON: {"duty": "https://..."}; rules route to webhook:<name>.'
+        default_factory=dict,
+        description='Notification receivers by name, JSON: {"duty": "https://..."}; rules route to webhook:<name>.',
     )
     webhook_allowed_hosts: list[str] = Field(
-        default_factory=list, description='Hosts (or host:port) webhooks may reach, JSON: ["oa.example.gov.cn"]; others are refused at start.'
+        default_factory=list,
+        description='Hosts (or host:port) webhooks may reach, JSON: ["oa.example.gov.cn"]; others are refused at start.',
     )
-    rule_tick_s: float = Field(default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences.")
+    rule_tick_s: float = Field(
+        default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences."
+    )
     scorecards_dir: Path | None = Field(
-        default=None, description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code."
+        default=None,
+        description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code.",
     )
 
-    users_file: Path | None = Field(default=None, description="Monitoring-center users with password hashes; default data_dir/users.json.")
-    login_ttl_s: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600, description="A sign-in lasts this long (a duty shift), then the page asks again.")
-    login_max_failures: int = Field(default=10, ge=1, description="Failed sign-ins per username before it is locked for login_lockout_s.")
-    login_lockout_s: int = Field(default=900, ge=1, description="How long a username stays locked after too many failed sign-ins.")
+    users_file: Path | None = Field(
+        default=None, description="Monitoring-center users with password hashes; default data_dir/users.json."
+    )
+    login_ttl_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="A sign-in lasts this long (a duty shift), then the page asks again.",
+    )
+    login_max_failures: int = Field(
+        default=10, ge=1, description="Failed sign-ins per username before it is locked for login_lockout_s."
+    )
+    login_lockout_s: int = Field(
+        default=900, ge=1, description="How long a username stays locked after too many failed sign-ins."
+    )
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure; set true behind HTTPS.")
-    grafana_url: str = Field(default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links.")
+    grafana_url: str = Field(
+        default="http://127.0.0.1:3000", description="Base URL of Grafana, for the drill-down's dashboard links."
+    )
     grafana_dir: Path | None = Field(
-        default=None, description="Grafana provisioning folder (provisioning/ and dashboards/); when set, the links and "
+        default=None,
+        description="Grafana provisioning folder (provisioning/ and dashboards/); when set, the links and "
         "datasources the dashboards need are checked at start.",
     )
 
     fault_clickhouse_writes: str = Field(
-        default="", pattern=r"^$|^\d+(\.\d+)?:\d+(\.\d+)?$",
+        default="",
+        pattern=r"^$|^\d+(\.\d+)?:\d+(\.\d+)?$",
         description="Fault injection, for drills: `START:SECONDS` makes every ClickHouse write fail for SECONDS, "
         "START seconds after the stack is up. Empty: off.",
     )
 
     log_level: str = Field(default="info", description="debug, info, warning or error.")
     log_json: bool = Field(default=True, description="One JSON object per log line; false for console-friendly lines.")
-    simulator_salt: SecretStr = Field(default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data.")
+    simulator_salt: SecretStr = Field(
+        default=SecretStr("govpulse-demo-salt"), description="Salt for evaluator hashes in simulated data."
+    )
 
     @model_validator(mode="after")
     def _dsns_known(self) -> Settings:

@@ -27,13 +27,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from agents import deadletter as deadletter_agent
 from agents import ingest as ingest_agent
 from agents import rule_feed as rule_feed_agent
-from connectors.center import indicators_api
-from connectors.kafka import registry_topic
-from connectors.center import rules_api
-from connectors.center import scores_api
-from connectors.kafka import topics as kafka_conn
+from agents.app import build_app
+from agents.settings import ROLES, Settings
 from connectors.alert_outputs import AlertOutputs
-from connectors.center import page
+from connectors.center import indicators_api, page, rules_api, scores_api
 from connectors.center.alert_view import RuleInfo, rule_infos
 from connectors.center.alerts_api import AlertCenter
 from connectors.center.auth_api import TOKEN, USER, Auth
@@ -45,13 +42,14 @@ from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.org_dims import sync_org
 from connectors.clickhouse.rows import TABLE_BY_NAME
-from connectors.gateway.service import Gateway, build_web_app
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from connectors.gateway.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
+from connectors.gateway.service import Gateway, build_web_app
+from connectors.kafka import registry_topic
+from connectors.kafka import topics as kafka_conn
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
-from agents.app import build_app
 from streams.auth.users import UserStore
-from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.indicators.scorecard import load_scorecard
 from streams.ingest import IngestProcessor
 from streams.metrics import Metrics
@@ -65,7 +63,6 @@ from streams.rules.loader import RuleSet
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
-from agents.settings import ROLES, Settings
 from streams.validation import TimeLimits, Validator
 from streams.vetted import BatchSeal
 
@@ -126,15 +123,20 @@ class Stack:
 
         if "center" in roles:
             # After a Redis restart the pool's connections are dead; retrying once on a fresh one hides that from callers.
-            self.redis = aioredis.from_url(self.redis_url, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
-                                           retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
+            self.redis = aioredis.from_url(
+                self.redis_url,
+                retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 2),
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            )
             await self.redis.ping()
 
         self.producer = kafka_conn.make_producer(self.bootstrap, "govpulse")
         await self.producer.start()
         if await registry_topic.topic_is_empty(self.bootstrap):
             await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer)
-        self.follower = registry_topic.RegistryFollower(self.bootstrap, self.registry, self.metrics, self._registry_changed)
+        self.follower = registry_topic.RegistryFollower(
+            self.bootstrap, self.registry, self.metrics, self._registry_changed
+        )
         await self.follower.start()
         if self.ch is not None:
             await sync_org(self.ch, self.registry)
@@ -144,8 +146,11 @@ class Stack:
             TimeLimits(max_age=timedelta(seconds=s.max_event_age_s), max_future=timedelta(seconds=s.max_future_skew_s)),
         )
         if roles and roles != frozenset(ROLES) and not s.batch_seal_key.get_secret_value():
-            log.warning("batch_seal_key_unset", hint="set GOVPULSE_BATCH_SEAL_KEY alike on gateways, workers and the center "
-                        "so that a batch is validated once, at the gateway")  # fmt: skip
+            log.warning(
+                "batch_seal_key_unset",
+                hint="set GOVPULSE_BATCH_SEAL_KEY alike on gateways, workers and the center "
+                "so that a batch is validated once, at the gateway",
+            )
         if "center" in roles:
             await self._start_rules()
         if "worker" in roles:
@@ -234,13 +239,22 @@ class Stack:
             await kafka_conn.send_all(producer, topic, items)
 
         # URLs may carry credentials: they stay SecretStr until here and are never logged.
-        self.notifier = WebhookNotifier({k: v.get_secret_value() for k, v in s.webhooks.items()}, self.metrics,
-                                        allowed_hosts=s.webhook_allowed_hosts)  # fmt: skip
+        self.notifier = WebhookNotifier(
+            {k: v.get_secret_value() for k, v in s.webhooks.items()},
+            self.metrics,
+            allowed_hosts=s.webhook_allowed_hosts,
+        )
         await self.notifier.start()
         self.book.set_inhibitions(INHIBITIONS)
         registry = self.registry
-        self.rules = RuleRunner(self.book, AlertOutputs(send_all, self.ch, self.redis, self.metrics), self.ch, self.metrics,
-                                notifier=self.notifier, labeler=lambda obs: with_org_labels(obs, registry))  # fmt: skip
+        self.rules = RuleRunner(
+            self.book,
+            AlertOutputs(send_all, self.ch, self.redis, self.metrics),
+            self.ch,
+            self.metrics,
+            notifier=self.notifier,
+            labeler=lambda obs: with_org_labels(obs, registry),
+        )
         self.reloader = RuleReloader(s.rules_path, self.metrics)
         self._use_rules(self.reloader.load_initial())
         await self._restore_alerts()
@@ -269,7 +283,12 @@ class Stack:
         self.app = build_app(s, self.bootstrap)
         ingest_agent.attach(self.app, self.processor, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s)
         deadletter_agent.attach(
-            self.app, self.ch, self.metrics, batch_messages=s.sink_batch_messages, flush_s=s.sink_flush_s, retry_max_s=s.sink_retry_max_s
+            self.app,
+            self.ch,
+            self.metrics,
+            batch_messages=s.sink_batch_messages,
+            flush_s=s.sink_flush_s,
+            retry_max_s=s.sink_retry_max_s,
         )
         await self.app.start()
 
@@ -286,8 +305,13 @@ class Stack:
         s = self.settings
         roles = s.role_set
         gateway = self._gateway(validator) if "gateway" in roles else None
-        web_app = build_web_app(gateway, self.metrics, health=self.health, stats=self.stats if self.ch is not None else None,
-                                max_body_bytes=s.max_body_bytes)  # fmt: skip
+        web_app = build_web_app(
+            gateway,
+            self.metrics,
+            health=self.health,
+            stats=self.stats if self.ch is not None else None,
+            max_body_bytes=s.max_body_bytes,
+        )
         if "center" in roles:
             assert self.ch is not None and self.reloader is not None
             indicators_api.add_routes(web_app, self.ch, self.registry)
@@ -316,16 +340,24 @@ class Stack:
         if not len(tokens):
             log.warning("no_node_tokens", path=str(s.tokens_path), hint="issue them with `govpulse tokens issue`")
         return Gateway(
-            validator, tokens, send_one, send_many, self.metrics, seal=self.seal,
-            max_batch_events=s.max_batch_events, max_body_bytes=s.max_body_bytes,
-        )  # fmt: skip
+            validator,
+            tokens,
+            send_one,
+            send_many,
+            self.metrics,
+            seal=self.seal,
+            max_batch_events=s.max_batch_events,
+            max_body_bytes=s.max_body_bytes,
+        )
 
     async def _mount_center(self, web_app: web.Application) -> None:
         """The monitoring center: login in front of the API, the alert board's API, live feed and page."""
         s = self.settings
         assert self.redis is not None and self.ch is not None
         self.users = UserStore(s.users_path)
-        sessions = SessionStore(self.redis, ttl_s=s.login_ttl_s, max_failures=s.login_max_failures, lockout_s=s.login_lockout_s)
+        sessions = SessionStore(
+            self.redis, ttl_s=s.login_ttl_s, max_failures=s.login_max_failures, lockout_s=s.login_lockout_s
+        )
         registry = self.registry
 
         def city_names() -> dict[str, str]:
@@ -352,8 +384,16 @@ class Stack:
         def feed(center: AlertCenter) -> LiveFeed:
             return LiveFeed(self._feed_redis, self.metrics, center.render, center.snapshot, session_alive)  # type: ignore[arg-type]
 
-        self.center = AlertCenter(self.registry, lambda: self.rule_infos, self.redis, self.ch, desk, feed,
-                                  grafana_url=s.grafana_url, reload_rules=self.reload_rules)  # fmt: skip
+        self.center = AlertCenter(
+            self.registry,
+            lambda: self.rule_infos,
+            self.redis,
+            self.ch,
+            desk,
+            feed,
+            grafana_url=s.grafana_url,
+            reload_rules=self.reload_rules,
+        )
         self.center.add_routes(web_app)
         await self.center.feed.start()
         page.add_routes(web_app)
@@ -429,8 +469,15 @@ class Stack:
     def health(self) -> dict[str, Any]:
         ready = self.follower is not None and self.follower.ready.is_set()
         roles = self.settings.role_set
-        consuming = (self.app is not None) if "worker" in roles else (self.feed_app is not None or "center" not in roles)
-        return {"ok": ready and consuming, "roles": sorted(roles), "registry_ready": ready, "registry": self.registry.counts()}
+        consuming = (
+            (self.app is not None) if "worker" in roles else (self.feed_app is not None or "center" not in roles)
+        )
+        return {
+            "ok": ready and consuming,
+            "roles": sorted(roles),
+            "registry_ready": ready,
+            "registry": self.registry.counts(),
+        }
 
     async def stats(self) -> dict[str, Any]:
         """Rows stored per table: what an operator checks first when data seems missing."""

@@ -30,9 +30,25 @@ RESYNC = {"type": "resync"}
 #: Silences created and removed, for live viewers' silence lists.
 SILENCE_CHANNEL = "govpulse:silences"
 NOTICE_COLUMNS = (
-    "notice_key", "fingerprint", "episode", "kind", "rule_id", "severity", "state", "city_code", "group_keys", "labels",
-    "value", "evidence", "started_at", "at", "acknowledged_by", "silenced", "inhibited_by", "silenced_by",
-)  # fmt: skip
+    "notice_key",
+    "fingerprint",
+    "episode",
+    "kind",
+    "rule_id",
+    "severity",
+    "state",
+    "city_code",
+    "group_keys",
+    "labels",
+    "value",
+    "evidence",
+    "started_at",
+    "at",
+    "acknowledged_by",
+    "silenced",
+    "inhibited_by",
+    "silenced_by",
+)
 
 SendAll = Callable[[str, list[tuple[bytes, bytes]]], Awaitable[None]]
 
@@ -45,11 +61,25 @@ def _city(alert: Alert) -> int:
 def notice_row(notice: Notice) -> tuple[Any, ...]:
     a = notice.alert
     return (
-        notice.key, a.fingerprint, a.episode, notice.kind, a.rule_id, a.severity, a.state, _city(a),
-        {k: str(v) for k, v in a.group.items()}, {k: str(v) for k, v in a.labels.items()}, a.last_value,
-        json.dumps(dict(a.evidence), ensure_ascii=False, default=str)[:65_536], a.started_at, notice.at,
-        a.ack.by if a.ack else "", int(notice.silenced), notice.inhibited_by or "", a.silenced_by or "",
-    )  # fmt: skip
+        notice.key,
+        a.fingerprint,
+        a.episode,
+        notice.kind,
+        a.rule_id,
+        a.severity,
+        a.state,
+        _city(a),
+        {k: str(v) for k, v in a.group.items()},
+        {k: str(v) for k, v in a.labels.items()},
+        a.last_value,
+        json.dumps(dict(a.evidence), ensure_ascii=False, default=str)[:65_536],
+        a.started_at,
+        notice.at,
+        a.ack.by if a.ack else "",
+        int(notice.silenced),
+        notice.inhibited_by or "",
+        a.silenced_by or "",
+    )
 
 
 def _json(obj: Any) -> bytes:
@@ -72,11 +102,16 @@ class AlertOutputs:
         """Record notices (topic, history), then refresh the live view (Redis); `active` is the book's current set."""
         if notices:
             items = [(n.alert.fingerprint.encode(), _json(n.to_dict())) for n in notices]
-            await retry_forever("alerts_topic", lambda: self.send_all(ALERTS_TOPIC, items), self.metrics,
-                                max_delay_s=self.retry_max_s)  # fmt: skip
+            await retry_forever(
+                "alerts_topic", lambda: self.send_all(ALERTS_TOPIC, items), self.metrics, max_delay_s=self.retry_max_s
+            )
             rows = [notice_row(n) for n in notices]
-            await retry_forever("alert_notices", lambda: self.ch.insert("alert_notices", rows, NOTICE_COLUMNS), self.metrics,
-                                max_delay_s=self.retry_max_s)  # fmt: skip
+            await retry_forever(
+                "alert_notices",
+                lambda: self.ch.insert("alert_notices", rows, NOTICE_COLUMNS),
+                self.metrics,
+                max_delay_s=self.retry_max_s,
+            )
         await self._live(notices, active)
 
     async def _live(self, notices: Sequence[Notice], active: Sequence[Alert]) -> None:

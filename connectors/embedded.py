@@ -96,13 +96,20 @@ def valkey_server(port: int, data_dir: Path) -> ChildProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         str(get_binary_path()),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(data_dir),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data_dir),
         # Sessions and the alert book's snapshot live here: an append-only file keeps them across a restart.
-        "--save", "",
-        "--appendonly", "yes",
-        "--appendfsync", "everysec",
-        "--protected-mode", "yes",
-    ]  # fmt: skip
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--protected-mode",
+        "yes",
+    ]
     return ChildProcess("valkey", argv, port, data_dir / "valkey.log")

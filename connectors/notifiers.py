@@ -85,8 +85,9 @@ class WebhookNotifier:
         delay = self.backoff_s
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with self._session.post(self.urls[name], data=body, headers={"Content-Type": "application/json"},
-                                              allow_redirects=False) as resp:
+                async with self._session.post(
+                    self.urls[name], data=body, headers={"Content-Type": "application/json"}, allow_redirects=False
+                ) as resp:
                     if resp.status < 300:
                         self.metrics.notifications.labels(route, "sent").inc()
                         return

@@ -238,7 +238,9 @@ class _Poster:
                 self._missing_tokens.add(batch.source)
                 log.warning("simulator_no_token", source=batch.source)
             return
-        body = json.dumps({"source": batch.source, "batch_id": batch.batch_id, "events": batch.events}, ensure_ascii=False)
+        body = json.dumps(
+            {"source": batch.source, "batch_id": batch.batch_id, "events": batch.events}, ensure_ascii=False
+        )
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
         delay = self.backoff_s
         try:

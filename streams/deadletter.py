@@ -54,9 +54,18 @@ def rejection_row(raw: bytes, partition: int, offset: int) -> tuple[Any, ...] | 
     try:
         d = pydantic_core.from_json(raw)
         return (
-            str(d["origin"]), int(d["index"]), str(d["reason"]), str(d["detail"]), str(d["stream"]), str(d["source"]),
-            int(d["city_code"]), str(d["event_id"]), str(d["record"]), datetime.fromisoformat(d["rejected_at"]),
-            partition, offset,
-        )  # fmt: skip
+            str(d["origin"]),
+            int(d["index"]),
+            str(d["reason"]),
+            str(d["detail"]),
+            str(d["stream"]),
+            str(d["source"]),
+            int(d["city_code"]),
+            str(d["event_id"]),
+            str(d["record"]),
+            datetime.fromisoformat(d["rejected_at"]),
+            partition,
+            offset,
+        )
     except (ValueError, KeyError, TypeError):
         return None

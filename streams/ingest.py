@@ -217,7 +217,13 @@ class IngestProcessor:
             event_id = acc.event.event_id
             if event_id in in_this_message or state.seen.is_duplicate(event_id, msg.offset):
                 rejected.append(
-                    Rejection(acc.index, "duplicate", f"event_id {event_id} was already accepted", event_id, batch.events[acc.index])
+                    Rejection(
+                        acc.index,
+                        "duplicate",
+                        f"event_id {event_id} was already accepted",
+                        event_id,
+                        batch.events[acc.index],
+                    )
                 )
                 continue
             in_this_message.add(event_id)
@@ -283,8 +289,14 @@ class IngestProcessor:
         state = _PartitionState(generation, written, seen)
         self._state[(topic, partition)] = state
         self._share_dedup_budget()
-        log.info("partition_recovered", topic=topic, generation=generation, partition=partition,
-                 written=max(written.values(), default=-1), seen_ids=len(seen))  # fmt: skip
+        log.info(
+            "partition_recovered",
+            topic=topic,
+            generation=generation,
+            partition=partition,
+            written=max(written.values(), default=-1),
+            seen_ids=len(seen),
+        )
         return state
 
     # -- writes ----------------------------------------------------------------------

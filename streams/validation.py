@@ -114,7 +114,9 @@ class Validator:
                 if event.source != batch_source:
                     raise _Reject("scope_violation", f"record source {event.source} differs from sender {batch_source}")
                 if event.occurred_at < oldest:
-                    raise _Reject("too_old", f"occurred_at {event.occurred_at.isoformat()} is older than {self.limits.max_age}")
+                    raise _Reject(
+                        "too_old", f"occurred_at {event.occurred_at.isoformat()} is older than {self.limits.max_age}"
+                    )
                 if event.occurred_at > newest:
                     raise _Reject("future", f"occurred_at {event.occurred_at.isoformat()} is ahead of the clock")
                 city, county, hall_id = self._resolve(event, source_city)
@@ -164,7 +166,7 @@ class Validator:
             return hall.city_code, hall.county_code, hall.hall_id
         raise _Reject("schema", f"no registry rule for {type(event).__name__}")
 
-    def _hall(self, hall_id: str):  # noqa: ANN202 - returns the registry's Hall
+    def _hall(self, hall_id: str):
         hall = self.registry.hall(hall_id)
         if hall is None:
             raise _Reject("unknown_entity", f"hall {hall_id} is not in the registry")
@@ -179,7 +181,7 @@ class Validator:
         if window.hall_id != hall_id:
             raise _Reject("unknown_entity", f"window {window_id} is not in hall {hall_id}")
 
-    def _known_dept(self, dept_id: str | None):  # noqa: ANN202 - returns the registry's Department
+    def _known_dept(self, dept_id: str | None):
         if dept_id is None:
             return None
         dept = self.registry.department(dept_id)

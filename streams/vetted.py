@@ -67,14 +67,20 @@ class BatchSeal:
 def encode_vetted(*, stream: str, source: str, batch_id: str, received_at: datetime, accepted: list[Accepted]) -> bytes:
     """The accepted events as validated (UTC times, defaults filled), and `org`: [city, county, hall] for each."""
     return encode_batch_parts(
-        stream=stream, source=source, batch_id=batch_id, received_at=received_at,
-        events=[acc.event for acc in accepted], org=[(acc.city_code, acc.county_code, acc.hall_id) for acc in accepted],
-    )  # fmt: skip
+        stream=stream,
+        source=source,
+        batch_id=batch_id,
+        received_at=received_at,
+        events=[acc.event for acc in accepted],
+        org=[(acc.city_code, acc.county_code, acc.hall_id) for acc in accepted],
+    )
 
 
 #: Stream → its model, or → {type: model} for a stream of several, told apart by `type` as its validator does.
 _MODELS: dict[str, type[EventBase] | dict[str, type[EventBase]]] = {
-    stream: models[0] if len(models) == 1 else {t: m for m in models for t in get_args(m.model_fields["type"].annotation)}
+    stream: models[0]
+    if len(models) == 1
+    else {t: m for m in models for t in get_args(m.model_fields["type"].annotation)}
     for stream, models in STREAM_MODELS.items()
 }
 #: Each model's field names, looked up once: pydantic's `model_fields` is a property that costs microseconds per call.
@@ -110,10 +116,14 @@ def open_sealed(value: bytes) -> Batch | None:
         data = orjson.loads(value)
         received_at = data["received_at"]
         return Batch.model_construct(
-            v=data["v"], stream=data["stream"], source=data["source"], batch_id=data["batch_id"],
+            v=data["v"],
+            stream=data["stream"],
+            source=data["source"],
+            batch_id=data["batch_id"],
             received_at=None if received_at is None else datetime.fromisoformat(received_at),
-            events=data["events"], org=data["org"],
-        )  # fmt: skip
+            events=data["events"],
+            org=data["org"],
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
@@ -121,7 +131,12 @@ def open_sealed(value: bytes) -> Batch | None:
 def rebuild(batch: Batch) -> list[Accepted] | None:
     """The events of a sealed batch as the gateway accepted them, or None when they do not rebuild (validate them)."""
     org = batch.org
-    if batch.v != SCHEMA_VERSION or not isinstance(org, list) or not isinstance(batch.events, list) or len(org) != len(batch.events):
+    if (
+        batch.v != SCHEMA_VERSION
+        or not isinstance(org, list)
+        or not isinstance(batch.events, list)
+        or len(org) != len(batch.events)
+    ):
         return None
     try:
         accepted = []

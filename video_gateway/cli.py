@@ -42,17 +42,34 @@ DEFAULT_METRICS_PORT = 9108
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("video-gateway", help="probe hall cameras (OpenCV) and publish probe results and node heartbeats")
+    p = subparsers.add_parser(
+        "video-gateway", help="probe hall cameras (OpenCV) and publish probe results and node heartbeats"
+    )
     p.add_argument("--config", type=Path, help="probe settings (YAML); GOVPULSE_VIDEO_* variables override it")
-    p.add_argument("--registry", type=Path, help="registry CSV directory; default: the registry topic of GOVPULSE_KAFKA_DSN")
-    p.add_argument("--cameras", type=Path, help="camera file (CSV or YAML: camera_id, url[, node_id]) overriding or replacing registry URLs")
+    p.add_argument(
+        "--registry", type=Path, help="registry CSV directory; default: the registry topic of GOVPULSE_KAFKA_DSN"
+    )
+    p.add_argument(
+        "--cameras",
+        type=Path,
+        help="camera file (CSV or YAML: camera_id, url[, node_id]) overriding or replacing registry URLs",
+    )
     p.add_argument("--node", action="append", default=[], help="probe only this video node's cameras (repeatable)")
-    p.add_argument("--shard", default="0/1", help="i/n: probe the i-th of n stable slices of the cameras (one gateway per core)")
-    p.add_argument("--source-format", default=DEFAULT_SOURCE_FORMAT, help="data source id per city, e.g. vgw-{city_code}")
+    p.add_argument(
+        "--shard", default="0/1", help="i/n: probe the i-th of n stable slices of the cameras (one gateway per core)"
+    )
+    p.add_argument(
+        "--source-format", default=DEFAULT_SOURCE_FORMAT, help="data source id per city, e.g. vgw-{city_code}"
+    )
     p.add_argument("--once", action="store_true", help="probe every camera once, publish, exit")
     p.add_argument("--dry-run", action="store_true", help="print events as JSON lines instead of sending them to Kafka")
-    p.add_argument("--metrics-port", type=_port, default=DEFAULT_METRICS_PORT, metavar="PORT",
-                   help=f"serve Prometheus metrics on GET /metrics (default {DEFAULT_METRICS_PORT}; 0: off; never with --once)")
+    p.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=DEFAULT_METRICS_PORT,
+        metavar="PORT",
+        help=f"serve Prometheus metrics on GET /metrics (default {DEFAULT_METRICS_PORT}; 0: off; never with --once)",
+    )
     # Loopback by default: a host process should not expose an unauthenticated port. Containers set 0.0.0.0.
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     return p
@@ -82,11 +99,11 @@ async def _registry_from_topic() -> Any:
     """The org registry as govpulse publishes it on the compacted `registry` topic (cameras, nodes, cities)."""
     from prometheus_client import CollectorRegistry
 
-    from connectors.kafka.topics import bootstrap_servers
+    from agents.settings import Settings
     from connectors.kafka.registry_topic import RegistryFollower
+    from connectors.kafka.topics import bootstrap_servers
     from streams.metrics import Metrics
     from streams.registry.model import Registry
-    from agents.settings import Settings
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:
@@ -133,7 +150,9 @@ class _PrintSender:
         pass
 
 
-def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: Any, metrics: VideoMetrics) -> VideoPublisher:
+def _publisher(
+    args: argparse.Namespace, targets: list[CameraTarget], registry: Any, metrics: VideoMetrics
+) -> VideoPublisher:
     if registry is not None:
         sources = node_sources(registry, args.source_format)
     else:
@@ -142,8 +161,8 @@ def _publisher(args: argparse.Namespace, targets: list[CameraTarget], registry: 
     if args.dry_run:
         dry: BatchSender = _PrintSender()
         return VideoPublisher(sources, lambda _source, _city: dry, metrics=metrics)
-    from connectors.kafka.topics import bootstrap_servers
     from agents.settings import Settings
+    from connectors.kafka.topics import bootstrap_servers
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:
@@ -185,7 +204,11 @@ async def _serve(args: argparse.Namespace, config: ProbeConfig, targets: list[Ca
 
 
 async def _probe(
-    args: argparse.Namespace, config: ProbeConfig, targets: list[CameraTarget], publisher: VideoPublisher, metrics: VideoMetrics
+    args: argparse.Namespace,
+    config: ProbeConfig,
+    targets: list[CameraTarget],
+    publisher: VideoPublisher,
+    metrics: VideoMetrics,
 ) -> int:
     def record(result: ProbeResult) -> None:
         publisher.add_result(result)
@@ -194,8 +217,13 @@ async def _probe(
 
     async with ProbeRunner(config, metrics=metrics) as runner:
         scheduler = Scheduler(targets, runner, on_result=record, metrics=metrics)
-        log.info("video_gateway_start", cameras=len(targets), nodes=len(scheduler.cameras_by_node()),
-                 workers=config.concurrency, interval_s=config.interval_s)  # fmt: skip
+        log.info(
+            "video_gateway_start",
+            cameras=len(targets),
+            nodes=len(scheduler.cameras_by_node()),
+            workers=config.concurrency,
+            interval_s=config.interval_s,
+        )
         if args.once:
             await scheduler.probe_once()
             publisher.add_heartbeats(scheduler.heartbeats(VERSION))

@@ -171,6 +171,8 @@ def noise_sigma(detail_grey: Frame) -> float:
     hist = cv2.calcHist([magnitude], [0], None, [256], [0, 256]).ravel()
     median = float(np.searchsorted(np.cumsum(hist), hist.sum() / 2.0))
     return median * _MAD_TO_SIGMA / _NOISE_GAIN
+
+
 def frame_change(a: PreparedFrame, b: PreparedFrame) -> float:
     """Mean absolute difference (grey levels) between two frames' detail crops."""
     if a.detail_grey.shape != b.detail_grey.shape:

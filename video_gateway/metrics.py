@@ -22,49 +22,62 @@ class VideoMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.probes = Counter(
-            "govpulse_video_probes_total", "Camera probes finished, by status (ok, offline, no_signal, or a fault).",
-            ["status"], registry=registry,
-        )  # fmt: skip
+            "govpulse_video_probes_total",
+            "Camera probes finished, by status (ok, offline, no_signal, or a fault).",
+            ["status"],
+            registry=registry,
+        )
         self.probe_seconds = Histogram(
-            "govpulse_video_probe_seconds", "Duration of one camera probe (up to the hard deadline).",
-            buckets=_PROBE_BUCKETS, registry=registry,
-        )  # fmt: skip
+            "govpulse_video_probe_seconds",
+            "Duration of one camera probe (up to the hard deadline).",
+            buckets=_PROBE_BUCKETS,
+            registry=registry,
+        )
         self.probe_wait_seconds = Histogram(
             "govpulse_video_probe_wait_seconds",
             "Time a due camera waited for a free probe worker; growing waits mean too few workers (concurrency).",
-            buckets=_WAIT_BUCKETS, registry=registry,
-        )  # fmt: skip
+            buckets=_WAIT_BUCKETS,
+            registry=registry,
+        )
         self.deadline_kills = Counter(
-            "govpulse_video_probe_deadline_kills_total", "Probes that passed the hard deadline; their worker was killed.",
+            "govpulse_video_probe_deadline_kills_total",
+            "Probes that passed the hard deadline; their worker was killed.",
             registry=registry,
-        )  # fmt: skip
+        )
         self.worker_restarts = Counter(
-            "govpulse_video_probe_worker_restarts_total", "Probe workers replaced, after a deadline kill or a crash.",
+            "govpulse_video_probe_worker_restarts_total",
+            "Probe workers replaced, after a deadline kill or a crash.",
             registry=registry,
-        )  # fmt: skip
+        )
         self.probes_skipped = Counter(
             "govpulse_video_probes_skipped_total",
             "Cameras due again while their previous probe was still running (interval_s set too short).",
             registry=registry,
-        )  # fmt: skip
+        )
         self.cameras = Gauge("govpulse_video_cameras", "Cameras this gateway probes.", registry=registry)
         self.nodes = Gauge("govpulse_video_nodes", "Video nodes whose cameras this gateway probes.", registry=registry)
         self.events_published = Counter(
             "govpulse_video_events_published_total",
-            "Events (camera_probe, node_heartbeat) in batches the broker acknowledged.", ["type"], registry=registry,
-        )  # fmt: skip
+            "Events (camera_probe, node_heartbeat) in batches the broker acknowledged.",
+            ["type"],
+            registry=registry,
+        )
         self.events_failed = Counter(
-            "govpulse_video_events_failed_total", "Events in batches that failed to publish (they are lost).", ["type"],
+            "govpulse_video_events_failed_total",
+            "Events in batches that failed to publish (they are lost).",
+            ["type"],
             registry=registry,
-        )  # fmt: skip
+        )
         self.batches_published = Counter(
-            "govpulse_video_batches_published_total", "Batches (one per data source per flush) the broker acknowledged.",
+            "govpulse_video_batches_published_total",
+            "Batches (one per data source per flush) the broker acknowledged.",
             registry=registry,
-        )  # fmt: skip
+        )
         self.batches_failed = Counter(
-            "govpulse_video_batches_failed_total", "Batches the producer refused or the broker did not acknowledge.",
+            "govpulse_video_batches_failed_total",
+            "Batches the producer refused or the broker did not acknowledge.",
             registry=registry,
-        )  # fmt: skip
+        )
 
 
 @contextlib.asynccontextmanager

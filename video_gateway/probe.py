@@ -87,7 +87,9 @@ class ProbeResult:
         }
 
 
-def failed(target: CameraTarget, status: str, reason: str, probed_at: datetime, started: float, **figures: Any) -> ProbeResult:
+def failed(
+    target: CameraTarget, status: str, reason: str, probed_at: datetime, started: float, **figures: Any
+) -> ProbeResult:
     return ProbeResult(
         target.camera_id, target.node_id, status, probed_at, time.monotonic() - started, reason=reason, **figures
     )
@@ -111,11 +113,18 @@ def probe_camera(target: CameraTarget, config: ProbeConfig) -> ProbeResult:
     else:
         return failed(target, "no_signal", f"unsupported stream scheme {scheme!r}", probed_at, started)
     open_left_ms = max(1.0, (config.open_timeout_s - (time.monotonic() - started)) * 1000)
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_left_ms), cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(config.read_timeout_s * 1000)]
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(open_left_ms),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(config.read_timeout_s * 1000),
+    ]
     capture = cv2.VideoCapture()
     try:
         if not capture.open(target.url, cv2.CAP_FFMPEG, params):
-            return failed(target, "no_signal", f"stream did not open within {config.open_timeout_s:g} s", probed_at, started)
+            return failed(
+                target, "no_signal", f"stream did not open within {config.open_timeout_s:g} s", probed_at, started
+            )
         return _sample(target, capture, config, probed_at, started)
     except cv2.error as exc:
         return failed(target, "no_signal", f"decoder error: {exc.err}", probed_at, started)
@@ -133,7 +142,9 @@ def _sample(
 ) -> ProbeResult:
     ok, frame = capture.read()
     if not ok or frame is None:
-        return failed(target, "no_signal", f"no frame within {config.read_timeout_s:g} s of opening", probed_at, started)
+        return failed(
+            target, "no_signal", f"no frame within {config.read_timeout_s:g} s of opening", probed_at, started
+        )
     first_at = time.monotonic()
     open_latency_ms = (first_at - started) * 1000
     height, width = frame.shape[:2]
@@ -162,7 +173,9 @@ def _sample(
     reason = f"stream ended after {decoded} frames" if stalled and len(samples) < config.frames else ""
     if diagnosis.fault and not reason:
         # The score that decided it, so ops see how far past its threshold the picture was.
-        reason = f"{diagnosis.status} score {diagnosis.scores.get(diagnosis.status, 0.0):.2f} over {len(samples)} frames"
+        reason = (
+            f"{diagnosis.status} score {diagnosis.scores.get(diagnosis.status, 0.0):.2f} over {len(samples)} frames"
+        )
     return ProbeResult(
         target.camera_id,
         target.node_id,

@@ -72,7 +72,10 @@ class _Worker:
     def __init__(self, config: ProbeConfig, probe_fn: ProbeFn) -> None:
         self.conn, child = _CONTEXT.Pipe()
         self.process = _CONTEXT.Process(
-            target=_worker_main, args=(child, config.model_dump(mode="json"), probe_fn), daemon=True, name="probe-worker"
+            target=_worker_main,
+            args=(child, config.model_dump(mode="json"), probe_fn),
+            daemon=True,
+            name="probe-worker",
         )
         self.process.start()
         child.close()
@@ -113,7 +116,9 @@ class _Worker:
 class ProbeRunner:
     """Bounded, deadline-guarded probing for an asyncio caller. Use as an async context manager."""
 
-    def __init__(self, config: ProbeConfig, probe_fn: ProbeFn = probe_camera, *, metrics: VideoMetrics | None = None) -> None:
+    def __init__(
+        self, config: ProbeConfig, probe_fn: ProbeFn = probe_camera, *, metrics: VideoMetrics | None = None
+    ) -> None:
         self.config = config
         self._probe_fn = probe_fn
         self.metrics = metrics or VideoMetrics(CollectorRegistry())

@@ -89,7 +89,9 @@ def targets_from_rows(rows: Iterable[CameraRow]) -> list[CameraTarget]:
     return out
 
 
-def select(targets: Iterable[CameraTarget], *, nodes: Iterable[str] = (), shard: tuple[int, int] = (0, 1)) -> list[CameraTarget]:
+def select(
+    targets: Iterable[CameraTarget], *, nodes: Iterable[str] = (), shard: tuple[int, int] = (0, 1)
+) -> list[CameraTarget]:
     """Keep the cameras of the given nodes (all if none), and of this shard.
 
     Shards split cameras between gateway processes (one per core, say) by a
@@ -100,7 +102,5 @@ def select(targets: Iterable[CameraTarget], *, nodes: Iterable[str] = (), shard:
         raise ValueError(f"shard {index}/{count}: need 0 <= index < count")
     wanted = set(nodes)
     return [
-        t
-        for t in targets
-        if (not wanted or t.node_id in wanted) and zlib.crc32(t.camera_id.encode()) % count == index
+        t for t in targets if (not wanted or t.node_id in wanted) and zlib.crc32(t.camera_id.encode()) % count == index
     ]

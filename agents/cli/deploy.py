@@ -17,11 +17,15 @@ log = structlog.get_logger("govpulse")
 
 
 def add_parsers(sub: Any) -> None:
-    init = sub.add_parser("init", help="create topics, run ClickHouse migrations, publish the registry if its topic is empty")
+    init = sub.add_parser(
+        "init", help="create topics, run ClickHouse migrations, publish the registry if its topic is empty"
+    )
     init.add_argument("--data-dir")
     cfg = sub.add_parser("config", help="check the settings, or write the documented list of them")
     cfg_sub = cfg.add_subparsers(dest="config_cmd", required=True)
-    check = cfg_sub.add_parser("check", help="validate GOVPULSE_* as `govpulse up` would, and print them (secrets masked)")
+    check = cfg_sub.add_parser(
+        "check", help="validate GOVPULSE_* as `govpulse up` would, and print them (secrets masked)"
+    )
     check.add_argument("--roles", help="check as a process running these roles (default GOVPULSE_ROLES)")
     cfg_sub.add_parser("env-example", help="print every GOVPULSE_ setting with its default and meaning (.env.example)")
 
@@ -44,7 +48,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def refusal(exc: ValidationError) -> str:
     """A refused configuration in plain lines, without pydantic's echo of the input (which may hold secrets)."""
-    problems = "\n".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    problems = "\n".join(
+        f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+    )
     return f"govpulse: configuration refused\n{problems}"
 
 
@@ -61,16 +67,18 @@ def _shown(value: Any) -> Any:
 
 async def _init(settings: Settings) -> int:
     """What every role expects to exist; run once (compose's `init` service) before the long-running processes."""
-    from connectors.kafka import topics as kafka_conn
-    from connectors.kafka import registry_topic
     from connectors.clickhouse.client import ClickHouse
     from connectors.clickhouse.migrations import migrate
+    from connectors.kafka import registry_topic
+    from connectors.kafka import topics as kafka_conn
     from streams.registry.csv_io import read_csv_dir
     from streams.registry.generate import generate
 
     if settings.embedded_kafka or settings.chdb_path is not None:
-        print("init prepares shared services: set GOVPULSE_KAFKA_DSN and GOVPULSE_CLICKHOUSE_DSN (`govpulse up` does this itself)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "init prepares shared services: set GOVPULSE_KAFKA_DSN and GOVPULSE_CLICKHOUSE_DSN (`govpulse up` does this itself)",
+            file=sys.stderr,
+        )
         return 2
     bootstrap = kafka_conn.bootstrap_servers(settings.kafka_dsn)
     created = await asyncio.to_thread(kafka_conn.ensure_topics, bootstrap, settings.topic_partitions)
@@ -82,7 +90,9 @@ async def _init(settings: Settings) -> int:
         await asyncio.to_thread(ch.close)
     published = 0
     if await registry_topic.topic_is_empty(bootstrap):
-        registry = read_csv_dir(settings.registry_dir) if settings.registry_dir else generate(halls=settings.registry_halls)
+        registry = (
+            read_csv_dir(settings.registry_dir) if settings.registry_dir else generate(halls=settings.registry_halls)
+        )
         producer = kafka_conn.make_producer(bootstrap, "govpulse-init")
         await producer.start()
         try:

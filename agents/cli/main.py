@@ -142,9 +142,9 @@ async def _end_stragglers(grace_s: float = 5.0) -> None:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
+    from connectors.simulator_client import run_simulator
     from streams.registry.csv_io import read_csv_dir
     from streams.registry.generate import generate
-    from connectors.simulator_client import run_simulator
 
     tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
     registry = read_csv_dir(Path(args.registry_dir)) if args.registry_dir else generate(halls=args.halls)
@@ -153,10 +153,16 @@ async def _simulate(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     stats = await run_simulator(
-        args.url, tokens, registry, rate_eps=args.rate, scenarios=_parse_scenarios(args.scenario),
-        clock_offset=_hall_clock_offset(args.hall_time), duration_s=args.duration, stop=stop,
+        args.url,
+        tokens,
+        registry,
+        rate_eps=args.rate,
+        scenarios=_parse_scenarios(args.scenario),
+        clock_offset=_hall_clock_offset(args.hall_time),
+        duration_s=args.duration,
+        stop=stop,
         salt=_settings(args).simulator_salt.get_secret_value(),
-    )  # fmt: skip
+    )
     print(json.dumps(stats.summary(), default=str, ensure_ascii=False))
     return 0
 
@@ -215,8 +221,11 @@ def _signed_in_opener(url: str, user: str | None) -> object:
         raise SystemExit("error: the API needs a sign-in: pass --user (or set GOVPULSE_USER)")
     password = os.environ.get("GOVPULSE_PASSWORD") or getpass.getpass(f"password for {user}: ")
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    login = urllib.request.Request(f"{url}/api/v1/session", data=json.dumps({"username": user, "password": password}).encode(),
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
+    login = urllib.request.Request(
+        f"{url}/api/v1/session",
+        data=json.dumps({"username": user, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     opener.open(login, timeout=30)
     return opener
 
@@ -305,17 +314,25 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     # No abbreviations: `up --role worker` must be an error, not silently `--roles`.
-    p = argparse.ArgumentParser(prog="govpulse", description="Real-time supervision of government service halls.", allow_abbrev=False)
+    p = argparse.ArgumentParser(
+        prog="govpulse", description="Real-time supervision of government service halls.", allow_abbrev=False
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    up = sub.add_parser("up", help="run the stack: broker, Redis, ClickHouse, worker, gateway, /metrics", allow_abbrev=False)
+    up = sub.add_parser(
+        "up", help="run the stack: broker, Redis, ClickHouse, worker, gateway, /metrics", allow_abbrev=False
+    )
     up.add_argument("--simulate", action="store_true", help="feed it with simulated city nodes")
     up.add_argument("--data-dir", help="where chDB data, tokens and logs live (default ./var)")
     up.add_argument("--port", type=int, help="HTTP port for the gateway and /metrics (default 8080)")
     up.add_argument("--rate", type=float, default=300.0, help="simulated events per second (with --simulate)")
     up.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME", help="inject an anomaly")
-    up.add_argument("--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)")
-    up.add_argument("--roles", help="run only these roles: gateway, worker, center (comma list; default GOVPULSE_ROLES, all)")
+    up.add_argument(
+        "--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)"
+    )
+    up.add_argument(
+        "--roles", help="run only these roles: gateway, worker, center (comma list; default GOVPULSE_ROLES, all)"
+    )
 
     sim = sub.add_parser("simulate", help="post simulated city-node traffic to a running gateway")
     sim.add_argument("--url", default="http://127.0.0.1:8080")
@@ -325,7 +342,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--scenario", action="append", default=[], metavar="[SECONDS:]NAME")
     sim.add_argument("--halls", type=int, default=2100, help="size of the generated registry the gateway uses")
     sim.add_argument("--registry-dir", help="use this CSV registry instead of generating one")
-    sim.add_argument("--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)")
+    sim.add_argument(
+        "--hall-time", default="auto", metavar="auto|real|HH:MM", help="simulated halls' clock (default auto)"
+    )
 
     reg = sub.add_parser("registry", help="the org registry")
     reg_sub = reg.add_subparsers(dest="registry_cmd", required=True)
@@ -346,8 +365,16 @@ def _parser() -> argparse.ArgumentParser:
     ind = sub.add_parser("indicators", help="list indicators, or query one, from a running govpulse")
     ind.add_argument("name", nargs="?", help="indicator name; omit to list them")
     ind.add_argument("--url", default="http://127.0.0.1:8080")
-    ind.add_argument("--user", default=os.environ.get("GOVPULSE_USER"), help="monitoring-center user; password from GOVPULSE_PASSWORD or a prompt")
-    ind.add_argument("--scope", default="province", help="province | city:440100 | county:440106 | hall:<id> | dept:<id> | source:<id>")
+    ind.add_argument(
+        "--user",
+        default=os.environ.get("GOVPULSE_USER"),
+        help="monitoring-center user; password from GOVPULSE_PASSWORD or a prompt",
+    )
+    ind.add_argument(
+        "--scope",
+        default="province",
+        help="province | city:440100 | county:440106 | hall:<id> | dept:<id> | source:<id>",
+    )
     ind.add_argument("--window", default="1h", choices=["5m", "1h", "1d"])
     ind.add_argument("--from", dest="start", help="ISO 8601 with zone; default: a day (7 days for 1d) before --to")
     ind.add_argument("--to", dest="end", help="ISO 8601 with zone; default: now")
@@ -361,13 +388,19 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="alert rules")
     rules_sub = rules.add_subparsers(dest="rules_cmd", required=True)
     rules_check = rules_sub.add_parser("check", help="validate alert rule files: one line per problem, exit 1 if any")
-    rules_check.add_argument("path", nargs="?", default="alert_rules/", help="a rule file, or a folder of *.yaml (default alert_rules/)")
-    rules_bt = rules_sub.add_parser("backtest", help="replay rules over the ClickHouse history: when they would have fired")
+    rules_check.add_argument(
+        "path", nargs="?", default="alert_rules/", help="a rule file, or a folder of *.yaml (default alert_rules/)"
+    )
+    rules_bt = rules_sub.add_parser(
+        "backtest", help="replay rules over the ClickHouse history: when they would have fired"
+    )
     rules_bt.add_argument("path", help="a rule file or folder")
     rules_bt.add_argument("--from", dest="start", required=True, help="ISO 8601 with zone")
     rules_bt.add_argument("--to", dest="end", required=True, help="ISO 8601 with zone")
     rules_bt.add_argument("--step", type=float, default=60.0, help="seconds between evaluations (default 60)")
-    rules_bt.add_argument("--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)")
+    rules_bt.add_argument(
+        "--data-dir", help="the embedded stack's data dir (stop the stack first: chDB is one process's)"
+    )
     from agents.cli import deploy as deploy_cli
     from agents.cli.users import add_parser as add_users_parser
     from video_gateway.cli import add_parser as add_video_parser

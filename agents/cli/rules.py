@@ -19,12 +19,18 @@ def check(path: str | Path = "alert_rules", out: TextIO | None = None) -> int:
         for line in errors:
             print(line, file=out)
         files = sum(1 for f in rules.files if any(line.startswith(f"{f}:") for line in errors)) or 1
-        print(f"{len(errors)} error{'s' if len(errors) != 1 else ''} in {files} file{'s' if files != 1 else ''}", file=out)
+        print(
+            f"{len(errors)} error{'s' if len(errors) != 1 else ''} in {files} file{'s' if files != 1 else ''}", file=out
+        )
         return 1
     types = Counter(rule.type for rule in rules)
     domains = Counter(rule.domain for rule in rules)
     disabled = sum(1 for rule in rules if not rule.enabled)
-    print(f"{len(rules)} rules in {len(rules.files)} files OK" + (f" ({disabled} disabled)" if disabled else ""), file=out)
+    print(
+        f"{len(rules)} rules in {len(rules.files)} files OK" + (f" ({disabled} disabled)" if disabled else ""), file=out
+    )
     print("  by type:   " + ", ".join(f"{name} {types[name]}" for name in RULE_TYPES if types[name]), file=out)
-    print("  by domain: " + ", ".join(f"{name} {domains[name]}" for name in get_args(Domain) if domains[name]), file=out)
+    print(
+        "  by domain: " + ", ".join(f"{name} {domains[name]}" for name in get_args(Domain) if domains[name]), file=out
+    )
     return 0

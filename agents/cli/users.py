@@ -12,10 +12,10 @@ import getpass
 import sys
 from dataclasses import replace
 
+from agents.settings import Settings
 from streams.auth.passwords import WeakPassword, check_strength, hash_password
 from streams.auth.users import ROLES, UserError, UserStore, new_user
 from streams.registry.gb2260 import cities
-from agents.settings import Settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -62,10 +62,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if store.get(args.username) is not None:
                 raise UserError(f"user {args.username!r} exists; use `govpulse users passwd` to change the password")
             known = {str(c.code) for c in cities()}
-            user = new_user(args.username, args.role, _password(args.password_stdin), city=args.city,
-                            display_name=args.display_name, known_cities=known)  # fmt: skip
+            user = new_user(
+                args.username,
+                args.role,
+                _password(args.password_stdin),
+                city=args.city,
+                display_name=args.display_name,
+                known_cities=known,
+            )
             store.put(user)
-            print(f"added {user.username} ({user.role}{', city ' + user.city if user.city else ''}) to {settings.users_path}")
+            print(
+                f"added {user.username} ({user.role}{', city ' + user.city if user.city else ''}) to {settings.users_path}"
+            )
             return 0
         if args.users_cmd == "passwd":
             user = store.get(args.username)

@@ -60,8 +60,17 @@ def rule_infos(rules: RuleSet) -> dict[str, RuleInfo]:
 
 
 def _info(r: Any) -> RuleInfo:
-    return RuleInfo(r.id, r.title, r.description, r.type, r.severity, r.domain, getattr(r, "indicator", None),
-                    getattr(r, "window", None), getattr(r, "threshold", None))  # fmt: skip
+    return RuleInfo(
+        r.id,
+        r.title,
+        r.description,
+        r.type,
+        r.severity,
+        r.domain,
+        getattr(r, "indicator", None),
+        getattr(r, "window", None),
+        getattr(r, "threshold", None),
+    )
 
 
 def board_state(alert: Mapping[str, Any]) -> str:
@@ -85,8 +94,14 @@ def org_path(alert: Mapping[str, Any], registry: Registry) -> dict[str, str]:
     county = registry.county(int(org["county"])) if org.get("county", "").isdigit() else None
     if county is not None:
         org["county_name"] = county.name
-    for key, find in (("hall", registry.hall), ("node", registry.node), ("camera", registry.camera),
-                      ("source", registry.source), ("window", registry.window), ("dept", registry.department)):  # fmt: skip
+    for key, find in (
+        ("hall", registry.hall),
+        ("node", registry.node),
+        ("camera", registry.camera),
+        ("source", registry.source),
+        ("window", registry.window),
+        ("dept", registry.department),
+    ):
         entity = find(org[key]) if key in org else None
         if entity is not None:
             org[f"{key}_name"] = entity.name
@@ -123,8 +138,14 @@ def view(alert: Mapping[str, Any], rules: Mapping[str, RuleInfo], registry: Regi
     }
 
 
-def matches(v: Mapping[str, Any], *, city: str | None = None, severity: Iterable[str] = (), domain: Iterable[str] = (),
-            state: Iterable[str] = ()) -> bool:  # fmt: skip
+def matches(
+    v: Mapping[str, Any],
+    *,
+    city: str | None = None,
+    severity: Iterable[str] = (),
+    domain: Iterable[str] = (),
+    state: Iterable[str] = (),
+) -> bool:
     severity, domain, state = set(severity), set(domain), set(state)
     return (
         (not city or v["city"] == city)

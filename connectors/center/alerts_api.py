@@ -50,9 +50,18 @@ def _fingerprint(request: web.Request) -> str:
 
 
 class AlertCenter:
-    def __init__(self, registry: Registry, rules: Callable[[], Mapping[str, alert_view.RuleInfo]], redis: aioredis.Redis,
-                 ch: ClickHouse, desk: AlertDesk, feed_factory: Callable[[AlertCenter], LiveFeed], *, grafana_url: str,
-                 reload_rules: Callable[[], Any]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        registry: Registry,
+        rules: Callable[[], Mapping[str, alert_view.RuleInfo]],
+        redis: aioredis.Redis,
+        ch: ClickHouse,
+        desk: AlertDesk,
+        feed_factory: Callable[[AlertCenter], LiveFeed],
+        *,
+        grafana_url: str,
+        reload_rules: Callable[[], Any],
+    ) -> None:
         self.registry = registry
         self.rules = rules
         self.redis = redis
@@ -74,12 +83,18 @@ class AlertCenter:
         live = {a["fingerprint"] for a in active}
         resolved = await recently_resolved(self.ch, RESOLVED_WINDOW, datetime.now(UTC))
         rules = self.rules()
-        views = [alert_view.view(a, rules, self.registry) for a in [*active, *(r for r in resolved if r["fingerprint"] not in live)]]
+        views = [
+            alert_view.view(a, rules, self.registry)
+            for a in [*active, *(r for r in resolved if r["fingerprint"] not in live)]
+        ]
         return sorted((v for v in views if who.sees_city(v["city"] or None)), key=alert_view.sort_key)
 
     async def snapshot(self, who: Principal) -> dict[str, Any]:
-        return {"alerts": await self.board(who), "silences": silences_json(self.desk.silences(who)),
-                "at": datetime.now(UTC).isoformat()}  # fmt: skip
+        return {
+            "alerts": await self.board(who),
+            "silences": silences_json(self.desk.silences(who)),
+            "at": datetime.now(UTC).isoformat(),
+        }
 
     def render(self, kind: str, payload: dict[str, Any]) -> Rendered | None:
         """A feed message as an SSE event and who may see it; None when nobody should (a pending alert).
@@ -93,7 +108,11 @@ class AlertCenter:
         if alert.get("state") == "pending":
             return None
         city = alert_city(alert)
-        data = {"kind": payload["kind"], "at": payload["at"], "alert": alert_view.view(alert, self.rules(), self.registry)}
+        data = {
+            "kind": payload["kind"],
+            "at": payload["at"],
+            "alert": alert_view.view(alert, self.rules(), self.registry),
+        }
         return "alert", data, lambda who: who.sees_city(city)
 
     async def _visible(self, who: Principal, fingerprint: str) -> dict[str, Any]:
@@ -129,12 +148,14 @@ class AlertCenter:
         rules = self.rules()
         v = alert_view.view(alert, rules, self.registry)
         rule = rules.get(alert["rule_id"])
-        return web.json_response({
-            "alert": v,
-            "rule": alert_view.rule_json(rule),
-            "history": await history(self.ch, alert["fingerprint"]),
-            "grafana_url": alert_view.grafana_link(self.grafana_url, alert, v["domain"]),
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "alert": v,
+                "rule": alert_view.rule_json(rule),
+                "history": await history(self.ch, alert["fingerprint"]),
+                "grafana_url": alert_view.grafana_link(self.grafana_url, alert, v["domain"]),
+            }
+        )
 
     async def trend(self, request: web.Request) -> web.Response:
         who = principal(request)
@@ -160,11 +181,18 @@ class AlertCenter:
         for p in result["points"]:  # series per reason or status (grouped indicators) add up per bucket
             prev, value = by_bucket.get(p["bucket"]), p["value"]
             by_bucket[p["bucket"]] = value if prev is None else prev + (value or 0.0)
-        return web.json_response({
-            "indicator": name, "label": indicator.title_zh, "unit": indicator.unit, "scope": scope, "window": window,
-            "points": [{"t": t, "value": v} for t, v in sorted(by_bucket.items())],
-            "threshold": rule.threshold if rule and rule.indicator == name else None, "fired_at": fired,
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "indicator": name,
+                "label": indicator.title_zh,
+                "unit": indicator.unit,
+                "scope": scope,
+                "window": window,
+                "points": [{"t": t, "value": v} for t, v in sorted(by_bucket.items())],
+                "threshold": rule.threshold if rule and rule.indicator == name else None,
+                "fired_at": fired,
+            }
+        )
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         who = principal(request)
@@ -196,9 +224,18 @@ class AlertCenter:
             code = str(city.code)
             if not who.sees_city(code):
                 continue
-            counts = {s: sum(1 for v in views if v["city"] == code and v["severity"] == s) for s in alert_view.SEVERITIES}
-            cities.append({"code": code, "name": city.name, "name_en": city.name_en, "counts": counts,
-                           "total": sum(counts.values())})  # fmt: skip
+            counts = {
+                s: sum(1 for v in views if v["city"] == code and v["severity"] == s) for s in alert_view.SEVERITIES
+            }
+            cities.append(
+                {
+                    "code": code,
+                    "name": city.name,
+                    "name_en": city.name_en,
+                    "counts": counts,
+                    "total": sum(counts.values()),
+                }
+            )
         body: dict[str, Any] = {"cities": cities, "at": datetime.now(UTC).isoformat()}
         if who.province_wide:
             province = [v for v in views if not v["city"]]
@@ -212,7 +249,9 @@ class AlertCenter:
         who = principal(request)
         who.require_province_operator()
         status = await self.reload_rules()
-        await self.desk.record(who, "rules_reload", {"rules": status.get("rules"), "error": status.get("last_error", [])[:5]})
+        await self.desk.record(
+            who, "rules_reload", {"rules": status.get("rules"), "error": status.get("last_error", [])[:5]}
+        )
         return web.json_response(status, status=200 if not status.get("last_error") else 422)
 
     def add_routes(self, app: web.Application) -> None:

@@ -57,14 +57,21 @@ def user_json(user: User, city_names: dict[str, str], expires_at: str) -> dict[s
 
 def _cross_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
-    if origin is None or origin == "null" and request.method in ("GET", "HEAD"):
+    if origin is None or (origin == "null" and request.method in ("GET", "HEAD")):
         return False
     return urlsplit(origin).netloc != request.host
 
 
 class Auth:
-    def __init__(self, users: UserStore, sessions: SessionStore, metrics: Metrics, city_names: Callable[[], dict[str, str]],
-                 *, secure_cookie: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        users: UserStore,
+        sessions: SessionStore,
+        metrics: Metrics,
+        city_names: Callable[[], dict[str, str]],
+        *,
+        secure_cookie: bool,
+    ) -> None:
         self.users = users
         self.sessions = sessions
         self.metrics = metrics
@@ -80,7 +87,11 @@ class Auth:
 
     async def _guarded(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not path.startswith("/api/v1/ingest/") and _cross_origin(request):
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and not path.startswith("/api/v1/ingest/")
+            and _cross_origin(request)
+        ):
             return error(403, "cross_origin", "requests from another origin are refused")
         try:
             user, token = await self._user(request)
@@ -117,8 +128,12 @@ class Auth:
         if not isinstance(body, dict):
             return error(400, "malformed", 'send JSON {"username": ..., "password": ...}')
         username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not isinstance(password, str) or not 0 < len(username) <= 64 \
-                or len(password) > MAX_LENGTH:  # fmt: skip
+        if (
+            not isinstance(username, str)
+            or not isinstance(password, str)
+            or not 0 < len(username) <= 64
+            or len(password) > MAX_LENGTH
+        ):
             return error(400, "malformed", "username and password are strings")
         if await self.sessions.locked_out(username):
             self.metrics.logins.labels("locked").inc()
@@ -136,8 +151,15 @@ class Auth:
         self.metrics.logins.labels("ok").inc()
         log.info("login", username=user.username, role=user.role)
         response = web.json_response(user_json(user, self.city_names(), session.expires_at.isoformat()))
-        response.set_cookie(COOKIE, token, max_age=self.sessions.ttl_s, httponly=True, samesite="Strict",
-                            secure=self.secure_cookie, path="/")  # fmt: skip
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=self.sessions.ttl_s,
+            httponly=True,
+            samesite="Strict",
+            secure=self.secure_cookie,
+            path="/",
+        )
         return response
 
     async def me(self, request: web.Request) -> web.Response:

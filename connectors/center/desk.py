@@ -76,7 +76,9 @@ def parse_matchers(items: object) -> list[Matcher]:
 
 
 class AlertDesk:
-    def __init__(self, runner: RuleRunner, book: AlertBook, ch: ClickHouse, redis: aioredis.Redis, metrics: Metrics) -> None:
+    def __init__(
+        self, runner: RuleRunner, book: AlertBook, ch: ClickHouse, redis: aioredis.Redis, metrics: Metrics
+    ) -> None:
         self.runner = runner
         self.book = book
         self.ch = ch
@@ -92,12 +94,23 @@ class AlertDesk:
         notices = await self.runner.act(lambda at: self.book.acknowledge(fingerprint, who.username, at, text))
         if not notices:
             current = self.book.get(fingerprint)
-            state = "resolved" if current is None or current.state == "resolved" else "already acknowledged" \
-                if current.ack else current.state  # fmt: skip
+            state = (
+                "resolved"
+                if current is None or current.state == "resolved"
+                else "already acknowledged"
+                if current.ack
+                else current.state
+            )
             raise Conflict(f"only a firing, unacknowledged alert can be acknowledged; this one is {state}")
         acked = notices[0].alert
-        await self._record(who, "acknowledge", acked.ack.at if acked.ack else datetime.now(UTC), fingerprint=fingerprint,
-                           city=alert_city(acked.to_dict()), comment=text)  # fmt: skip
+        await self._record(
+            who,
+            "acknowledge",
+            acked.ack.at if acked.ack else datetime.now(UTC),
+            fingerprint=fingerprint,
+            city=alert_city(acked.to_dict()),
+            comment=text,
+        )
         return acked
 
     def silences(self, who: Principal) -> list[Silence]:
@@ -106,15 +119,22 @@ class AlertDesk:
     async def silence(self, who: Principal, body: Mapping[str, Any]) -> Silence:
         matchers = who.scoped_matchers(parse_matchers(body.get("matchers")))
         duration = body.get("duration_s")
-        if not isinstance(duration, int) or isinstance(duration, bool) or not MIN_SILENCE_S <= duration <= MAX_SILENCE_S:
+        if (
+            not isinstance(duration, int)
+            or isinstance(duration, bool)
+            or not MIN_SILENCE_S <= duration <= MAX_SILENCE_S
+        ):
             raise BadRequest(f"duration_s is a whole number of seconds from {MIN_SILENCE_S} to {MAX_SILENCE_S}")
         text = _comment(body.get("comment"))
         now = datetime.now(UTC)
-        silence = Silence(f"s-{uuid.uuid4().hex[:12]}", tuple(matchers), now, now + timedelta(seconds=duration),
-                          who.username, text)  # fmt: skip
+        silence = Silence(
+            f"s-{uuid.uuid4().hex[:12]}", tuple(matchers), now, now + timedelta(seconds=duration), who.username, text
+        )
         await self.runner.act(lambda at: self.book.add_silence(silence, at))
         city = next((m.value for m in matchers if m.label == "city" and m.op == "="), None)
-        await self._record(who, "silence", now, silence_id=silence.id, city=city, comment=text, detail=silence.to_dict())
+        await self._record(
+            who, "silence", now, silence_id=silence.id, city=city, comment=text, detail=silence.to_dict()
+        )
         await self._announce("created", silence, who.username, now)
         return silence
 
@@ -135,11 +155,20 @@ class AlertDesk:
 
     async def _record(self, who: Principal, action: str, at: datetime, **fields: Any) -> None:
         row = action_row(uuid.uuid4().hex, at, who.username, who.role, action, **fields)
-        await retry_forever("alert_actions", lambda: self.ch.insert("alert_actions", [row], ACTION_COLUMNS), self.metrics,
-                            max_delay_s=5.0)  # fmt: skip
+        await retry_forever(
+            "alert_actions",
+            lambda: self.ch.insert("alert_actions", [row], ACTION_COLUMNS),
+            self.metrics,
+            max_delay_s=5.0,
+        )
         self.metrics.alert_actions.labels(action).inc()
-        log.info("alert_action", action=action, actor=who.username, fingerprint=fields.get("fingerprint", ""),
-                 silence=fields.get("silence_id", ""))  # fmt: skip
+        log.info(
+            "alert_action",
+            action=action,
+            actor=who.username,
+            fingerprint=fields.get("fingerprint", ""),
+            silence=fields.get("silence_id", ""),
+        )
 
     async def _announce(self, action: str, silence: Silence, by: str, at: datetime) -> None:
         message = {"action": action, "silence": silence.to_dict(), "by": by, "at": to_iso(at)}

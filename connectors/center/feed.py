@@ -57,8 +57,9 @@ class _Viewer:
 
 
 class LiveFeed:
-    def __init__(self, redis: aioredis.Redis, metrics: Metrics, render: Render, snapshot: Snapshot,
-                 session_alive: SessionAlive) -> None:  # fmt: skip
+    def __init__(
+        self, redis: aioredis.Redis, metrics: Metrics, render: Render, snapshot: Snapshot, session_alive: SessionAlive
+    ) -> None:
         self.redis = redis
         self.metrics = metrics
         self.render = render
@@ -129,10 +130,16 @@ class LiveFeed:
 
     async def handle(self, request: web.Request, who: Principal) -> web.StreamResponse:
         if len(self._viewers) >= MAX_VIEWERS:
-            return web.json_response({"error": "too_many_viewers", "detail": "the live feed is full; retry later"}, status=503)
-        response = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-        })  # fmt: skip
+            return web.json_response(
+                {"error": "too_many_viewers", "detail": "the live feed is full; retry later"}, status=503
+            )
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await response.prepare(request)
         viewer = _Viewer(who)
         self._viewers.add(viewer)  # before the snapshot, so nothing falls between the two

@@ -9,7 +9,18 @@ from typing import Any
 from connectors.clickhouse.client import ClickHouse
 from streams.alerts.model import to_iso
 
-ACTION_COLUMNS = ("action_id", "at", "actor", "role", "action", "fingerprint", "silence_id", "city_code", "comment", "detail")
+ACTION_COLUMNS = (
+    "action_id",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "fingerprint",
+    "silence_id",
+    "city_code",
+    "comment",
+    "detail",
+)
 #: Notice kinds a duty officer's action already explains (the action row says who and why).
 _BY_ACTION = {"acknowledged"}
 
@@ -44,15 +55,20 @@ async def history(ch: ClickHouse, fingerprint: str, limit: int = 200) -> list[di
         items.append({"at": to_iso(_utc(at)), "kind": kind, "episode": int(episode), "by": by, "comment": comment})
     for at, actor, action, comment, sid in actions:
         if action == "acknowledge":
-            items.append({"at": to_iso(_utc(at)), "kind": "acknowledged", "episode": None, "by": actor, "comment": comment})
+            items.append(
+                {"at": to_iso(_utc(at)), "kind": "acknowledged", "episode": None, "by": actor, "comment": comment}
+            )
         elif action == "unsilence" and sid in silence_ids:
-            items.append({"at": to_iso(_utc(at)), "kind": "silence_removed", "episode": None, "by": actor, "comment": comment})
+            items.append(
+                {"at": to_iso(_utc(at)), "kind": "silence_removed", "episode": None, "by": actor, "comment": comment}
+            )
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
 
 
-async def recently_resolved(ch: ClickHouse, within: timedelta, now: datetime, limit: int = 500,
-                            fingerprint: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+async def recently_resolved(
+    ch: ClickHouse, within: timedelta, now: datetime, limit: int = 500, fingerprint: str | None = None
+) -> list[dict[str, Any]]:
     """Alerts resolved in the last `within`, as alert dicts (the newest episode per fingerprint; or of one)."""
     rows = await ch.query(
         "SELECT r.fingerprint, r.episode, r.rule_id, r.severity, r.group_keys, r.labels, r.value, r.evidence, "
@@ -71,18 +87,51 @@ async def recently_resolved(ch: ClickHouse, within: timedelta, now: datetime, li
             ev = json.loads(evidence) if evidence else {}
         except ValueError:
             ev = {}
-        out.append({
-            "fingerprint": fp, "rule_id": rule_id, "group": dict(group), "state": "resolved", "severity": severity,
-            "labels": dict(labels), "episode": int(episode), "started_at": to_iso(_utc(started_at)),
-            "fired_at": to_iso(_utc(fired_at)) if fired_at and fired_at.year > 1970 else None,
-            "resolved_at": to_iso(_utc(resolved_at)), "last_value": value, "evidence": ev if isinstance(ev, dict) else {},
-            "ack": None, "silenced_by": None, "inhibited_by": None, "flapping": False,
-        })  # fmt: skip
+        out.append(
+            {
+                "fingerprint": fp,
+                "rule_id": rule_id,
+                "group": dict(group),
+                "state": "resolved",
+                "severity": severity,
+                "labels": dict(labels),
+                "episode": int(episode),
+                "started_at": to_iso(_utc(started_at)),
+                "fired_at": to_iso(_utc(fired_at)) if fired_at and fired_at.year > 1970 else None,
+                "resolved_at": to_iso(_utc(resolved_at)),
+                "last_value": value,
+                "evidence": ev if isinstance(ev, dict) else {},
+                "ack": None,
+                "silenced_by": None,
+                "inhibited_by": None,
+                "flapping": False,
+            }
+        )
     return out
 
 
-def action_row(action_id: str, at: datetime, actor: str, role: str, action: str, *, fingerprint: str = "",
-               silence_id: str = "", city: str | None = None, comment: str = "", detail: dict[str, Any] | None = None,
-               ) -> tuple[Any, ...]:  # fmt: skip
-    return (action_id, at, actor, role, action, fingerprint, silence_id, int(city) if city and city.isdigit() else 0,
-            comment, json.dumps(detail or {}, ensure_ascii=False))  # fmt: skip
+def action_row(
+    action_id: str,
+    at: datetime,
+    actor: str,
+    role: str,
+    action: str,
+    *,
+    fingerprint: str = "",
+    silence_id: str = "",
+    city: str | None = None,
+    comment: str = "",
+    detail: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    return (
+        action_id,
+        at,
+        actor,
+        role,
+        action,
+        fingerprint,
+        silence_id,
+        int(city) if city and city.isdigit() else 0,
+        comment,
+        json.dumps(detail or {}, ensure_ascii=False),
+    )

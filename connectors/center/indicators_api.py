@@ -45,8 +45,9 @@ def scope_city(scope: Scope, registry: Registry) -> str | None:
     return None if code is None else str(code)
 
 
-def add_routes(app: web.Application, reader: Reader, registry: Registry,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:  # fmt: skip
+def add_routes(
+    app: web.Application, reader: Reader, registry: Registry, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> None:
     async def list_indicators(_: web.Request) -> web.Response:
         return web.json_response({"indicators": [i.describe() for i in INDICATORS.values()]})
 
@@ -61,7 +62,9 @@ def add_routes(app: web.Application, reader: Reader, registry: Registry,
                 request.query.get("group") or None,
             )
             if not principal(request).sees_city(scope_city(q.scope, registry)):
-                raise Forbidden("a city user reads indicators of their own city (city, county, hall, dept or source scope)")
+                raise Forbidden(
+                    "a city user reads indicators of their own city (city, county, hall, dept or source scope)"
+                )
             return web.json_response(await run(reader, request.match_info["name"], q))
         except QueryError as exc:
             status = 404 if str(exc).startswith("unknown indicator") else 400

@@ -10,16 +10,29 @@ from importlib import resources
 
 from aiohttp import web
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")  # fmt: skip
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
-          ".yaml": "application/yaml", ".json": "application/json", ".png": "image/png"}  # fmt: skip
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+    ".yaml": "application/yaml",
+    ".json": "application/json",
+    ".png": "image/png",
+}
 
 
 def _static() -> dict[str, bytes]:
     """Every shipped file by name, read once: the set is small and fixed, and no request path touches the disk."""
     folder = resources.files("connectors.center") / "static"
-    return {entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.is_file() and not entry.name.startswith(".")}
+    return {
+        entry.name: entry.read_bytes()
+        for entry in folder.iterdir()
+        if entry.is_file() and not entry.name.startswith(".")
+    }
 
 
 def openapi_text() -> str:
@@ -35,8 +48,12 @@ def add_routes(app: web.Application) -> None:
         if body is None:
             raise web.HTTPNotFound()
         content_type = next((t for ext, t in _TYPES.items() if name.endswith(ext)), "application/octet-stream")
-        return web.Response(body=body, content_type=content_type, charset="utf-8" if content_type.startswith("text") else None,
-                            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"})  # fmt: skip
+        return web.Response(
+            body=body,
+            content_type=content_type,
+            charset="utf-8" if content_type.startswith("text") else None,
+            headers={"Content-Security-Policy": CSP, "Cache-Control": "no-cache"},
+        )
 
     async def index(_: web.Request) -> web.Response:
         return _file("index.html")

@@ -65,7 +65,9 @@ def add_routes(
         params = request.query
         try:
             now = clock()
-            period = parse_period(params.get("day"), params.get("from"), params.get("to"), now.astimezone(SHANGHAI).date())
+            period = parse_period(
+                params.get("day"), params.get("from"), params.get("to"), now.astimezone(SHANGHAI).date()
+            )
             level = params.get("level", "city")
             city = _city(params.get("city"))
             if not principal(request).sees_city(str(city) if city is not None and level == "dept" else None):

@@ -25,15 +25,37 @@ import re
 from collections.abc import Callable, Iterator
 
 #: Tables with one row set per city, split across shards by city_code.
-SHARDED_TABLES = frozenset({
-    "queue_events", "window_events", "evaluations", "case_events", "node_heartbeats", "camera_probes", "rejections",
-    "ticket_facts", "evaluation_5m", "evaluation_device_1h", "ingest_quality_5m", "rejections_5m",
-    "window_transitions", "camera_5m", "node_beats_5m", "case_steps",
-})  # fmt: skip
+SHARDED_TABLES = frozenset(
+    {
+        "queue_events",
+        "window_events",
+        "evaluations",
+        "case_events",
+        "node_heartbeats",
+        "camera_probes",
+        "rejections",
+        "ticket_facts",
+        "evaluation_5m",
+        "evaluation_device_1h",
+        "ingest_quality_5m",
+        "rejections_5m",
+        "window_transitions",
+        "camera_5m",
+        "node_beats_5m",
+        "case_steps",
+    }
+)
 #: Tables copied in full to every node: joined locally, small, or bookkeeping.
-GLOBAL_TABLES = frozenset({
-    "org_halls", "org_cameras", "topic_generations", "alert_notices", "alert_actions", "schema_migrations",
-})  # fmt: skip
+GLOBAL_TABLES = frozenset(
+    {
+        "org_halls",
+        "org_cameras",
+        "topic_generations",
+        "alert_notices",
+        "alert_actions",
+        "schema_migrations",
+    }
+)
 SHARDING_KEY = "cityHash64(city_code)"
 LOCAL_SUFFIX = "_local"
 
@@ -71,14 +93,16 @@ def cluster_statements(stmt: str, cluster: str, database: str) -> list[str]:
         match = pattern.match(text)
         if match:
             return rewrite(text, match, cluster, database)
-    raise UnknownStatement(text, "only CREATE TABLE, CREATE MATERIALIZED VIEW ... TO, ALTER TABLE and DROP VIEW are known")
+    raise UnknownStatement(
+        text, "only CREATE TABLE, CREATE MATERIALIZED VIEW ... TO, ALTER TABLE and DROP VIEW are known"
+    )
 
 
 def column_names(columns: str) -> list[str]:
     """Column names of a CREATE TABLE column list (the text between its outer parentheses)."""
     names = []
     for part in _split_top_level(columns):
-        first = part.split(None, 1)[0].strip("`\"") if part.strip() else ""
+        first = part.split(None, 1)[0].strip('`"') if part.strip() else ""
         if first and first.upper() not in _NOT_COLUMNS:
             names.append(first)
     return names
@@ -118,15 +142,21 @@ def _create_table(text: str, match: re.Match[str], cluster: str, database: str) 
         ]
     if table in GLOBAL_TABLES:
         path = f"/clickhouse/tables/all/{database}/{table}"
-        return [f"{head}{database}.{table} ON CLUSTER {cluster} ({columns}) ENGINE = {_replicated(name, path, args)}{tail}"]
-    raise UnknownStatement(text, f"table {table} is in neither SHARDED_TABLES nor GLOBAL_TABLES; decide where its rows live")
+        return [
+            f"{head}{database}.{table} ON CLUSTER {cluster} ({columns}) ENGINE = {_replicated(name, path, args)}{tail}"
+        ]
+    raise UnknownStatement(
+        text, f"table {table} is in neither SHARDED_TABLES nor GLOBAL_TABLES; decide where its rows live"
+    )
 
 
 def _create_view(text: str, match: re.Match[str], cluster: str, database: str) -> list[str]:
     if_not_exists, view = match.group(1), match.group(2)
     body = _MV_BODY.fullmatch(match.group(3))
     if body is None:
-        raise UnknownStatement(text, "a materialized view needs TO <table> AS SELECT; an inner table has no cluster form")
+        raise UnknownStatement(
+            text, "a materialized view needs TO <table> AS SELECT; an inner table has no cluster form"
+        )
     target, select = body.group(1), body.group(2)
     sources: list[str] = []
 
@@ -153,7 +183,9 @@ def _alter(text: str, match: re.Match[str], cluster: str, database: str) -> list
         raise UnknownStatement(text, f"table {table} is in neither SHARDED_TABLES nor GLOBAL_TABLES")
     if not _COLUMN_ALTER.match(commands):
         # A Distributed table takes column changes only; TTL, ORDER BY or mutations would need the _local table alone.
-        raise UnknownStatement(text, "only column changes (ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) are known for a sharded table")
+        raise UnknownStatement(
+            text, "only column changes (ADD/DROP/MODIFY/RENAME/COMMENT COLUMN) are known for a sharded table"
+        )
     # The shards first: the Distributed table must not offer a column its shards cannot yet return.
     return [
         f"ALTER TABLE {database}.{local_name(table)} ON CLUSTER {cluster} {commands}",

@@ -9,7 +9,16 @@ from typing import Any
 from connectors.clickhouse.client import ClickHouse
 from streams.registry.model import Registry
 
-HALL_COLUMNS = ("hall_id", "name", "level", "city_code", "county_code", "wait_target_s", "windows_configured", "updated_at")
+HALL_COLUMNS = (
+    "hall_id",
+    "name",
+    "level",
+    "city_code",
+    "county_code",
+    "wait_target_s",
+    "windows_configured",
+    "updated_at",
+)
 
 
 def hall_rows(registry: Registry, now: datetime) -> list[tuple[Any, ...]]:

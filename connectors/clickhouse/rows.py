@@ -11,7 +11,18 @@ from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, Qu
 from streams.validation import Accepted
 from streams.workdays import DEFAULT as WORKING_DAYS
 
-HEAD = ("event_id", "type", "source", "seq", "occurred_at", "sent_at", "received_at", "ingested_at", "city_code", "county_code")
+HEAD = (
+    "event_id",
+    "type",
+    "source",
+    "seq",
+    "occurred_at",
+    "sent_at",
+    "received_at",
+    "ingested_at",
+    "city_code",
+    "county_code",
+)
 TAIL = ("_topic", "_generation", "_partition", "_offset")
 
 
@@ -74,7 +85,16 @@ def _s(value: str | None) -> str:
 
 
 def _queue(ev: QueueEvent, _: Accepted) -> tuple[Any, ...]:
-    return (ev.hall_id, ev.ticket_no, _s(ev.item_id), _s(ev.dept_id), _s(ev.window_id), _s(ev.to_window_id), _s(ev.staff_id), ev.appointment)
+    return (
+        ev.hall_id,
+        ev.ticket_no,
+        _s(ev.item_id),
+        _s(ev.dept_id),
+        _s(ev.window_id),
+        _s(ev.to_window_id),
+        _s(ev.staff_id),
+        ev.appointment,
+    )
 
 
 def _window(ev: WindowEvent, _: Accepted) -> tuple[Any, ...]:
@@ -83,17 +103,36 @@ def _window(ev: WindowEvent, _: Accepted) -> tuple[Any, ...]:
 
 def _evaluation(ev: Evaluation, _: Accepted) -> tuple[Any, ...]:
     return (
-        ev.case_no, ev.item_id, ev.dept_id, ev.level, ev.channel, ev.mode, _s(ev.hall_id), _s(ev.window_id),
-        _s(ev.staff_id), _s(ev.device_id), list(ev.reason_tags), ev.comment, ev.evaluator_hash,
-    )  # fmt: skip
+        ev.case_no,
+        ev.item_id,
+        ev.dept_id,
+        ev.level,
+        ev.channel,
+        ev.mode,
+        _s(ev.hall_id),
+        _s(ev.window_id),
+        _s(ev.staff_id),
+        _s(ev.device_id),
+        list(ev.reason_tags),
+        ev.comment,
+        ev.evaluator_hash,
+    )
 
 
 def _case(ev: CaseEvent, _: Accepted) -> tuple[Any, ...]:
-    deadline_at = None if ev.deadline_working_days is None else WORKING_DAYS.deadline(ev.occurred_at, ev.deadline_working_days)
+    deadline_at = (
+        None if ev.deadline_working_days is None else WORKING_DAYS.deadline(ev.occurred_at, ev.deadline_working_days)
+    )
     return (
-        ev.case_id, ev.case_no, ev.dept_id, _s(ev.to_dept_id), _s(ev.direction), ev.deadline_working_days, deadline_at,
+        ev.case_id,
+        ev.case_no,
+        ev.dept_id,
+        _s(ev.to_dept_id),
+        _s(ev.direction),
+        ev.deadline_working_days,
+        deadline_at,
         _s(ev.outcome),
-    )  # fmt: skip
+    )
 
 
 def _heartbeat(ev: NodeHeartbeat, _: Accepted) -> tuple[Any, ...]:
@@ -101,8 +140,18 @@ def _heartbeat(ev: NodeHeartbeat, _: Accepted) -> tuple[Any, ...]:
 
 
 def _probe(ev: CameraProbe, acc: Accepted) -> tuple[Any, ...]:
-    return (ev.camera_id, _s(acc.hall_id), ev.node_id, ev.status, ev.fps, ev.width, ev.height, ev.open_latency_ms,
-            dict(ev.scores), ev.reason)  # fmt: skip
+    return (
+        ev.camera_id,
+        _s(acc.hall_id),
+        ev.node_id,
+        ev.status,
+        ev.fps,
+        ev.width,
+        ev.height,
+        ev.open_latency_ms,
+        dict(ev.scores),
+        ev.reason,
+    )
 
 
 def _spec(name: str, body_columns: tuple[str, ...], body: Callable[..., tuple[Any, ...]]) -> TableSpec:
@@ -118,16 +167,31 @@ TABLE_OF: dict[type, TableSpec] = {
     WindowEvent: _spec("window_events", ("hall_id", "window_id", "staff_id"), _window),
     Evaluation: _spec(
         "evaluations",
-        ("case_no", "item_id", "dept_id", "level", "channel", "mode", "hall_id", "window_id", "staff_id",
-         "device_id", "reason_tags", "comment", "evaluator_hash"),
+        (
+            "case_no",
+            "item_id",
+            "dept_id",
+            "level",
+            "channel",
+            "mode",
+            "hall_id",
+            "window_id",
+            "staff_id",
+            "device_id",
+            "reason_tags",
+            "comment",
+            "evaluator_hash",
+        ),
         _evaluation,
-    ),  # fmt: skip
+    ),
     CaseEvent: _spec(
         "case_events",
         ("case_id", "case_no", "dept_id", "to_dept_id", "direction", "deadline_working_days", "deadline_at", "outcome"),
         _case,
     ),
-    NodeHeartbeat: _spec("node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat),
+    NodeHeartbeat: _spec(
+        "node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat
+    ),
     CameraProbe: _spec(
         "camera_probes",
         ("camera_id", "hall_id", "node_id", "status", "fps", "width", "height", "open_latency_ms", "scores", "reason"),
@@ -144,6 +208,16 @@ TABLES_OF_STREAM = {
     "video": ("node_heartbeats", "camera_probes"),
 }
 REJECTION_COLUMNS = (
-    "origin", "record_index", "reason", "detail", "stream", "source", "city_code", "event_id", "record",
-    "rejected_at", "_partition", "_offset",
-)  # fmt: skip
+    "origin",
+    "record_index",
+    "reason",
+    "detail",
+    "stream",
+    "source",
+    "city_code",
+    "event_id",
+    "record",
+    "rejected_at",
+    "_partition",
+    "_offset",
+)

@@ -105,11 +105,15 @@ class Gateway:
         key = str(city or 0).encode()
         try:
             if accepted:
-                value = encode_vetted(stream=stream, source=source, batch_id=batch_id, received_at=now, accepted=accepted)
+                value = encode_vetted(
+                    stream=stream, source=source, batch_id=batch_id, received_at=now, accepted=accepted
+                )
                 await self.send_one(spec.topic, key, value, self.seal.headers(value))
             if rejected:
                 origin = f"gw:{batch_id}"
-                await self.send_many(DEAD_LETTER_TOPIC, [dead_letter(r, origin, stream, source, city, now) for r in rejected])
+                await self.send_many(
+                    DEAD_LETTER_TOPIC, [dead_letter(r, origin, stream, source, city, now) for r in rejected]
+                )
         except Exception as exc:  # noqa: BLE001 - any broker failure means "not stored"
             log.warning("gateway_broker_unavailable", stream=stream, source=source, error=str(exc)[:300])
             return _error(503, "broker_unavailable", "the batch could not be stored; retry later")

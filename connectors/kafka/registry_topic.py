@@ -24,7 +24,8 @@ log = structlog.get_logger(__name__)
 async def publish(registry: Registry, producer: AIOKafkaProducer) -> int:
     """Send every entity as one message keyed `kind:key`; returns the count."""
     items = [
-        (topic_key(kind, key).encode(), json.dumps(row, ensure_ascii=False).encode()) for kind, key, row in registry.to_rows()
+        (topic_key(kind, key).encode(), json.dumps(row, ensure_ascii=False).encode())
+        for kind, key, row in registry.to_rows()
     ]
     await send_all(producer, REGISTRY_TOPIC, items)
     log.info("registry_published", messages=len(items), **registry.counts())
@@ -47,7 +48,11 @@ class RegistryFollower:
     """Keeps a Registry in step with the registry topic."""
 
     def __init__(
-        self, bootstrap: str, registry: Registry, metrics: Metrics, on_change: Callable[[], Awaitable[None]] | None = None
+        self,
+        bootstrap: str,
+        registry: Registry,
+        metrics: Metrics,
+        on_change: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.registry = registry
@@ -74,7 +79,9 @@ class RegistryFollower:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        )
         await consumer.start()
         try:
             tps = [TopicPartition(REGISTRY_TOPIC, p) for p in (consumer.partitions_for_topic(REGISTRY_TOPIC) or {0})]
@@ -105,7 +112,9 @@ class RegistryFollower:
             self.applied += 1
         except (InvalidRow, ValueError) as exc:
             # A bad registry row must not stop the follower: the rest still applies.
-            log.warning("registry_row_rejected", key=(key or b"")[:100].decode("utf-8", "replace"), error=str(exc)[:300])
+            log.warning(
+                "registry_row_rejected", key=(key or b"")[:100].decode("utf-8", "replace"), error=str(exc)[:300]
+            )
 
     def _mark_ready(self) -> None:
         for kind, count in self.registry.counts().items():

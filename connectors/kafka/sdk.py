@@ -40,7 +40,9 @@ class CityNodeProducer:
         self.max_batch_events = max_batch_events
         options: dict[str, Any] = {"acks": "all", "linger_ms": 5, "max_request_size": 16 * 1024 * 1024, "retries": 5}
         options.update(kafka_options)
-        self._producer = KafkaProducer(bootstrap_servers=bootstrap_servers, client_id=f"govpulse-sdk-{source}", **options)
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers, client_id=f"govpulse-sdk-{source}", **options
+        )
 
     def send(self, stream: str, events: Iterable[dict[str, Any]], batch_id: str | None = None) -> list[Any]:
         """Queue the events as one batch (split above the batch limit); returns kafka-python futures."""

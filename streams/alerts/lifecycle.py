@@ -304,7 +304,11 @@ class AlertBook:
     def _suppress(self, alert: Alert, at: datetime, sources: list[tuple[str, dict[str, str]]]) -> None:
         labels = alert.match_labels()
         alert.silenced_by = next(
-            (sid for sid in sorted(self._silences) if self._silences[sid].active_at(at) and self._silences[sid].matches(labels)),
+            (
+                sid
+                for sid in sorted(self._silences)
+                if self._silences[sid].active_at(at) and self._silences[sid].matches(labels)
+            ),
             None,
         )
         inhibitors = [

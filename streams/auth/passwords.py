@@ -44,7 +44,12 @@ def verify_password(password: str, stored: str) -> bool:
             return False
         expected = base64.b64decode(digest)
         got = hashlib.scrypt(
-            password[:MAX_LENGTH].encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+            password[:MAX_LENGTH].encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
         )
     except ValueError:
         return False

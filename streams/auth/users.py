@@ -44,12 +44,23 @@ class User:
         return self.role in OPERATORS
 
     def public(self) -> dict[str, object]:
-        return {"username": self.username, "display_name": self.display_name or self.username, "role": self.role,
-                "city": self.city}  # fmt: skip
+        return {
+            "username": self.username,
+            "display_name": self.display_name or self.username,
+            "role": self.role,
+            "city": self.city,
+        }
 
 
-def new_user(username: str, role: str, password: str, *, city: str | None, display_name: str = "",
-             known_cities: set[str] | None = None) -> User:  # fmt: skip
+def new_user(
+    username: str,
+    role: str,
+    password: str,
+    *,
+    city: str | None,
+    display_name: str = "",
+    known_cities: set[str] | None = None,
+) -> User:
     if not _USERNAME.match(username):
         raise UserError("a username is 2-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
     if role not in ROLES:

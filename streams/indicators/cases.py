@@ -31,7 +31,7 @@ def _snapshot(q: IndicatorQuery, value: str) -> str:
     return f"""
     WITH ends AS ({ends}), steps AS ({_steps(q)})
     SELECT b, {value} AS value FROM (
-        SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _CASE_COLUMNS, 'steps.')} AS b,
+        SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _CASE_COLUMNS, "steps.")} AS b,
                least(window_end, {sql.END}) AS snap, case_id,
                countIf(type = 'case_closed') AS closed, argMax(deadline_at, at) AS deadline
         FROM ends CROSS JOIN steps
@@ -44,10 +44,10 @@ def _on_time(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, {"city": "city_code"})
     return f"""
     SELECT b, countIf(rectified_at <= deadline) / count() AS value FROM (
-        SELECT r.case_id, r.first_at AS rectified_at, {sql.key(q, sql.bucket('r.first_at', q.window), _CASE_COLUMNS, 'r.')} AS b,
+        SELECT r.case_id, r.first_at AS rectified_at, {sql.key(q, sql.bucket("r.first_at", q.window), _CASE_COLUMNS, "r.")} AS b,
                argMax(s.deadline_at, s.at) AS deadline
         FROM (SELECT case_id, city_code, min(at) AS first_at FROM case_steps
-              WHERE type = 'case_rectified' AND {sql.in_range('at')}{where} GROUP BY case_id, city_code) AS r
+              WHERE type = 'case_rectified' AND {sql.in_range("at")}{where} GROUP BY case_id, city_code) AS r
         INNER JOIN ({_steps(q)}) AS s ON s.case_id = r.case_id
         WHERE s.at < r.first_at
         GROUP BY r.case_id, rectified_at, b)
@@ -57,14 +57,37 @@ def _on_time(q: IndicatorQuery) -> str:
 
 _C = "好差评"
 CASE_INDICATORS: tuple[Indicator, ...] = (
-    Indicator("open_cases", _C, "未办结差评工单", "cases",
-              "Cases with a step before the end of the window (or `to`, for the running window) and no case_closed "
-              "before it.", CASE_SCOPES, ALL_WINDOWS, lambda q: _snapshot(q, "countIf(closed = 0)")),
-    Indicator("overdue_cases", _C, "超期差评工单", "cases",
-              "Open cases whose latest step's deadline (its working days, on the Chinese calendar) ended before the end "
-              "of the window with no further step.", CASE_SCOPES, ALL_WINDOWS,
-              lambda q: _snapshot(q, "countIf(closed = 0 AND deadline IS NOT NULL AND deadline < snap)")),
-    Indicator("on_time_rectification_rate", _C, "按时整改率", "ratio",
-              "Of cases first rectified (case_rectified) in the window, the share rectified by the deadline of the step "
-              "before it; cases whose earlier step set no deadline are excluded.", CASE_SCOPES, ALL_WINDOWS, _on_time),
-)  # fmt: skip
+    Indicator(
+        "open_cases",
+        _C,
+        "未办结差评工单",
+        "cases",
+        "Cases with a step before the end of the window (or `to`, for the running window) and no case_closed "
+        "before it.",
+        CASE_SCOPES,
+        ALL_WINDOWS,
+        lambda q: _snapshot(q, "countIf(closed = 0)"),
+    ),
+    Indicator(
+        "overdue_cases",
+        _C,
+        "超期差评工单",
+        "cases",
+        "Open cases whose latest step's deadline (its working days, on the Chinese calendar) ended before the end "
+        "of the window with no further step.",
+        CASE_SCOPES,
+        ALL_WINDOWS,
+        lambda q: _snapshot(q, "countIf(closed = 0 AND deadline IS NOT NULL AND deadline < snap)"),
+    ),
+    Indicator(
+        "on_time_rectification_rate",
+        _C,
+        "按时整改率",
+        "ratio",
+        "Of cases first rectified (case_rectified) in the window, the share rectified by the deadline of the step "
+        "before it; cases whose earlier step set no deadline are excluded.",
+        CASE_SCOPES,
+        ALL_WINDOWS,
+        _on_time,
+    ),
+)

@@ -31,7 +31,13 @@ class Indicator:
 
     def describe(self) -> dict[str, object]:
         return {
-            "name": self.name, "family": self.family, "title_zh": self.title_zh, "unit": self.unit,
-            "definition": self.definition, "scopes": list(self.scopes), "windows": list(self.windows),
-            "grouped_by": self.grouped_by, "group_by": list(self.group_kinds),
-        }  # fmt: skip
+            "name": self.name,
+            "family": self.family,
+            "title_zh": self.title_zh,
+            "unit": self.unit,
+            "definition": self.definition,
+            "scopes": list(self.scopes),
+            "windows": list(self.windows),
+            "grouped_by": self.grouped_by,
+            "group_by": list(self.group_kinds),
+        }

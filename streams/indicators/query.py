@@ -31,7 +31,9 @@ class Scope:
         if kind == "province":
             return cls("province")
         if kind not in ("city", "county", "hall", "dept", "source") or not _SCOPE_VALUE.match(value):
-            raise QueryError(f"scope {text!r}: use province, city:<code>, county:<code>, hall:<id>, dept:<id> or source:<id>")
+            raise QueryError(
+                f"scope {text!r}: use province, city:<code>, county:<code>, hall:<id>, dept:<id> or source:<id>"
+            )
         if kind in ("city", "county") and not value.isdigit():
             raise QueryError(f"scope {text!r}: a {kind} is given by its GB/T 2260 code")
         return cls(kind, value)  # type: ignore[arg-type]
@@ -51,7 +53,13 @@ class IndicatorQuery:
 
     @classmethod
     def build(
-        cls, scope: str, window: str, start: datetime | None, end: datetime | None, now: datetime, group: str | None = None
+        cls,
+        scope: str,
+        window: str,
+        start: datetime | None,
+        end: datetime | None,
+        now: datetime,
+        group: str | None = None,
     ) -> IndicatorQuery:
         if window not in WINDOWS:
             raise QueryError(f"window {window!r}: use one of {', '.join(WINDOWS)}")

@@ -82,9 +82,12 @@ class Node(BaseModel):
             assert self.indicator is not None
             indicator = INDICATORS[self.indicator]
             out |= {
-                "indicator": self.indicator, "title_zh": indicator.title_zh, "unit": indicator.unit,
-                "direction": self.direction, "normalization": self.normalization,
-            }  # fmt: skip
+                "indicator": self.indicator,
+                "title_zh": indicator.title_zh,
+                "unit": indicator.unit,
+                "direction": self.direction,
+                "normalization": self.normalization,
+            }
             if self.normalization == "target":
                 out |= {"best": self.best, "worst": self.worst}
         else:
@@ -123,9 +126,13 @@ class Scorecard(BaseModel):
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name, "title": self.title, "description": self.description, "levels": list(self.levels),
-            "window": SCORE_WINDOW, "dimensions": [d.describe(d.label, d.weight) for d in self.dimensions],
-        }  # fmt: skip
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "levels": list(self.levels),
+            "window": SCORE_WINDOW,
+            "dimensions": [d.describe(d.label, d.weight) for d in self.dimensions],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +266,11 @@ def _check_node(node: Node, path: str, levels: tuple[str, ...], fail: _Fail) -> 
         fail(path, f"indicator: {node.indicator} has no {SCORE_WINDOW} window, which scoring needs")
     for level in levels:
         if LEVEL_SCOPES[level] not in indicator.scopes:
-            fail(path, f"indicator: {node.indicator} has no {LEVEL_SCOPES[level]} scope, needed to rank level {level!r}; "
-                       f"it has {', '.join(indicator.scopes)}")  # fmt: skip
+            fail(
+                path,
+                f"indicator: {node.indicator} has no {LEVEL_SCOPES[level]} scope, needed to rank level {level!r}; "
+                f"it has {', '.join(indicator.scopes)}",
+            )
     if node.direction is None:
         fail(path, "direction: required, higher_better or lower_better")
     if node.normalization is None:
@@ -324,7 +334,9 @@ def score(scorecard: Scorecard, values: Values) -> list[EntityScore]:
     return _ranked(results)
 
 
-def _roll_up(scorecard: Scorecard, entity: str, leaf_scores: dict[str, float | None], leaves: list[Leaf]) -> EntityScore:
+def _roll_up(
+    scorecard: Scorecard, entity: str, leaf_scores: dict[str, float | None], leaves: list[Leaf]
+) -> EntityScore:
     nodes: dict[str, float | None] = {}
 
     def walk(children: tuple[Node, ...], prefix: str) -> float | None:
@@ -353,7 +365,9 @@ def _roll_up(scorecard: Scorecard, entity: str, leaf_scores: dict[str, float | N
 
 
 def _ranked(results: list[EntityScore]) -> list[EntityScore]:
-    scored = sorted((r for r in results if r.total is not None), key=lambda r: (-round(r.total or 0, TIE_DECIMALS), r.entity_id))
+    scored = sorted(
+        (r for r in results if r.total is not None), key=lambda r: (-round(r.total or 0, TIE_DECIMALS), r.entity_id)
+    )
     out: list[EntityScore] = []
     rank, previous = 0, None
     for position, result in enumerate(scored, start=1):

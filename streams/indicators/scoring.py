@@ -62,8 +62,13 @@ class Period:
 
     def describe(self) -> dict[str, Any]:
         start, end = self.bounds()
-        return {"from": self.first.isoformat(), "to": self.last.isoformat(), "days": self.days,
-                "start": start.isoformat(), "end": end.isoformat()}  # fmt: skip
+        return {
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+            "days": self.days,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
 
 
 def _date(key: str, text: str) -> date:
@@ -89,7 +94,9 @@ def parse_period(day: str | None, first: str | None, last: str | None, today: da
     if period.first > period.last:
         raise ScoringError("from must not be after to")
     if period.last > today:
-        raise ScoringError(f"{period.last.isoformat()} is in the future (today is {today.isoformat()} in Asia/Shanghai)")
+        raise ScoringError(
+            f"{period.last.isoformat()} is in the future (today is {today.isoformat()} in Asia/Shanghai)"
+        )
     if period.days > MAX_PERIOD_DAYS:
         raise ScoringError(f"at most {MAX_PERIOD_DAYS} days per period, got {period.days}")
     return period
@@ -127,7 +134,12 @@ def period_value(points: list[dict[str, Any]]) -> float | None:
 
 
 async def fetch_values(
-    reader: Reader, ranked: list[Entity], indicators: list[str], period: Period, now: datetime, concurrency: int = CONCURRENCY
+    reader: Reader,
+    ranked: list[Entity],
+    indicators: list[str],
+    period: Period,
+    now: datetime,
+    concurrency: int = CONCURRENCY,
 ) -> Values:
     """entity id → indicator → the period's value, one query per pair, at most `concurrency` at a time."""
     start, end = period.bounds()
@@ -160,12 +172,18 @@ class Ranking:
         rows = []
         for s in self.scores:
             entity = by_id[s.entity_id]
-            rows.append({"name": entity.name, "scope": entity.scope, **s.model_dump(), "values": self.values[s.entity_id]})
+            rows.append(
+                {"name": entity.name, "scope": entity.scope, **s.model_dump(), "values": self.values[s.entity_id]}
+            )
         return {
-            "scorecard": self.scorecard.name, "title": self.scorecard.title, "level": self.level, "city": self.city,
-            "period": self.period.describe(), "ranked": sum(1 for s in self.scores if s.rank is not None),
+            "scorecard": self.scorecard.name,
+            "title": self.scorecard.title,
+            "level": self.level,
+            "city": self.city,
+            "period": self.period.describe(),
+            "ranked": sum(1 for s in self.scores if s.rank is not None),
             "ranking": rows,
-        }  # fmt: skip
+        }
 
 
 async def rank(

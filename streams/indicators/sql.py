@@ -92,9 +92,9 @@ def per_window(q: IndicatorQuery, table: str, columns: dict[str, str], value: st
     where = scope_filter(q, columns)
     group_sql, group_by = (f", {group} AS grp", ", grp") if group else ("", "")
     return f"""
-    SELECT {key(q, bucket('bucket', q.window), columns)} AS b{group_sql}, {value} AS value
+    SELECT {key(q, bucket("bucket", q.window), columns)} AS b{group_sql}, {value} AS value
     FROM {table}
-    WHERE {in_range('bucket')}{where}
+    WHERE {in_range("bucket")}{where}
     GROUP BY b{group_by} ORDER BY b{group_by}"""
 
 
@@ -131,6 +131,5 @@ def still_waiting(t: str, moment: str) -> str:
     # left_at: the earlier of the first call and the walkout; NULL while the ticket still waits.
     left_at = f"least(ifNull({t}.called_at, {t}.walkout_at), ifNull({t}.walkout_at, {t}.called_at))"
     return (
-        f"{t}.issued_at < {moment} AND {same_local_day(f'{t}.issued_at', moment)}"
-        f" AND ifNull({left_at} >= {moment}, 1)"
+        f"{t}.issued_at < {moment} AND {same_local_day(f'{t}.issued_at', moment)} AND ifNull({left_at} >= {moment}, 1)"
     )

@@ -21,7 +21,7 @@ SCHEMA_VERSION = 1
 
 StreamName = Literal["queue", "window", "evaluation", "case", "video"]
 
-VideoEvent = Annotated[Union[NodeHeartbeat, CameraProbe], Field(discriminator="type")]
+VideoEvent = Annotated[NodeHeartbeat | CameraProbe, Field(discriminator="type")]
 
 
 @dataclass(frozen=True, slots=True)

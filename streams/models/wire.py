@@ -35,7 +35,8 @@ class Batch(BaseModel):
     )
     events: list[Any] = Field(max_length=100_000)
     org: list[Any] | None = Field(
-        default=None, max_length=100_000,
+        default=None,
+        max_length=100_000,
         description="[city, county, hall] of each event, when the gateway validated them; trusted only under its seal.",
     )
 
@@ -44,9 +45,13 @@ class BatchDecodeError(ValueError):
     """The message is not a batch at all: its events cannot be told apart."""
 
 
-
 def encode_batch_parts(
-    *, stream: str, source: str, batch_id: str, received_at: datetime | None, events: list[Any],
+    *,
+    stream: str,
+    source: str,
+    batch_id: str,
+    received_at: datetime | None,
+    events: list[Any],
     org: list[Any] | None = None,
 ) -> bytes:
     """Encode without building a model: the gateway already holds parsed events. `org` only when given."""

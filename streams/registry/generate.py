@@ -38,16 +38,38 @@ OPENING_HOURS = {
 
 SPECIALTIES = {
     "city": (
-        "不动产登记", "社保医保", "住房公积金", "税务", "公安出入境", "交警车驾管", "企业开办",
-        "工程建设项目审批", "户政", "人才服务", "公证法律服务", "水电气报装", "残疾人服务", "商事登记",
+        "不动产登记",
+        "社保医保",
+        "住房公积金",
+        "税务",
+        "公安出入境",
+        "交警车驾管",
+        "企业开办",
+        "工程建设项目审批",
+        "户政",
+        "人才服务",
+        "公证法律服务",
+        "水电气报装",
+        "残疾人服务",
+        "商事登记",
     ),
     "county": ("不动产登记", "社保医保", "税务", "户政", "企业开办", "住房公积金", "交警车驾管", "民政"),
     "town": ("社保医保", "户政", "残疾人服务", "民政", "退役军人服务"),
 }
 
 CAMERA_AREAS = (
-    "入口", "取号区", "等候区", "综合受理区", "专项窗口区", "出件区", "咨询导办台", "自助服务区",
-    "大厅全景", "24小时自助区", "二楼等候区", "停车场出入口",
+    "入口",
+    "取号区",
+    "等候区",
+    "综合受理区",
+    "专项窗口区",
+    "出件区",
+    "咨询导办台",
+    "自助服务区",
+    "大厅全景",
+    "24小时自助区",
+    "二楼等候区",
+    "停车场出入口",
 )
 
 # Syllables that Guangdong place names are commonly built from (岗, 滘, 涌, 埔...).
@@ -82,7 +104,9 @@ def generate(halls: int = 2100, seed: int = 2260) -> Registry:
         windows=windows,
         cameras=cameras,
         nodes=[VideoNode(node_id=node_id_of(c.code), city_code=c.code, name=f"{c.name}视频汇聚节点") for c in cities],
-        sources=[Source(source_id=f"node-{c.code}", city_code=c.code, name=f"{c.name}政务服务数据节点") for c in cities],
+        sources=[
+            Source(source_id=f"node-{c.code}", city_code=c.code, name=f"{c.name}政务服务数据节点") for c in cities
+        ],
         departments=dept_seed.departments(cities),
         items=dept_seed.service_items(),
     )
@@ -114,9 +138,7 @@ def _town_halls_per_county(
     per_city = {code: sum(1 for c in counties if c.city_code == code) for code in seeds}
     # A city's population is split over its counties with some jitter, so
     # districts differ in size without needing per-district census figures.
-    weights = [
-        seeds[c.city_code].population_10k / per_city[c.city_code] * rng.uniform(0.75, 1.25) for c in counties
-    ]
+    weights = [seeds[c.city_code].population_10k / per_city[c.city_code] * rng.uniform(0.75, 1.25) for c in counties]
     return _apportion(towns, weights, caps)
 
 

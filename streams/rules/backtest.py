@@ -26,11 +26,25 @@ from streams.rules.runner import in_schedule
 _EVENT_TABLES = {
     "queue": ("queue_events", ("type", "hall_id", "window_id", "staff_id", "dept_id", "source")),
     "window": ("window_events", ("type", "hall_id", "window_id", "staff_id", "source")),
-    "evaluation": ("evaluations", ("type", "level", "channel", "mode", "hall_id", "window_id", "staff_id", "device_id",
-                                   "evaluator_hash", "dept_id", "source")),
+    "evaluation": (
+        "evaluations",
+        (
+            "type",
+            "level",
+            "channel",
+            "mode",
+            "hall_id",
+            "window_id",
+            "staff_id",
+            "device_id",
+            "evaluator_hash",
+            "dept_id",
+            "source",
+        ),
+    ),
     "case": ("case_events", ("type", "dept_id", "source")),
     "video": ("camera_probes", ("type", "camera_id", "node_id", "status", "hall_id", "source")),
-}  # fmt: skip
+}
 _HEARTBEATS = ("node_heartbeats", ("type", "node_id", "source"))
 MAX_EVENTS = 2_000_000
 
@@ -78,8 +92,14 @@ async def _events(reader: Reader, stream: str, start: datetime, end: datetime) -
     return out
 
 
-async def backtest(rules: RuleSet, reader: Reader, registry: Registry, start: datetime, end: datetime,
-                   step: timedelta = timedelta(minutes=1)) -> BacktestReport:  # fmt: skip
+async def backtest(
+    rules: RuleSet,
+    reader: Reader,
+    registry: Registry,
+    start: datetime,
+    end: datetime,
+    step: timedelta = timedelta(minutes=1),
+) -> BacktestReport:
     book = AlertBook()
     setup = build(rules, registry, book, start)
     report = BacktestReport(start, end)

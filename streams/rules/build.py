@@ -33,7 +33,7 @@ from streams.rules.schema import (
     RuleRef,
     SpikeRule,
     ThresholdRule,
-)  # fmt: skip
+)
 from streams.rules.spike_rules import SpikeCheck
 from streams.workdays import DEFAULT as WORKING_DAYS
 
@@ -47,21 +47,35 @@ def finest(group_by: Iterable[str]) -> str | None:
     return next((k for k in _ORDER if k in keys), None)
 
 
-def _check(rule_id: str, cond: ThresholdCondition | RatioCondition | SpikeCondition, scope: str, group: str | None) -> TimerCheck:
+def _check(
+    rule_id: str, cond: ThresholdCondition | RatioCondition | SpikeCondition, scope: str, group: str | None
+) -> TimerCheck:
     if isinstance(cond, SpikeCondition):
         b = cond.baseline
         window = isinstance(b, WindowBaseline)
         lookback = b.lookback if window else cond.window_s * (cond.min_history + 2)
         return SpikeCheck(
-            rule_id, cond.indicator, cond.window, scope, group, lookback, "window" if window else "ewma", cond.z,
-            clear_z=(cond.z or 1.0) / 2, min_history=cond.min_history, alpha=1.0 if window else b.alpha,
-            factor=cond.factor, direction=cond.direction, min_value=cond.min_value,
+            rule_id,
+            cond.indicator,
+            cond.window,
+            scope,
+            group,
+            lookback,
+            "window" if window else "ewma",
+            cond.z,
+            clear_z=(cond.z or 1.0) / 2,
+            min_history=cond.min_history,
+            alpha=1.0 if window else b.alpha,
+            factor=cond.factor,
+            direction=cond.direction,
+            min_value=cond.min_value,
             same_time_of_day=window and b.same_time_of_day,
-        )  # fmt: skip
+        )
     denominator = cond.denominator if isinstance(cond, RatioCondition) else None
     minimum = cond.min_denominator if isinstance(cond, RatioCondition) else 0
-    return ThresholdCheck(rule_id, cond.indicator, cond.window, scope, group, cond.op, cond.threshold, cond.clear_at,
-                          denominator, minimum)  # fmt: skip
+    return ThresholdCheck(
+        rule_id, cond.indicator, cond.window, scope, group, cond.op, cond.threshold, cond.clear_at, denominator, minimum
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,17 @@ class CompositeCheck:
         for key, obs in held.items():
             group = dict(key)
             if all(self._firing(ref, group) for ref in self.refs):
-                out.append(Observation(self.rule_id, group, now, True, False, obs.value, {"conditions": len(self.inline) + len(self.refs)}))
+                out.append(
+                    Observation(
+                        self.rule_id,
+                        group,
+                        now,
+                        True,
+                        False,
+                        obs.value,
+                        {"conditions": len(self.inline) + len(self.refs)},
+                    )
+                )
         return out
 
     def _firing(self, rule_id: str, group: dict[str, str]) -> bool:
@@ -122,8 +146,15 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
     for rule in rules:
         if not rule.enabled:
             continue
-        book.register(RulePolicy(rule.id, rule.severity, float(getattr(rule, "for_", 0)), float(rule.cooldown),
-                                 {**rule.labels, "domain": rule.domain}))  # fmt: skip
+        book.register(
+            RulePolicy(
+                rule.id,
+                rule.severity,
+                float(getattr(rule, "for_", 0)),
+                float(rule.cooldown),
+                {**rule.labels, "domain": rule.domain},
+            )
+        )
         if rule.routes:
             setup.routes[rule.id] = tuple(rule.routes)
         setup.messages[rule.id] = (rule.title, rule.message, _message_values(rule))
@@ -144,14 +175,27 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
             setup.indicator_checks.append(DeadlineCheck(rule.id, rule.step, float(rule.grace), city))
             setup.every_s[rule.id] = 60.0
         elif isinstance(rule, FrequencyRule):
-            setup.event_rules.append(event_rules.FrequencyRule(
-                rule.id, rule.stream, dict(rule.match), tuple(rule.key), rule.count, float(rule.within)))  # fmt: skip
+            setup.event_rules.append(
+                event_rules.FrequencyRule(
+                    rule.id, rule.stream, dict(rule.match), tuple(rule.key), rule.count, float(rule.within)
+                )
+            )
         elif isinstance(rule, PersistentRule):
-            setup.event_rules.append(event_rules.PersistentRule(
-                rule.id, rule.stream, dict(rule.match), tuple(rule.key), dict(rule.state), float(rule.expire)))  # fmt: skip
+            setup.event_rules.append(
+                event_rules.PersistentRule(
+                    rule.id, rule.stream, dict(rule.match), tuple(rule.key), dict(rule.state), float(rule.expire)
+                )
+            )
         elif isinstance(rule, AbsenceRule):
-            absence = event_rules.AbsenceRule(rule.id, rule.stream, dict(rule.match), tuple(rule.key),
-                                              float(rule.expected_interval), rule.missed, rule.interval_field)  # fmt: skip
+            absence = event_rules.AbsenceRule(
+                rule.id,
+                rule.stream,
+                dict(rule.match),
+                tuple(rule.key),
+                float(rule.expected_interval),
+                rule.missed,
+                rule.interval_field,
+            )
             if rule.expect == "registry":
                 absence.expect(expected_groups(rule.key[0], registry), since=now)
             setup.event_rules.append(absence)

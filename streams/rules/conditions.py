@@ -25,9 +25,16 @@ from streams.validation import REASONS
 Problem = tuple[str, str]
 
 Op = Literal[">", ">=", "<", "<="]
-OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 WindowName = Literal["5m", "1h", "1d"]
-GroupKey = Literal["city", "county", "hall", "dept", "window", "staff", "device", "evaluator", "node", "camera", "source"]
+GroupKey = Literal[
+    "city", "county", "hall", "dept", "window", "staff", "device", "evaluator", "node", "camera", "source"
+]
 GROUP_KEYS: tuple[str, ...] = get_args(GroupKey)
 #: Coarser org levels an indicator group key may carry along (a hall's county and city).
 ANCESTORS: dict[str, tuple[str, ...]] = {
@@ -40,7 +47,10 @@ ANCESTORS: dict[str, tuple[str, ...]] = {
 #: Units of indicators that count things, and so can be a ratio's denominator.
 NOT_COUNTS = frozenset({"ratio", "s"})
 #: Values of the dimension a grouped indicator is split by (`Indicator.grouped_by`).
-SERIES_VALUES: dict[str, tuple[str, ...]] = {"reason": REASONS, "status": tuple(s for s in get_args(CameraStatus) if s != "ok")}
+SERIES_VALUES: dict[str, tuple[str, ...]] = {
+    "reason": REASONS,
+    "status": tuple(s for s in get_args(CameraStatus) if s != "ok"),
+}
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -79,7 +89,9 @@ class IndicatorCondition(BaseModel):
 
 def _series_problems(ind: Indicator, series: tuple[str, ...]) -> list[Problem]:
     if ind.grouped_by is None:
-        return [("series", f"{ind.name} has a single series; series only applies to an indicator split by reason or status")]
+        return [
+            ("series", f"{ind.name} has a single series; series only applies to an indicator split by reason or status")
+        ]
     if not series:
         return [("series", "name at least one value, or leave series out to watch every one")]
     known = SERIES_VALUES.get(ind.grouped_by, ())
@@ -135,11 +147,17 @@ class Comparison(BaseModel):
         if self.clear is not None:
             if self.op in (">", ">=") and self.clear > self.threshold:
                 out.append(
-                    ("clear", f"must be below threshold {_fmt(self.threshold)} for op {self.op!r}, got {_fmt(self.clear)}")
+                    (
+                        "clear",
+                        f"must be below threshold {_fmt(self.threshold)} for op {self.op!r}, got {_fmt(self.clear)}",
+                    )
                 )
             if self.op in ("<", "<=") and self.clear < self.threshold:
                 out.append(
-                    ("clear", f"must be above threshold {_fmt(self.threshold)} for op {self.op!r}, got {_fmt(self.clear)}")
+                    (
+                        "clear",
+                        f"must be above threshold {_fmt(self.threshold)} for op {self.op!r}, got {_fmt(self.clear)}",
+                    )
                 )
         ind = INDICATORS.get(getattr(self, "indicator", ""))
         if ind is not None and ind.unit == "ratio":
@@ -233,5 +251,7 @@ class SpikeCondition(IndicatorCondition):
             elif b.lookback <= self.window_s:
                 out.append(("baseline.lookback", f"must be longer than the {self.window} window"))
             elif self.min_history > points:
-                out.append(("min_history", f"the baseline holds at most {points} points, fewer than {self.min_history}"))
+                out.append(
+                    ("min_history", f"the baseline holds at most {points} points, fewer than {self.min_history}")
+                )
         return out

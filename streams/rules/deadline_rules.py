@@ -38,16 +38,28 @@ class DeadlineCheck:
             HAVING countIf(type = 'case_closed') = 0 AND {awaited}
                AND deadline IS NOT NULL AND deadline + toIntervalSecond({{grace:UInt32}}) < {{now:DateTime64(3, 'UTC')}}
             """,
-            {"since": now - LOOKBACK, "now": now, "awaited": self.awaited_step or "", "city": self.city or 0,
-             "grace": int(self.grace_s)},  # fmt: skip
+            {
+                "since": now - LOOKBACK,
+                "now": now,
+                "awaited": self.awaited_step or "",
+                "city": self.city or 0,
+                "grace": int(self.grace_s),
+            },
         )
         out = []
         for case_id, city_code, dept, last_step, deadline in rows:
             deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)  # chDB may drop the zone
             overdue_s = (now - deadline).total_seconds()
-            out.append(Observation(
-                self.rule_id, {"city": str(city_code), "case": case_id}, now, True, False, overdue_s,
-                {"case_id": case_id, "dept": dept, "last_step": last_step, "deadline": deadline.isoformat()},
-                {"dept": dept},
-            ))  # fmt: skip
+            out.append(
+                Observation(
+                    self.rule_id,
+                    {"city": str(city_code), "case": case_id},
+                    now,
+                    True,
+                    False,
+                    overdue_s,
+                    {"case_id": case_id, "dept": dept, "last_step": last_step, "deadline": deadline.isoformat()},
+                    {"dept": dept},
+                )
+            )
         return out

@@ -68,8 +68,15 @@ class _KeyedRule:
 class FrequencyRule(_KeyedRule):
     """Fires when a key has `count` or more matching events within `within`."""
 
-    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
-                 count: int, within_s: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rule_id: str,
+        stream: str,
+        match: Mapping[str, Iterable[str]],
+        key: tuple[str, ...],
+        count: int,
+        within_s: float,
+    ) -> None:
         super().__init__(rule_id, stream, match, key)
         self.count = count
         self.within = timedelta(seconds=within_s)
@@ -107,16 +114,27 @@ class FrequencyRule(_KeyedRule):
         if not breached and not window.breached:
             return []
         window.breached = breached
-        evidence = {"count": n, "within_s": self.within.total_seconds(),
-                    "event_ids": [eid for _, eid in list(window.events)[-_EVIDENCE_IDS:]]}  # fmt: skip
+        evidence = {
+            "count": n,
+            "within_s": self.within.total_seconds(),
+            "event_ids": [eid for _, eid in list(window.events)[-_EVIDENCE_IDS:]],
+        }
         return [Observation(self.rule_id, window.group, now, breached, not breached, float(n), evidence)]
 
 
 class AbsenceRule(_KeyedRule):
     """Fires when a key that should keep sending has been silent for `missed` expected intervals."""
 
-    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
-                 expected_interval_s: float, missed: int, interval_field: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rule_id: str,
+        stream: str,
+        match: Mapping[str, Iterable[str]],
+        key: tuple[str, ...],
+        expected_interval_s: float,
+        missed: int,
+        interval_field: str | None = None,
+    ) -> None:
         super().__init__(rule_id, stream, match, key)
         self.missed = missed
         self.limit = timedelta(seconds=expected_interval_s * missed)
@@ -158,18 +176,24 @@ class AbsenceRule(_KeyedRule):
         return []
 
     def tick(self, now: datetime) -> list[Observation]:
-        out = [Observation(self.rule_id, group, now, False, True, 0.0, {"last_seen": self._last_seen[k][1].isoformat()})
-               for k, group in self._heard_again.items() if k not in self._breached]  # fmt: skip
+        out = [
+            Observation(self.rule_id, group, now, False, True, 0.0, {"last_seen": self._last_seen[k][1].isoformat()})
+            for k, group in self._heard_again.items()
+            if k not in self._breached
+        ]
         self._heard_again.clear()
         for k, (group, last) in self._last_seen.items():
             silent = now - last
             if silent > self._limits.get(k, self.limit):
                 self._breached.add(k)
                 seconds = int(silent.total_seconds())
-                evidence = {"last_seen": last.isoformat(), "silent_s": silent.total_seconds(),
-                            # For messages: whole minutes (seconds under one), and the local time duty staff read.
-                            "silent_for": format_duration(seconds if seconds < 60 else seconds // 60 * 60),
-                            "last_seen_local": last.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")}  # fmt: skip
+                evidence = {
+                    "last_seen": last.isoformat(),
+                    "silent_s": silent.total_seconds(),
+                    # For messages: whole minutes (seconds under one), and the local time duty staff read.
+                    "silent_for": format_duration(seconds if seconds < 60 else seconds // 60 * 60),
+                    "last_seen_local": last.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S"),
+                }
                 out.append(Observation(self.rule_id, group, now, True, False, silent.total_seconds(), evidence))
         return out
 
@@ -187,8 +211,15 @@ class _Run:
 class PersistentRule(_KeyedRule):
     """Fires when a key's events have shown `state` without a break for `for_s` (the book's pending time)."""
 
-    def __init__(self, rule_id: str, stream: str, match: Mapping[str, Iterable[str]], key: tuple[str, ...],
-                 state: Mapping[str, Iterable[str]], expire_s: float) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rule_id: str,
+        stream: str,
+        match: Mapping[str, Iterable[str]],
+        key: tuple[str, ...],
+        state: Mapping[str, Iterable[str]],
+        expire_s: float,
+    ) -> None:
         super().__init__(rule_id, stream, match, key)
         self.state = {name: frozenset(str(v) for v in values) for name, values in state.items()}
         self.expire = timedelta(seconds=expire_s)
@@ -213,8 +244,11 @@ class PersistentRule(_KeyedRule):
             return [self._observe(run, at)]
         was_open, run.since, run.open = run.open, None, False
         run.ids.clear()
-        return [Observation(self.rule_id, group, at, False, True, 0.0, {"cleared_by": str(event.get("event_id"))})] \
-            if was_open else []  # fmt: skip
+        return (
+            [Observation(self.rule_id, group, at, False, True, 0.0, {"cleared_by": str(event.get("event_id"))})]
+            if was_open
+            else []
+        )
 
     def tick(self, now: datetime) -> list[Observation]:
         out = []
@@ -233,7 +267,11 @@ class PersistentRule(_KeyedRule):
     def _observe(self, run: _Run, at: datetime) -> Observation:
         assert run.since is not None
         lasting = int((at - run.since).total_seconds())
-        evidence = {"since": run.since.isoformat(), "state_value": run.value, "event_ids": list(run.ids),
-                    "state_for": format_duration(lasting if lasting < 60 else lasting // 60 * 60),
-                    "since_local": run.since.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")}  # fmt: skip
+        evidence = {
+            "since": run.since.isoformat(),
+            "state_value": run.value,
+            "event_ids": list(run.ids),
+            "state_for": format_duration(lasting if lasting < 60 else lasting // 60 * 60),
+            "since_local": run.since.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S"),
+        }
         return Observation(self.rule_id, run.group, at, True, False, float(lasting), evidence)

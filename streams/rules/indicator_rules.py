@@ -18,9 +18,19 @@ from streams.alerts.model import Observation
 from streams.indicators.query import WINDOWS, IndicatorQuery
 from streams.indicators.service import Reader, run
 
-_OPS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 #: The side of the clear level that counts as clear, for each firing operator.
-_CLEAR_OPS: dict[str, Callable[[float, float], bool]] = {">": operator.le, ">=": operator.lt, "<": operator.ge, "<=": operator.gt}
+_CLEAR_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.le,
+    ">=": operator.lt,
+    "<": operator.ge,
+    "<=": operator.gt,
+}
 #: How far back a round looks, in windows: the last window's worth of data, whose latest bucket is judged.
 #: An entity with nothing in that span drops out of the round and its alert resolves.
 LOOKBACK_WINDOWS = 1
@@ -59,7 +69,12 @@ class ThresholdCheck:
                     continue  # too few to judge; the entity drops out of this round and resolves
             breached, cleared = self.compare(value)
             group = {self.group: entity} if self.group else {}
-            evidence: dict[str, Any] = {"indicator": self.indicator, "window": self.window, "bucket": bucket, "value": value}
+            evidence: dict[str, Any] = {
+                "indicator": self.indicator,
+                "window": self.window,
+                "bucket": bucket,
+                "value": value,
+            }
             if self.denominator:
                 evidence[self.denominator] = denominators[entity][1]
             out.append(Observation(self.rule_id, group, now, breached, cleared and not breached, value, evidence))

@@ -118,7 +118,10 @@ def _reference_problems(rule: CompositeRule, by_id: Mapping[str, Rule]) -> list[
         elif sorted(target.group_by) != sorted(rule.group_by):
             theirs, ours = ", ".join(target.group_by), ", ".join(rule.group_by)
             out.append(
-                (where, f"{cond.rule} is grouped by [{theirs}], this rule by [{ours}]; conditions must share the group keys")
+                (
+                    where,
+                    f"{cond.rule} is grouped by [{theirs}], this rule by [{ours}]; conditions must share the group keys",
+                )
             )
     return out
 

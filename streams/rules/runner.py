@@ -57,7 +57,9 @@ class RuleSetup:
     gates: dict[str, Callable[[Observation], bool]] = field(default_factory=dict)
 
 
-def in_schedule(observations: Iterable[Observation], gates: Mapping[str, Callable[[Observation], bool]]) -> list[Observation]:
+def in_schedule(
+    observations: Iterable[Observation], gates: Mapping[str, Callable[[Observation], bool]]
+) -> list[Observation]:
     """The observations that fall inside their rule's schedule (rules without a gate always do)."""
     return [o for o in observations if o.rule_id not in gates or gates[o.rule_id](o)]
 
@@ -105,9 +107,9 @@ class RuleRunner:
         # A model's __dict__ holds every field: the rules read it as a mapping, with no copy and no wrapper.
         views = [(ev.__dict__, at, city) for ev, at, city in events]
         for rule in rules:
-            observations += self._guard_sync(rule.rule_id, lambda rule=rule: [
-                o for view, at, city in views for o in rule.add(view, at, city)
-            ])  # fmt: skip
+            observations += self._guard_sync(
+                rule.rule_id, lambda rule=rule: [o for view, at, city in views for o in rule.add(view, at, city)]
+            )
         await self._apply(observations)
 
     async def tick(self) -> None:
@@ -121,8 +123,10 @@ class RuleRunner:
     def seconds_until_due(self) -> float:
         """Until the next indicator rule is due (0 if one is already); inf without indicator rules."""
         now = time.monotonic()
-        return max(0.0, min((self._next_due.get(c.rule_id, 0.0) - now for c in self.setup.indicator_checks),
-                            default=float("inf")))  # fmt: skip
+        return max(
+            0.0,
+            min((self._next_due.get(c.rule_id, 0.0) - now for c in self.setup.indicator_checks), default=float("inf")),
+        )
 
     async def _round(self, *, full: bool) -> None:
         now = self.clock()
@@ -178,7 +182,14 @@ class RuleRunner:
         title, template, static = self.setup.messages.get(obs.rule_id, ("", "", {}))
         if not template or not obs.breached:
             return obs
-        values: dict[str, Any] = {**static, **obs.evidence, **obs.labels, **obs.group, "rule": obs.rule_id, "title": title}
+        values: dict[str, Any] = {
+            **static,
+            **obs.evidence,
+            **obs.labels,
+            **obs.group,
+            "rule": obs.rule_id,
+            "title": title,
+        }
         denominator = static.get("denominator_name")
         if denominator in obs.evidence:
             values["denominator"] = obs.evidence[denominator]

@@ -253,7 +253,9 @@ class AbsenceRule(EventRule):
             out.append(("key", "an absence rule watches one field, e.g. node_id or source"))
         elif self.expect == "registry" and self.key[0] not in REGISTRY_FIELDS:
             out.append(("expect", f"the registry does not list {self.key[0]} values; write expect: seen"))
-        if self.interval_field is not None and not any(self.interval_field in m.model_fields for m in STREAM_MODELS[self.stream]):
+        if self.interval_field is not None and not any(
+            self.interval_field in m.model_fields for m in STREAM_MODELS[self.stream]
+        ):
             out.append(("interval_field", f"{self.stream} events have no field {self.interval_field!r}"))
         return out
 
@@ -288,8 +290,11 @@ class PersistentRule(EventRule):
     def problems(self) -> list[Problem]:
         out = super().problems()
         found = event_problems(self.stream, {**self.match, **self.state}, self.key)
-        out += [(field.replace("match.", "state.", 1), why) for field, why in found
-                if field.removeprefix("match.") in self.state and (field, why) not in out]  # fmt: skip
+        out += [
+            (field.replace("match.", "state.", 1), why)
+            for field, why in found
+            if field.removeprefix("match.") in self.state and (field, why) not in out
+        ]
         return out
 
 
@@ -337,11 +342,16 @@ def _condition_tag(value: Any) -> str | None:
 
 
 CompositeCondition = Annotated[
-    Annotated[RuleRef, Tag("ref")] | Annotated[ThresholdCondition, Tag("threshold")]
-    | Annotated[RatioCondition, Tag("ratio")] | Annotated[SpikeCondition, Tag("spike")],
-    Discriminator(_condition_tag, custom_error_type="condition_kind",
-                  custom_error_message="write {rule: <id>} or an inline condition with type threshold, ratio or spike"),
-]  # fmt: skip
+    Annotated[RuleRef, Tag("ref")]
+    | Annotated[ThresholdCondition, Tag("threshold")]
+    | Annotated[RatioCondition, Tag("ratio")]
+    | Annotated[SpikeCondition, Tag("spike")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="condition_kind",
+        custom_error_message="write {rule: <id>} or an inline condition with type threshold, ratio or spike",
+    ),
+]
 
 
 class CompositeRule(IndicatorRule):
@@ -372,7 +382,16 @@ Rule = Annotated[
 ]
 RULE_TYPES: dict[str, type[RuleBase]] = {
     get_args(cls.model_fields["type"].annotation)[0]: cls
-    for cls in (ThresholdRule, RatioRule, SpikeRule, AbsenceRule, FrequencyRule, PersistentRule, DeadlineRule, CompositeRule)
+    for cls in (
+        ThresholdRule,
+        RatioRule,
+        SpikeRule,
+        AbsenceRule,
+        FrequencyRule,
+        PersistentRule,
+        DeadlineRule,
+        CompositeRule,
+    )
 }
 
 
@@ -401,7 +420,11 @@ class RuleFile(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _apply_defaults(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict) or not isinstance(data.get("rules"), list):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("defaults"), dict)
+            or not isinstance(data.get("rules"), list)
+        ):
             return data
         defaults = data["defaults"]
         try:

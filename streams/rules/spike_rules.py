@@ -58,7 +58,9 @@ class SpikeCheck:
 
     async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]:
         size = WINDOWS[self.window]
-        q = IndicatorQuery.build(self.scope, self.window, now - timedelta(seconds=self.lookback_s), now, now, group=self.group)
+        q = IndicatorQuery.build(
+            self.scope, self.window, now - timedelta(seconds=self.lookback_s), now, now, group=self.group
+        )
         series: dict[str, list[tuple[str, float]]] = {}
         for point in (await run(reader, self.indicator, q))["points"]:
             if point["value"] is not None:
@@ -80,8 +82,15 @@ class SpikeCheck:
             score = (value - mean) / max(std, self.min_std)
             breached, cleared = self._judge(value, mean, score)
             group = {self.group: entity} if self.group else {}
-            evidence = {"indicator": self.indicator, "bucket": bucket, "value": value, "baseline": mean, "std": std,
-                        "z": score, "history": len(history)}  # fmt: skip
+            evidence = {
+                "indicator": self.indicator,
+                "bucket": bucket,
+                "value": value,
+                "baseline": mean,
+                "std": std,
+                "z": score,
+                "history": len(history),
+            }
             out.append(Observation(self.rule_id, group, now, breached, cleared and not breached, value, evidence))
         return out
 

@@ -193,7 +193,9 @@ class Halls:
             while w.transfers:
                 self._send_home(hs, w.transfers.popleft(), t)
             if w.state != "closed" or w.logged_in:
-                self.kernel.agenda.at(t + self.rng.uniform(1, 50), partial(self._shut_window, hs, w, session.last_of_day))
+                self.kernel.agenda.at(
+                    t + self.rng.uniform(1, 50), partial(self._shut_window, hs, w, session.last_of_day)
+                )
         self._schedule_session(hs, session.close_t)
 
     def _send_home(self, hs: HallSim, ticket: Ticket, t: float) -> None:
@@ -325,7 +327,16 @@ class Halls:
             hs.cases += 1
             case_no = f"{hs.hall.hall_id[1:]}-{self.kernel.emitter.run_id}-{hs.cases:05d}"
             staff_id = w.staff_id or ""
-            served = Served(hs.hall.hall_id, hs.hall.city_code, hs.source, w.window_id, staff_id, ticket.item_id, ticket.dept_id, case_no)
+            served = Served(
+                hs.hall.hall_id,
+                hs.hall.city_code,
+                hs.source,
+                w.window_id,
+                staff_id,
+                ticket.item_id,
+                ticket.dept_id,
+                case_no,
+            )
             self.on_completed(served, t)
         self._free(hs, w, t)
 
@@ -339,7 +350,9 @@ class Halls:
 
     # -- events ------------------------------------------------------------------------
 
-    def _queue_event(self, hs: HallSim, t: float, kind: str, ticket: Ticket, w: WindowSim | None = None, **extra: str) -> None:
+    def _queue_event(
+        self, hs: HallSim, t: float, kind: str, ticket: Ticket, w: WindowSim | None = None, **extra: str
+    ) -> None:
         fields: dict[str, object] = {
             "type": kind,
             "hall_id": hs.hall.hall_id,

@@ -24,7 +24,16 @@ ONLINE_WEIGHTS = (40.0, 15.0, 15.0, 12.0, 6.0, 12.0)
 #: Where the platform files an evaluation it generates on the citizen's behalf.
 DEFAULT_CHANNEL = "pc_web"
 GOOD_TAGS = ("服务热情", "办事高效", "一次办好", "指引清晰", "环境整洁")
-BAD_TAGS = ("等候时间长", "服务态度差", "办事流程繁琐", "材料要求多", "一次性告知不到位", "系统故障", "多次跑动", "业务不熟练")
+BAD_TAGS = (
+    "等候时间长",
+    "服务态度差",
+    "办事流程繁琐",
+    "材料要求多",
+    "一次性告知不到位",
+    "系统故障",
+    "多次跑动",
+    "业务不熟练",
+)
 BAD_COMMENTS = (
     "排队等了一个多小时才叫到号",
     "窗口人员态度冷淡，问了也不解释",
@@ -177,8 +186,14 @@ class Reviews:
         if verdict == "情况不属实":
             steps.append(_step("case_appealed", owner, deadline=5, outcome="申请复核：差评与事实不符"))
             upheld = rng.random() < 0.5
-            steps.append(_step("case_reviewed", supervisor, deadline=1 if upheld else 15,
-                               outcome="申诉成立，差评不计入考核" if upheld else "申诉不成立，需整改"))
+            steps.append(
+                _step(
+                    "case_reviewed",
+                    supervisor,
+                    deadline=1 if upheld else 15,
+                    outcome="申诉成立，差评不计入考核" if upheld else "申诉不成立，需整改",
+                )
+            )
             if upheld:
                 steps.append(_step("case_closed", supervisor, outcome="办结"))
                 self._schedule_case(served, case_id, steps, t)

@@ -55,7 +55,9 @@ class Scenarios:
         self.video = video
         self.rng = rng
 
-    def inject(self, name: str, t: float, target: str | None, duration_s: float | None, params: dict[str, Any]) -> Injected:
+    def inject(
+        self, name: str, t: float, target: str | None, duration_s: float | None, params: dict[str, Any]
+    ) -> Injected:
         if name not in SCENARIOS:
             raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
         duration = float(duration_s if duration_s is not None else DEFAULT_DURATION_S[name])
@@ -71,7 +73,9 @@ class Scenarios:
 
     # -- the scenarios ---------------------------------------------------------------
 
-    def _long_queue(self, t: float, until: float, target: str | None, factor: float = 10.0) -> tuple[str, dict[str, Any]]:
+    def _long_queue(
+        self, t: float, until: float, target: str | None, factor: float = 10.0
+    ) -> tuple[str, dict[str, Any]]:
         hs = self._hall(target, t)
         hs.boost = float(factor)
         self.halls.rebuild_weights()

@@ -67,12 +67,21 @@ class Simulation:
         # One generator per concern, each seeded from the seed by name (string
         # seeds are hashed with SHA-512, not hash()), so that injecting a
         # scenario does not reshuffle the video network or the queues.
-        rng = {name: random.Random(f"govpulse-sim:{seed}:{name}") for name in ("halls", "reviews", "video", "late", "scenarios")}
-        self.kernel = Kernel(Agenda(), Emitter(rng["late"], late_share=late_share, late_max_s=late_max_s), clock_offset.total_seconds())
+        rng = {
+            name: random.Random(f"govpulse-sim:{seed}:{name}")
+            for name in ("halls", "reviews", "video", "late", "scenarios")
+        }
+        self.kernel = Kernel(
+            Agenda(), Emitter(rng["late"], late_share=late_share, late_max_s=late_max_s), clock_offset.total_seconds()
+        )
         self.kernel.sources = _city_sources(registry)
         catalog = Catalog(registry)
         self.video = VideoNet(
-            registry, self.kernel, rng["video"], heartbeat_interval_s=heartbeat_interval_s, probe_interval_s=probe_interval_s
+            registry,
+            self.kernel,
+            rng["video"],
+            heartbeat_interval_s=heartbeat_interval_s,
+            probe_interval_s=probe_interval_s,
         )
         self.reviews = Reviews(
             self.kernel,
@@ -121,7 +130,9 @@ class Simulation:
             self._t = t
         return self.kernel.emitter.flush(t)
 
-    def inject(self, name: str, now: datetime, *, target: str | None = None, duration_s: float | None = None, **params: Any) -> Injected:
+    def inject(
+        self, name: str, now: datetime, *, target: str | None = None, duration_s: float | None = None, **params: Any
+    ) -> Injected:
         """Start scenario `name` at `now` (see `SCENARIOS`); `target` is a hall, staff or node id, else one is chosen."""
         t = _epoch(now)
         self._start(t)

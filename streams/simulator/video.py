@@ -50,7 +50,13 @@ class VideoNet:
     """Heartbeats and probes of every video node, on the shared agenda."""
 
     def __init__(
-        self, registry: Registry, kernel: Kernel, rng: random.Random, *, heartbeat_interval_s: float, probe_interval_s: float
+        self,
+        registry: Registry,
+        kernel: Kernel,
+        rng: random.Random,
+        *,
+        heartbeat_interval_s: float,
+        probe_interval_s: float,
     ) -> None:
         if heartbeat_interval_s < 1 or probe_interval_s <= 0:
             raise ValueError("heartbeat_interval_s must be at least 1 and probe_interval_s positive")
@@ -132,11 +138,24 @@ class VideoNet:
             return {"status": status, "fps": None, "width": None, "height": None, "open_latency_ms": None, "scores": {}}
         latency = round(min(rng.lognormvariate(math.log(350), 0.35), 30_000.0), 1)
         if status == "no_signal":
-            return {"status": status, "fps": 0.0, "width": cam.width, "height": cam.height,
-                    "open_latency_ms": latency, "scores": {"no_signal": round(rng.uniform(0.9, 1.0), 3)}}
+            return {
+                "status": status,
+                "fps": 0.0,
+                "width": cam.width,
+                "height": cam.height,
+                "open_latency_ms": latency,
+                "scores": {"no_signal": round(rng.uniform(0.9, 1.0), 3)},
+            }
         scores = {name: round(rng.uniform(0.0, 0.15), 3) for name in SCORED if name != "no_signal"}
         if status != "ok":
             scores[status] = round(rng.uniform(0.75, 1.0), 3)
         # A frozen picture still decodes at full rate: only the frame difference gives it away.
         fps = round(min(max(rng.gauss(25.0, 0.4), 15.0), 30.0), 2)
-        return {"status": status, "fps": fps, "width": cam.width, "height": cam.height, "open_latency_ms": latency, "scores": scores}
+        return {
+            "status": status,
+            "fps": fps,
+            "width": cam.width,
+            "height": cam.height,
+            "open_latency_ms": latency,
+            "scores": scores,
+        }

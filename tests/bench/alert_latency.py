@@ -20,9 +20,9 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.alert_outputs import CHANNEL
-from agents.stack import Stack
 from agents.settings import Settings
+from agents.stack import Stack
+from connectors.alert_outputs import CHANNEL
 from tests.integration.center import bad_reviews
 
 CITY = 441500
@@ -34,8 +34,10 @@ def _just_now() -> datetime:
 
 
 async def main(bursts: int) -> None:
-    stack = Stack(Settings(data_dir=Path(tempfile.mkdtemp(prefix="govpulse-lat-")), http_port=0, log_level="warning"),
-                  demo_tokens=True)  # fmt: skip
+    stack = Stack(
+        Settings(data_dir=Path(tempfile.mkdtemp(prefix="govpulse-lat-")), http_port=0, log_level="warning"),
+        demo_tokens=True,
+    )
     await stack.start()
     try:
         pubsub = stack.redis.pubsub()
@@ -45,9 +47,11 @@ async def main(bursts: int) -> None:
             for n in range(bursts):
                 staff = f"S-LAT-{n}-{time.time():.0f}"
                 started = time.perf_counter()
-                async with session.post(f"{stack.base_url}/api/v1/ingest/evaluation",
-                                        json={"source": f"node-{CITY}", "events": bad_reviews(stack, CITY, staff, at=_just_now())},
-                                        headers={"Authorization": f"Bearer {stack.demo_tokens[f'node-{CITY}']}"}) as resp:  # fmt: skip
+                async with session.post(
+                    f"{stack.base_url}/api/v1/ingest/evaluation",
+                    json={"source": f"node-{CITY}", "events": bad_reviews(stack, CITY, staff, at=_just_now())},
+                    headers={"Authorization": f"Bearer {stack.demo_tokens[f'node-{CITY}']}"},
+                ) as resp:
                     assert resp.status == 202
                 deadline = time.monotonic() + 30
                 while True:
@@ -62,8 +66,10 @@ async def main(bursts: int) -> None:
                         break
         latencies.sort()
         p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
-        print(f"event-to-alert (gateway POST → Redis pub/sub), {len(latencies)} bursts: "
-              f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+        print(
+            f"event-to-alert (gateway POST → Redis pub/sub), {len(latencies)} bursts: "
+            f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+        )
         await pubsub.aclose()
     finally:
         await stack.stop()

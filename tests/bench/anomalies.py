@@ -61,11 +61,24 @@ class Injector:
         now = datetime.now(UTC)
         tag = f"{self.run}-{n}"
         events = [
-            {"event_id": f"bench-{tag}-{i}", "source": source, "seq": i, "occurred_at": (now - timedelta(seconds=25 - i)).isoformat(),
-             "sent_at": now.isoformat(), "type": "evaluation", "case_no": f"BENCH{tag}{i}", "item_id": self.item.item_id,
-             "dept_id": self.item.dept_id, "level": "very_dissatisfied", "channel": "hall_pad", "mode": "active",
-             "hall_id": hall.hall_id, "window_id": windows[i % len(windows)], "staff_id": f"S-BENCH-{tag}-{i}",
-             "evaluator_hash": hashlib.sha256(f"{tag}{i}".encode()).hexdigest()}
+            {
+                "event_id": f"bench-{tag}-{i}",
+                "source": source,
+                "seq": i,
+                "occurred_at": (now - timedelta(seconds=25 - i)).isoformat(),
+                "sent_at": now.isoformat(),
+                "type": "evaluation",
+                "case_no": f"BENCH{tag}{i}",
+                "item_id": self.item.item_id,
+                "dept_id": self.item.dept_id,
+                "level": "very_dissatisfied",
+                "channel": "hall_pad",
+                "mode": "active",
+                "hall_id": hall.hall_id,
+                "window_id": windows[i % len(windows)],
+                "staff_id": f"S-BENCH-{tag}-{i}",
+                "evaluator_hash": hashlib.sha256(f"{tag}{i}".encode()).hexdigest(),
+            }
             for i in range(PER_INJECTION)
-        ]  # fmt: skip
+        ]
         return source, hall.hall_id, events

@@ -22,21 +22,29 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.bench.procs import cpu_s
 from streams.models import STREAMS, TOPIC_TO_STREAM
 from streams.models.wire import BatchDecodeError, decode_batch
 from streams.registry.generate import generate
 from streams.validation import Validator
+from tests.bench.procs import cpu_s
 
 
 async def consume(bootstrap: str, halls: int, seconds: float, warmup: float) -> dict[str, float]:
     validator = Validator(generate(halls=halls))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=16 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for topic in sorted(TOPIC_TO_STREAM)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]  # fmt: skip
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in sorted(TOPIC_TO_STREAM)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning()
         ends = await consumer.end_offsets(partitions)
@@ -66,8 +74,12 @@ async def consume(bootstrap: str, halls: int, seconds: float, warmup: float) -> 
                 await consumer.seek_to_beginning()  # one pass on the topics is enough: read it again
         assert window is not None
         took = time.monotonic() - window["t"]
-        return {"events": events - window["events"], "seconds": took, "cpu_s": cpu_s(os.getpid()) - window["cpu"],
-                "invalid": invalid}  # fmt: skip
+        return {
+            "events": events - window["events"],
+            "seconds": took,
+            "cpu_s": cpu_s(os.getpid()) - window["cpu"],
+            "invalid": invalid,
+        }
     finally:
         await consumer.stop()
 

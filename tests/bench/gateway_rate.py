@@ -23,11 +23,11 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.kafka import topics as kafka_conn
+from connectors.embedded import free_port, tansu_broker
 from connectors.gateway.node_tokens import issue_tokens
+from connectors.kafka import topics as kafka_conn
 from tests.bench.procs import cpu_s as _cpu_s
 from tests.bench.procs import rss_mb as _rss_mb
-from connectors.embedded import free_port, tansu_broker
 from tests.bench.soak import _pool
 from tests.integration.processes import Up
 
@@ -39,13 +39,17 @@ def _bodies() -> list[tuple[str, str, bytes]]:
     now = datetime.now(UTC)
     out = []
     for (source, stream), events in sorted(_pool().items()):
-        batch = [{**e, "occurred_at": (now - timedelta(seconds=30)).isoformat(), "sent_at": now.isoformat()}
-                 for e in itertools.islice(itertools.cycle(events), BATCH)]  # fmt: skip
+        batch = [
+            {**e, "occurred_at": (now - timedelta(seconds=30)).isoformat(), "sent_at": now.isoformat()}
+            for e in itertools.islice(itertools.cycle(events), BATCH)
+        ]
         out.append((source, stream, json.dumps({"source": source, "events": batch}).encode()))
     return out
 
 
-async def _load(base: str, tokens: dict[str, str], bodies: list[tuple[str, str, bytes]], seconds: float, clients: int) -> tuple[int, int]:
+async def _load(
+    base: str, tokens: dict[str, str], bodies: list[tuple[str, str, bytes]], seconds: float, clients: int
+) -> tuple[int, int]:
     accepted = errors = 0
     end = time.monotonic() + seconds
 
@@ -77,16 +81,26 @@ def main(seconds: float, clients: int) -> None:
     bootstrap = f"127.0.0.1:{broker.port}"
     kafka_conn.ensure_topics(bootstrap, 8)
     tokens = issue_tokens(sorted({source for source, _, _ in bodies}), data / "gw" / "node_tokens.json")
-    gate = Up(data / "gw", env={"GOVPULSE_ROLES": "gateway", "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
-                                "GOVPULSE_REGISTRY_HALLS": "2100", "GOVPULSE_LOG_LEVEL": "warning"})  # fmt: skip
+    gate = Up(
+        data / "gw",
+        env={
+            "GOVPULSE_ROLES": "gateway",
+            "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
+            "GOVPULSE_REGISTRY_HALLS": "2100",
+            "GOVPULSE_LOG_LEVEL": "warning",
+        },
+    )
     try:
         asyncio.run(_load(gate.base, tokens, bodies, 5, clients))  # warm-up
         cpu0 = _cpu_s(gate.proc.pid)
         began = time.monotonic()
         accepted, errors = asyncio.run(_load(gate.base, tokens, bodies, seconds, clients))
         took, cpu = time.monotonic() - began, _cpu_s(gate.proc.pid) - cpu0
-        print(f"gateway: {accepted / took:,.0f} events/s accepted over {took:.0f} s ({errors} errors); "
-              f"{cpu / max(accepted, 1) * 1e6:,.0f} CPU s per million events; RSS {_rss_mb(gate.proc.pid):,.0f} MB", flush=True)
+        print(
+            f"gateway: {accepted / took:,.0f} events/s accepted over {took:.0f} s ({errors} errors); "
+            f"{cpu / max(accepted, 1) * 1e6:,.0f} CPU s per million events; RSS {_rss_mb(gate.proc.pid):,.0f} MB",
+            flush=True,
+        )
     finally:
         gate.terminate()
         broker.stop()

@@ -39,18 +39,18 @@ from aiokafka import AIOKafkaProducer
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
-from connectors.kafka import topics as kafka_conn
+from agents.settings import Settings
 from connectors.alert_outputs import CHANNEL
+from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from connectors.gateway.node_tokens import issue_tokens
+from connectors.kafka import topics as kafka_conn
+from streams.models import STREAMS
+from streams.models.wire import encode_batch_parts
+from streams.registry.generate import generate
 from tests.bench import anomalies
 from tests.bench.load import Body, load_path, passes, read_load, write_load
 from tests.bench.peer import PEER_TOPICS
 from tests.bench.procs import Sampler, wait_until
-from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
-from streams.models import STREAMS
-from streams.models.wire import encode_batch_parts
-from streams.registry.generate import generate
-from agents.settings import Settings
 
 PARTITIONS = 8
 
@@ -111,8 +111,13 @@ def _finish(row: Row, sampler: Sampler, cpu0: dict[str, float], events: int, sec
 
 
 async def _produce(bootstrap: str, messages: list[tuple[str, bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=1024 * 1024,
-                                max_request_size=16 * 1024 * 1024)  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1024 * 1024,
+        max_request_size=16 * 1024 * 1024,
+    )
     await producer.start()
     try:
         pending = []
@@ -135,14 +140,35 @@ def ceiling(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         bootstrap = f"127.0.0.1:{broker.port}"
         kafka_conn.ensure_topics(bootstrap, PARTITIONS)
         now = datetime.now(UTC)
-        messages = [(STREAMS[b.stream].topic, str(registry.city_of_source(b.source) or 0).encode(),
-                     encode_batch_parts(stream=b.stream, source=b.source, batch_id=f"bench-{i}", received_at=now,
-                                        events=b.records(0)))
-                    for i, b in enumerate(bodies)]  # fmt: skip
+        messages = [
+            (
+                STREAMS[b.stream].topic,
+                str(registry.city_of_source(b.source) or 0).encode(),
+                encode_batch_parts(
+                    stream=b.stream, source=b.source, batch_id=f"bench-{i}", received_at=now, events=b.records(0)
+                ),
+            )
+            for i, b in enumerate(bodies)
+        ]
         asyncio.run(_produce(bootstrap, messages))
         report = work / "ceiling.json"
-        proc = subprocess.Popen([sys.executable, "-m", "tests.bench.ceiling", "--bootstrap", bootstrap, "--halls", str(halls),
-                                 "--seconds", str(plan.seconds), "--warmup", str(plan.warmup), "--report", str(report)])  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.bench.ceiling",
+                "--bootstrap",
+                bootstrap,
+                "--halls",
+                str(halls),
+                "--seconds",
+                str(plan.seconds),
+                "--warmup",
+                str(plan.warmup),
+                "--report",
+                str(report),
+            ]
+        )
         with Sampler({"ceiling": proc.pid, "broker": broker.pid or 0}) as sampler:
             cpu0 = sampler.cpu()
             if proc.wait(timeout=plan.warmup + plan.seconds + 300) != 0:
@@ -153,8 +179,10 @@ def ceiling(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         row.cpu_s["ceiling"] = round(result["cpu_s"], 1)
         row.cpu_s_per_million = sum(row.cpu_s.values()) / max(1, row.events) * 1e6
         row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
-        row.notes.append(f"the ceiling process was busy {result['cpu_s'] / max(result['seconds'], 1e-9):.0%} of the window; "
-                         "broker CPU counted over warm-up too (an upper bound)")
+        row.notes.append(
+            f"the ceiling process was busy {result['cpu_s'] / max(result['seconds'], 1e-9):.0%} of the window; "
+            "broker CPU counted over warm-up too (an upper bound)"
+        )
         if result["invalid"]:
             row.notes.append(f"{result['invalid']} records refused by validation")
     finally:
@@ -210,10 +238,19 @@ def peer(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         asyncio.run(_produce(bootstrap, _peer_messages(bodies, copies)))
         backlog = pool * copies
         report = work / "peer.json"
-        env = {**os.environ, "BENCH_PEER_BOOTSTRAP": bootstrap, "BENCH_PEER_HALLS": str(halls),
-               "BENCH_PEER_CHDB": str(work / "peer-chdb"), "BENCH_PEER_REPORT": str(report)}  # fmt: skip
-        proc = subprocess.Popen([sys.executable, "-m", "tests.bench.peer", "worker", "-l", "warn", "--without-web"], env=env,
-                                stdout=(work / "peer.log").open("wb"), stderr=subprocess.STDOUT)  # fmt: skip
+        env = {
+            **os.environ,
+            "BENCH_PEER_BOOTSTRAP": bootstrap,
+            "BENCH_PEER_HALLS": str(halls),
+            "BENCH_PEER_CHDB": str(work / "peer-chdb"),
+            "BENCH_PEER_REPORT": str(report),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.peer", "worker", "-l", "warn", "--without-web"],
+            env=env,
+            stdout=(work / "peer.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         with Sampler({"peer": proc.pid, "broker": broker.pid or 0}) as sampler:
             wait_until(lambda: _peer_report(report)["stored"] > 0 or proc.poll() is not None, 300, "peer's first rows")
             if proc.poll() is not None:
@@ -230,8 +267,9 @@ def peer(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             paced_from = time.time()
             sent = asyncio.run(_paced_peer(bootstrap, bodies, plan, copies))
             # Every paced event is counted, however late: the peer may fall behind at the peak rate.
-            wait_until(lambda: _peer_handled(report) >= backlog + sent, 900, "the peer to store the paced events",
-                       every_s=1)  # fmt: skip
+            wait_until(
+                lambda: _peer_handled(report) >= backlog + sent, 900, "the peer to store the paced events", every_s=1
+            )
             time.sleep(1.5)  # its report timer writes the last latencies within a second
             latencies = [lat for ts, lat in _peer_latencies(report) if ts >= paced_from]
             row.ingest_p50_s, row.ingest_p99_s = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
@@ -332,7 +370,9 @@ class _Sender:
                 self.stored = _sum(await resp.text(), "govpulse_events_accepted_total{")
             await asyncio.sleep(0.5)
 
-    async def run(self, session: aiohttp.ClientSession, seconds: float, clients: int, rate: float | None = None) -> None:
+    async def run(
+        self, session: aiohttp.ClientSession, seconds: float, clients: int, rate: float | None = None
+    ) -> None:
         began = time.monotonic()
         sent = 0
 
@@ -369,8 +409,9 @@ class _Sender:
             self.errors += 1
 
 
-async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injector: anomalies.Injector,
-                              plan: Plan) -> tuple[list[float], list[float], int]:  # fmt: skip
+async def _alerts_while_paced(
+    base: str, redis_port: int, sender: _Sender, injector: anomalies.Injector, plan: Plan
+) -> tuple[list[float], list[float], int]:
     """Paced traffic plus one injection every 2 s; (event-rule latencies, indicator-rule latencies, injections)."""
     import redis.asyncio as aioredis
 
@@ -404,7 +445,9 @@ async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injec
 
     listener = asyncio.create_task(listen())
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-        await asyncio.gather(sender.run(session, plan.paced_seconds, plan.clients, rate=plan.paced_rate), inject(session))
+        await asyncio.gather(
+            sender.run(session, plan.paced_seconds, plan.clients, rate=plan.paced_rate), inject(session)
+        )
     done.set()
     try:
         await asyncio.wait_for(listener, timeout=anomalies.INDICATOR_EVERY_S + 30)
@@ -418,8 +461,12 @@ async def _alerts_while_paced(base: str, redis_port: int, sender: _Sender, injec
 def _start_role(roles: str, env: dict[str, str], data: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
-                            env={**env, "GOVPULSE_ROLES": roles}, stdout=subprocess.DEVNULL, stderr=log.open("wb"))  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+        env={**env, "GOVPULSE_ROLES": roles},
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
     wait_until(lambda: proc.poll() is not None or "govpulse_" in _metrics(base), 300, f"govpulse {roles}")
     if proc.poll() is not None:
         raise RuntimeError(f"govpulse {roles} exited; see {log}")
@@ -442,11 +489,17 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         registry = generate(halls=halls)
         senders = {b.source for b in bodies} | {f"node-{h.city_code}" for h in registry.entities("hall")}
         tokens = issue_tokens(sorted(senders), data / "node_tokens.json")
-        env = {**os.environ, "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}", "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0",
-               "GOVPULSE_TOPIC_PARTITIONS": str(PARTITIONS), "GOVPULSE_REGISTRY_HALLS": str(halls),
-               "GOVPULSE_RULES_DIR": str(rules), "GOVPULSE_LOG_LEVEL": "warning",
-               # As docker/ deploys it: one key, so the worker takes what the gateway validated without validating again.
-               "GOVPULSE_BATCH_SEAL_KEY": secrets.token_hex(32)}  # fmt: skip
+        env = {
+            **os.environ,
+            "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
+            "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0",
+            "GOVPULSE_TOPIC_PARTITIONS": str(PARTITIONS),
+            "GOVPULSE_REGISTRY_HALLS": str(halls),
+            "GOVPULSE_RULES_DIR": str(rules),
+            "GOVPULSE_LOG_LEVEL": "warning",
+            # As docker/ deploys it: one key, so the worker takes what the gateway validated without validating again.
+            "GOVPULSE_BATCH_SEAL_KEY": secrets.token_hex(32),
+        }
         worker, base = _start_role("worker,center", env, data, work / "worker.log")
         procs.append(worker)
         gateway, gateway_base = _start_role("gateway", env, data, work / "gateway.log")
@@ -458,7 +511,11 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             async def flat_out() -> tuple[float, dict[str, float], float, float]:
                 async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
                     await sender.run(session, plan.warmup, plan.clients)
-                    stored0, cpu0, began = _sum(_metrics(base), "govpulse_events_accepted_total{"), sampler.cpu(), time.monotonic()
+                    stored0, cpu0, began = (
+                        _sum(_metrics(base), "govpulse_events_accepted_total{"),
+                        sampler.cpu(),
+                        time.monotonic(),
+                    )
                     await sender.run(session, plan.seconds, plan.clients)
                     return stored0, cpu0, began, _sum(_metrics(base), "govpulse_events_accepted_total{")
 
@@ -468,19 +525,36 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
             lag = sender.accepted - stored1
             row.notes.append(f"backlog at the end of the window: {max(0, lag):,.0f} events")
             # Latency at the paced rate, once the backlog is stored.
-            wait_until(lambda: _sum(_metrics(base), "govpulse_events_accepted_total{") >= sender.accepted, 900,
-                       "govpulse to store its backlog", every_s=1)  # fmt: skip
+            wait_until(
+                lambda: _sum(_metrics(base), "govpulse_events_accepted_total{") >= sender.accepted,
+                900,
+                "govpulse to store its backlog",
+                every_s=1,
+            )
             before = _buckets(_metrics(base))
             injector = anomalies.Injector(registry, run=f"{time.time_ns()}")
             event_lat, ind_lat, injected = asyncio.run(_alerts_while_paced(base, redis.port, sender, injector, plan))
-            wait_until(lambda: _sum(_metrics(base), "govpulse_events_accepted_total{") >= sender.accepted, 120,
-                       "govpulse to store the paced traffic", every_s=0.5)  # fmt: skip
+            wait_until(
+                lambda: _sum(_metrics(base), "govpulse_events_accepted_total{") >= sender.accepted,
+                120,
+                "govpulse to store the paced traffic",
+                every_s=0.5,
+            )
             after = _buckets(_metrics(base))
-            row.ingest_p50_s, row.ingest_p99_s = histogram_quantile(before, after, 0.5), histogram_quantile(before, after, 0.99)
+            row.ingest_p50_s, row.ingest_p99_s = (
+                histogram_quantile(before, after, 0.5),
+                histogram_quantile(before, after, 0.99),
+            )
             row.event_alert_p50_s, row.event_alert_p99_s = _percentile(event_lat, 0.5), _percentile(event_lat, 0.99)
             row.indicator_alert_p50_s, row.indicator_alert_p99_s = _percentile(ind_lat, 0.5), _percentile(ind_lat, 0.99)
-            row.anomalies_injected, row.event_alerts_seen, row.indicator_alerts_seen = injected, len(event_lat), len(ind_lat)
-            row.notes.append(f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, {len(ind_lat)} indicator-rule")
+            row.anomalies_injected, row.event_alerts_seen, row.indicator_alerts_seen = (
+                injected,
+                len(event_lat),
+                len(ind_lat),
+            )
+            row.notes.append(
+                f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, {len(ind_lat)} indicator-rule"
+            )
             row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
     finally:
         for proc in procs:
@@ -503,24 +577,41 @@ def _fmt(value: float | None, unit: str = "s") -> str:
 
 
 def table(rows: list[Row]) -> str:
-    head = ("halls", "row", "events/s", "CPU s/M ev", "ingest p50", "ingest p99", "event-rule alert p50/p99",
-            "indicator-rule alert p50/p99", "peak RSS MB")  # fmt: skip
+    head = (
+        "halls",
+        "row",
+        "events/s",
+        "CPU s/M ev",
+        "ingest p50",
+        "ingest p99",
+        "event-rule alert p50/p99",
+        "indicator-rule alert p50/p99",
+        "peak RSS MB",
+    )
     lines = [head]
     for r in rows:
-        lines.append((
-            f"{r.halls:,}", r.name, f"{r.events_per_s:,.0f}", f"{r.cpu_s_per_million:,.0f}", _fmt(r.ingest_p50_s),
-            _fmt(r.ingest_p99_s), f"{_fmt(r.event_alert_p50_s)} / {_fmt(r.event_alert_p99_s)}",
-            f"{_fmt(r.indicator_alert_p50_s)} / {_fmt(r.indicator_alert_p99_s)}",
-            ", ".join(f"{k} {v:,.0f}" for k, v in r.peak_rss_mb.items()),
-        ))  # fmt: skip
+        lines.append(
+            (
+                f"{r.halls:,}",
+                r.name,
+                f"{r.events_per_s:,.0f}",
+                f"{r.cpu_s_per_million:,.0f}",
+                _fmt(r.ingest_p50_s),
+                _fmt(r.ingest_p99_s),
+                f"{_fmt(r.event_alert_p50_s)} / {_fmt(r.event_alert_p99_s)}",
+                f"{_fmt(r.indicator_alert_p50_s)} / {_fmt(r.indicator_alert_p99_s)}",
+                ", ".join(f"{k} {v:,.0f}" for k, v in r.peak_rss_mb.items()),
+            )
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(out)
 
 
-def _judged(halls: int, name: str, value: float | None, limit: float, higher_is_better: bool,
-            missed: int = 0) -> dict[str, Any]:  # fmt: skip
+def _judged(
+    halls: int, name: str, value: float | None, limit: float, higher_is_better: bool, missed: int = 0
+) -> dict[str, Any]:
     met = None if value is None else (value >= limit if higher_is_better else value <= limit)
     # An alert that never fired within the listening time is later than any limit: its p99 target is not met,
     # whatever the percentile over the alerts that did fire says.
@@ -541,14 +632,38 @@ def targets(rows: list[Row]) -> list[dict[str, Any]]:
         indicator_limit = anomalies.INDICATOR_EVERY_S + 2.0
         out += [
             _judged(halls, "govpulse events/s", gp.events_per_s, 50_000, True),
-            _judged(halls, "govpulse / peer", gp.events_per_s / peer_row.events_per_s if peer_row and peer_row.events_per_s else None, 5.0, True),
-            _judged(halls, "govpulse / ceiling", gp.events_per_s / ceil.events_per_s if ceil and ceil.events_per_s else None, 0.30, True),
-            _judged(halls, "event-rule alert p99 s", gp.event_alert_p99_s, 2.0, False,
-                    gp.anomalies_injected - gp.event_alerts_seen),
-            _judged(halls, "indicator-rule alert p99 s", gp.indicator_alert_p99_s, indicator_limit, False,
-                    gp.anomalies_injected - gp.indicator_alerts_seen),
+            _judged(
+                halls,
+                "govpulse / peer",
+                gp.events_per_s / peer_row.events_per_s if peer_row and peer_row.events_per_s else None,
+                5.0,
+                True,
+            ),
+            _judged(
+                halls,
+                "govpulse / ceiling",
+                gp.events_per_s / ceil.events_per_s if ceil and ceil.events_per_s else None,
+                0.30,
+                True,
+            ),
+            _judged(
+                halls,
+                "event-rule alert p99 s",
+                gp.event_alert_p99_s,
+                2.0,
+                False,
+                gp.anomalies_injected - gp.event_alerts_seen,
+            ),
+            _judged(
+                halls,
+                "indicator-rule alert p99 s",
+                gp.indicator_alert_p99_s,
+                indicator_limit,
+                False,
+                gp.anomalies_injected - gp.indicator_alerts_seen,
+            ),
             _judged(halls, "worker peak RSS MB", gp.peak_rss_mb.get("worker+center"), 1536, False),
-        ]  # fmt: skip
+        ]
     return out
 
 
@@ -568,7 +683,9 @@ def run(sizes: list[int], rows: list[str], plan: Plan) -> list[Row]:
     for halls in sizes:
         path = write_load(load_path(plan.out / "load", halls, plan.pool_events, today), halls, plan.pool_events, today)
         bodies = read_load(path)
-        print(f"{halls:,} halls: {sum(b.events for b in bodies):,} events in {len(bodies):,} bodies ({path})", flush=True)
+        print(
+            f"{halls:,} halls: {sum(b.events for b in bodies):,} events in {len(bodies):,} bodies ({path})", flush=True
+        )
         for name in rows:
             work = Path(tempfile.mkdtemp(prefix=f"govpulse-bench-{name}-"))
             row = ROWS[name](halls, bodies, plan, work)
@@ -579,7 +696,9 @@ def run(sizes: list[int], rows: list[str], plan: Plan) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n")[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench", description=__doc__.split("\n")[0], allow_abbrev=False
+    )
     parser.add_argument("--sizes", default="2000,8000,24000", help="registry sizes in halls, comma-separated")
     parser.add_argument("--rows", default="ceiling,peer,govpulse")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window after warm-up")
@@ -589,11 +708,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool-events", type=int, default=300_000, help="distinct events in the load file")
     parser.add_argument("--clients", type=int, default=8, help="concurrent gateway connections")
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
-    parser.add_argument("--smoke", action="store_true", help="a short run that proves the bench works; figures mean little")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a short run that proves the bench works; figures mean little"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.seconds, args.warmup, args.paced_seconds, args.pool_events = "2000", 5.0, 3.0, 6.0, 20_000
-    plan = Plan(args.seconds, args.warmup, args.paced_rate, args.paced_seconds, args.pool_events, args.clients, args.out)
+    plan = Plan(
+        args.seconds, args.warmup, args.paced_rate, args.paced_seconds, args.pool_events, args.clients, args.out
+    )
     rows = [r for r in args.rows.split(",") if r]
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
@@ -601,11 +724,24 @@ def main(argv: list[str] | None = None) -> None:
     results = run([int(s) for s in args.sizes.split(",")], rows, plan)
     judged = targets(results)
     text = table(results) + "\n\n" + _targets_text(judged)
-    print(f"\n{text}\n\n{os.cpu_count()} cores; window {plan.seconds:.0f} s after {plan.warmup:.0f} s warm-up; "
-          f"latencies at {plan.paced_rate:,.0f} events/s for {plan.paced_seconds:.0f} s", flush=True)
+    print(
+        f"\n{text}\n\n{os.cpu_count()} cores; window {plan.seconds:.0f} s after {plan.warmup:.0f} s warm-up; "
+        f"latencies at {plan.paced_rate:,.0f} events/s for {plan.paced_seconds:.0f} s",
+        flush=True,
+    )
     plan.out.mkdir(parents=True, exist_ok=True)
-    (plan.out / "bench.json").write_text(json.dumps({"cores": os.cpu_count(), "plan": {k: str(v) for k, v in asdict(plan).items()},
-                                                     "rows": [asdict(r) for r in results], "targets": judged}, indent=2, ensure_ascii=False))  # fmt: skip
+    (plan.out / "bench.json").write_text(
+        json.dumps(
+            {
+                "cores": os.cpu_count(),
+                "plan": {k: str(v) for k, v in asdict(plan).items()},
+                "rows": [asdict(r) for r in results],
+                "targets": judged,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
     (plan.out / "bench.txt").write_text(text + "\n")
     print(f"written {plan.out / 'bench.json'} and {plan.out / 'bench.txt'}")
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.gateway.node_tokens import issue_tokens
-from tests.bench.procs import rss_mb as _rss_mb
 from connectors.embedded import free_port
+from connectors.gateway.node_tokens import issue_tokens
 from streams.registry.generate import generate
 from streams.simulator import Simulation
+from tests.bench.procs import rss_mb as _rss_mb
 
 BATCH = 500
 
@@ -63,8 +63,11 @@ def _pool() -> dict[tuple[str, str], list[dict]]:
 async def _metric(session: aiohttp.ClientSession, base: str, name: str, label: str = "") -> float:
     async with session.get(f"{base}/metrics") as resp:
         text = await resp.text()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#") and label in line)  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#") and label in line
+    )
 
 
 async def main(minutes: float, rate: float, warmup_min: float) -> None:
@@ -75,8 +78,12 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
     tokens = issue_tokens(sorted({source for source, _ in keys}), data / "node_tokens.json")
     port = free_port()
     env = {**os.environ, "GOVPULSE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(data / "govpulse.log", "w"))  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data / "govpulse.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     sent = errors = rejected = 0
     serial = itertools.count()
@@ -104,12 +111,21 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
                     events = pool[(source, stream)]
                     now = datetime.now(UTC)
                     run = next(serial)
-                    batch = [{**e, "event_id": f"{e['event_id']}-s{run}-{i}", "occurred_at": (now - timedelta(seconds=2)).isoformat(),
-                              "sent_at": now.isoformat()} for i, e in enumerate(itertools.islice(itertools.cycle(events), BATCH))]  # fmt: skip
+                    batch = [
+                        {
+                            **e,
+                            "event_id": f"{e['event_id']}-s{run}-{i}",
+                            "occurred_at": (now - timedelta(seconds=2)).isoformat(),
+                            "sent_at": now.isoformat(),
+                        }
+                        for i, e in enumerate(itertools.islice(itertools.cycle(events), BATCH))
+                    ]
                     try:
-                        async with session.post(f"{base}/api/v1/ingest/{stream}", data=json.dumps({"source": source, "events": batch}),
-                                                headers={"Authorization": f"Bearer {tokens[source]}",
-                                                         "Content-Type": "application/json"}) as resp:  # fmt: skip
+                        async with session.post(
+                            f"{base}/api/v1/ingest/{stream}",
+                            data=json.dumps({"source": source, "events": batch}),
+                            headers={"Authorization": f"Bearer {tokens[source]}", "Content-Type": "application/json"},
+                        ) as resp:
                             body = await resp.json()
                             if resp.status == 202:
                                 sent += body["accepted"]
@@ -126,8 +142,11 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
             last_t, last_sent = began, 0
             rss_after_warmup: float | None = None
             rows = []
-            print(f"{'min':>5} {'sent/s':>8} {'stored/s':>9} {'lag':>8} {'rejected':>9} {'errors':>6} "
-                  f"{'rss MB':>7} {'broker':>7} {'redis':>6}", flush=True)
+            print(
+                f"{'min':>5} {'sent/s':>8} {'stored/s':>9} {'lag':>8} {'rejected':>9} {'errors':>6} "
+                f"{'rss MB':>7} {'broker':>7} {'redis':>6}",
+                flush=True,
+            )
             last_stored = 0.0
             while time.monotonic() - began < minutes * 60:
                 await asyncio.sleep(30)
@@ -140,20 +159,35 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
                 elapsed_min = (now_t - began) / 60
                 if rss_after_warmup is None and elapsed_min >= warmup_min:
                     rss_after_warmup = rss
-                row = (elapsed_min, (sent - last_sent) / (now_t - last_t), (stored - last_stored) / (now_t - last_t),
-                       accepted - stored, rejected, errors, rss, broker, redis)  # fmt: skip
+                row = (
+                    elapsed_min,
+                    (sent - last_sent) / (now_t - last_t),
+                    (stored - last_stored) / (now_t - last_t),
+                    accepted - stored,
+                    rejected,
+                    errors,
+                    rss,
+                    broker,
+                    redis,
+                )
                 rows.append(row)
-                print(f"{row[0]:5.1f} {row[1]:8.0f} {row[2]:9.0f} {row[3]:8.0f} {row[4]:9d} {row[5]:6d} "
-                      f"{row[6]:7.0f} {row[7]:7.0f} {row[8]:6.0f}", flush=True)
+                print(
+                    f"{row[0]:5.1f} {row[1]:8.0f} {row[2]:9.0f} {row[3]:8.0f} {row[4]:9d} {row[5]:6d} "
+                    f"{row[6]:7.0f} {row[7]:7.0f} {row[8]:6.0f}",
+                    flush=True,
+                )
                 last_t, last_sent, last_stored = now_t, sent, stored
             stop.set()
             await asyncio.gather(*tasks)
             final = rows[-1]
             steady = [r for r in rows if r[0] >= warmup_min]
-            print(f"\nsoak: {minutes:.0f} min at a target of {rate:.0f} events/s; after {warmup_min:.0f} min warm-up: "
-                  f"mean sent {sum(r[1] for r in steady) / len(steady):.0f}/s, stored {sum(r[2] for r in steady) / len(steady):.0f}/s, "
-                  f"final lag {final[3]:.0f} events, rejected {rejected}, errors {errors}; "
-                  f"RSS {rss_after_warmup:.0f} MB → {final[6]:.0f} MB ({(final[6] / rss_after_warmup - 1) * 100:+.1f}%)", flush=True)
+            print(
+                f"\nsoak: {minutes:.0f} min at a target of {rate:.0f} events/s; after {warmup_min:.0f} min warm-up: "
+                f"mean sent {sum(r[1] for r in steady) / len(steady):.0f}/s, stored {sum(r[2] for r in steady) / len(steady):.0f}/s, "
+                f"final lag {final[3]:.0f} events, rejected {rejected}, errors {errors}; "
+                f"RSS {rss_after_warmup:.0f} MB → {final[6]:.0f} MB ({(final[6] / rss_after_warmup - 1) * 100:+.1f}%)",
+                flush=True,
+            )
     finally:
         proc.terminate()
         proc.wait(timeout=60)

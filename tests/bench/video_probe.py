@@ -61,9 +61,15 @@ async def _bench(port: int, cameras: int, config: ProbeConfig) -> None:
     print(f"cameras probed:                 {len(results)} (statuses: {dict(statuses)})")
     print(f"stream:                         MJPEG over HTTP, 640x360, {1 / FRAME_INTERVAL_S:.0f} fps, live-paced")
     print(f"probe workers (concurrency):    {config.concurrency}")
-    print(f"frames analysed / decoded:      {config.frames} / {1 + (config.frames - 1) * config.frame_stride} per probe")
-    print(f"wall time:                      {wall_s:.1f} s -> {len(results) / wall_s * 60:.0f} cameras/min on this machine")
-    print(f"probe duration p50 / p95:       {per_probe_ms[len(per_probe_ms) // 2]:.0f} / {per_probe_ms[int(len(per_probe_ms) * 0.95)]:.0f} ms")
+    print(
+        f"frames analysed / decoded:      {config.frames} / {1 + (config.frames - 1) * config.frame_stride} per probe"
+    )
+    print(
+        f"wall time:                      {wall_s:.1f} s -> {len(results) / wall_s * 60:.0f} cameras/min on this machine"
+    )
+    print(
+        f"probe duration p50 / p95:       {per_probe_ms[len(per_probe_ms) // 2]:.0f} / {per_probe_ms[int(len(per_probe_ms) * 0.95)]:.0f} ms"
+    )
     print(f"gateway CPU time:               {cpu_s:.1f} s ({cpu_s / len(results) * 1000:.1f} ms per camera)")
     print(f"cameras per minute per core:    {len(results) / cpu_s * 60:.0f}")
     print(f"peak RSS parent:                {parent_rss:.0f} MB")
@@ -76,7 +82,9 @@ def main() -> int:
     parser.add_argument("--cameras", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-m", "tests.integration.video_servers"], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.video_servers"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline().split()[1])

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from connectors.kafka import topics as kafka_conn
-from tests.bench.procs import cpu_s as _cpu_s
 from connectors.embedded import free_port, tansu_broker, valkey_server
+from connectors.kafka import topics as kafka_conn
 from streams.models import STREAMS
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
+from tests.bench.procs import cpu_s as _cpu_s
 from tests.bench.soak import _pool, _rss_mb
 
 BATCH = 500
@@ -39,11 +39,15 @@ BATCH = 500
 
 def _stored(base: str) -> float:
     try:
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
             text = resp.read().decode()
     except OSError:
         return -1.0
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("govpulse_events_accepted_total{"))
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("govpulse_events_accepted_total{")
+    )
 
 
 async def _fill(bootstrap: str, events: int) -> int:
@@ -60,10 +64,21 @@ async def _fill(bootstrap: str, events: int) -> int:
             if sent >= events:
                 break
             source, stream = keys[n % len(keys)]
-            batch = [{**e, "event_id": f"{e['event_id']}-d{n}-{i}", "occurred_at": (now - timedelta(seconds=30)).isoformat(),
-                      "sent_at": now.isoformat()} for i, e in enumerate(itertools.islice(itertools.cycle(pool[(source, stream)]), BATCH))]  # fmt: skip
-            value = encode_batch_parts(stream=stream, source=source, batch_id=f"drain-{n}", received_at=now, events=batch)
-            await producer.send(STREAMS[stream].topic, value=value, key=str(registry.city_of_source(source) or 0).encode())
+            batch = [
+                {
+                    **e,
+                    "event_id": f"{e['event_id']}-d{n}-{i}",
+                    "occurred_at": (now - timedelta(seconds=30)).isoformat(),
+                    "sent_at": now.isoformat(),
+                }
+                for i, e in enumerate(itertools.islice(itertools.cycle(pool[(source, stream)]), BATCH))
+            ]
+            value = encode_batch_parts(
+                stream=stream, source=source, batch_id=f"drain-{n}", received_at=now, events=batch
+            )
+            await producer.send(
+                STREAMS[stream].topic, value=value, key=str(registry.city_of_source(source) or 0).encode()
+            )
             sent += len(batch)
         await producer.flush()
     finally:
@@ -81,11 +96,20 @@ def main(events: int, partitions: int) -> None:
     print(f"producing {events} events onto {partitions} partitions...", flush=True)
     sent = asyncio.run(_fill(bootstrap, events))
     port = free_port()
-    env = {**os.environ, "GOVPULSE_ROLES": "worker,center", "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
-           "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0", "GOVPULSE_TOPIC_PARTITIONS": str(partitions),
-           "GOVPULSE_LOG_LEVEL": "warning"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],  # noqa: S603
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(data / "govpulse.log", "w"))  # noqa: SIM115
+    env = {
+        **os.environ,
+        "GOVPULSE_ROLES": "worker,center",
+        "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
+        "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{redis.port}/0",
+        "GOVPULSE_TOPIC_PARTITIONS": str(partitions),
+        "GOVPULSE_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data / "govpulse.log", "w"),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         while _stored(base) <= 0:  # the clock starts at the first stored event: start-up is not draining
@@ -101,9 +125,12 @@ def main(events: int, partitions: int) -> None:
             if time.monotonic() - began > 1800:
                 break
         took, cpu = time.monotonic() - began, _cpu_s(proc.pid) - cpu0
-        print(f"worker drain: {stored:.0f} of {sent} events stored in {took:.1f} s = {stored / took:,.0f} events/s; "
-              f"{cpu / stored * 1e6:,.0f} CPU s per million events (worker+center process); peak RSS {peak:,.0f} MB; "
-              f"{os.cpu_count()} cores", flush=True)
+        print(
+            f"worker drain: {stored:.0f} of {sent} events stored in {took:.1f} s = {stored / took:,.0f} events/s; "
+            f"{cpu / stored * 1e6:,.0f} CPU s per million events (worker+center process); peak RSS {peak:,.0f} MB; "
+            f"{os.cpu_count()} cores",
+            flush=True,
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=60)

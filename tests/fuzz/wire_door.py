@@ -43,8 +43,11 @@ def one_input(data: bytes) -> None:
         _check(data)
     finally:
         if counts["tried"] == RUNS[0]:
-            print(f"atheris wire door: tried {counts['tried']}, decoded {counts['decoded']}, malformed "
-                  f"{counts['malformed']}, mishandled 0 (any other exception stops the run)", flush=True)
+            print(
+                f"atheris wire door: tried {counts['tried']}, decoded {counts['decoded']}, malformed "
+                f"{counts['malformed']}, mishandled 0 (any other exception stops the run)",
+                flush=True,
+            )
 
 
 def _check(data: bytes) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import aiohttp
 
+from agents.stack import Stack
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
 from streams.auth.users import UserStore, new_user
-from agents.stack import Stack
 from tests.integration.conftest import eventually
 
 PASSWORD = "duty-Passw0rd"
@@ -43,21 +43,36 @@ def bad_reviews(stack: Stack, city: int, staff: str, n: int = 5, at: datetime | 
     at = at or datetime.now(UTC) - timedelta(minutes=2)
     run = f"{time.time_ns()}-{staff}"
     return [
-        {"event_id": f"ctr-{run}-{i}", "source": f"node-{city}", "seq": i, "occurred_at": (at + timedelta(seconds=10 * i)).isoformat(),
-         "sent_at": datetime.now(UTC).isoformat(), "type": "evaluation", "case_no": f"BJ{run}{i}", "item_id": item.item_id,
-         "dept_id": item.dept_id, "level": "very_dissatisfied", "channel": "hall_pad", "mode": "active",
-         "hall_id": hall.hall_id, "window_id": window.window_id, "staff_id": staff,
-         "evaluator_hash": hashlib.sha256(f"{run}{i}".encode()).hexdigest()}
+        {
+            "event_id": f"ctr-{run}-{i}",
+            "source": f"node-{city}",
+            "seq": i,
+            "occurred_at": (at + timedelta(seconds=10 * i)).isoformat(),
+            "sent_at": datetime.now(UTC).isoformat(),
+            "type": "evaluation",
+            "case_no": f"BJ{run}{i}",
+            "item_id": item.item_id,
+            "dept_id": item.dept_id,
+            "level": "very_dissatisfied",
+            "channel": "hall_pad",
+            "mode": "active",
+            "hall_id": hall.hall_id,
+            "window_id": window.window_id,
+            "staff_id": staff,
+            "evaluator_hash": hashlib.sha256(f"{run}{i}".encode()).hexdigest(),
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 async def post_events(stack: Stack, city: int, stream: str, events: list[dict[str, Any]]) -> None:
     source = f"node-{city}"
     headers = {"Authorization": f"Bearer {stack.demo_tokens[source]}"}
     body = {"source": source, "events": events}
-    async with aiohttp.ClientSession() as session, session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json=body,
-                                                                headers=headers) as resp:  # fmt: skip
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json=body, headers=headers) as resp,
+    ):
         assert resp.status == 202, await resp.text()
 
 

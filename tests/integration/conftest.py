@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.stack import Stack
 from agents.settings import Settings
+from agents.stack import Stack
 
 pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "alert_rules"

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from connectors.gateway.node_tokens import issue_tokens
 from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from connectors.gateway.node_tokens import issue_tokens
 from streams.registry.generate import generate
 from streams.simulator import Simulation
 from streams.simulator.hours import offset_to
@@ -74,13 +74,15 @@ class Report:
         return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
     def summary(self) -> str:
-        return (f"sent {self.sent}, accepted {len(self.accepted)}, rejected {sum(self.rejected.values())}; "
-                f"kills survived {self.kills} (at {', '.join(f'{a}/{b}' for a, b in zip(self.stored_at_kill, self.sent_at_kill, strict=True))} "
-                f"events stored/sent; restarts took {', '.join(f'{s:.1f}' for s in self.restarts_s)} s); "
-                f"stored {self.stored} rows / {len(self.stored_ids)} ids, lost {self.lost}, doubled {self.doubled}, "
-                f"unexpected {self.unexpected}; checksum accepted {self.checksum(self.accepted)} stored "
-                f"{self.checksum(self.stored_ids)}; dead letters {sum(self.dead_letters.values())} "
-                f"({len(self.dead_letters)} ids); burst alert fired {self.burst_firings} time(s) on the alerts topic, {self.burst_history} in history")  # fmt: skip
+        return (
+            f"sent {self.sent}, accepted {len(self.accepted)}, rejected {sum(self.rejected.values())}; "
+            f"kills survived {self.kills} (at {', '.join(f'{a}/{b}' for a, b in zip(self.stored_at_kill, self.sent_at_kill, strict=True))} "
+            f"events stored/sent; restarts took {', '.join(f'{s:.1f}' for s in self.restarts_s)} s); "
+            f"stored {self.stored} rows / {len(self.stored_ids)} ids, lost {self.lost}, doubled {self.doubled}, "
+            f"unexpected {self.unexpected}; checksum accepted {self.checksum(self.accepted)} stored "
+            f"{self.checksum(self.stored_ids)}; dead letters {sum(self.dead_letters.values())} "
+            f"({len(self.dead_letters)} ids); burst alert fired {self.burst_firings} time(s) on the alerts topic, {self.burst_history} in history"
+        )
 
 
 def traffic(events: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
@@ -110,11 +112,15 @@ def traffic(events: int) -> list[tuple[str, str, list[dict[str, Any]]]]:
 
 def _post(base: str, stream: str, source: str, token: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     body = json.dumps({"source": source, "events": events}).encode()
-    req = urllib.request.Request(f"{base}/api/v1/ingest/{stream}", data=body, method="POST",  # noqa: S310 - loopback
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"{base}/api/v1/ingest/{stream}",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     for _ in range(60):
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=30) as resp:
                 return json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 400:
@@ -132,7 +138,7 @@ def _clickhouse_ids(data_dir: Path) -> tuple[int, set[str], list[tuple[str, int,
     script = f"""
 import json
 from connectors.clickhouse.client import ClickHouse
-ch = ClickHouse("chdb://{data_dir / 'clickhouse'}", "govpulse")
+ch = ClickHouse("chdb://{data_dir / "clickhouse"}", "govpulse")
 ch.open()
 rows, ids = 0, []
 for t in {EVENT_TABLES!r}:
@@ -142,7 +148,7 @@ for t in {EVENT_TABLES!r}:
 notices = ch.query_sync("SELECT fingerprint, episode, notice_key FROM alert_notices WHERE kind = 'firing'")
 print(json.dumps({{"rows": rows, "ids": ids, "notices": [list(n) for n in notices]}}))
 """
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=300)  # noqa: S603
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=300)
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return data["rows"], set(data["ids"]), [tuple(n) for n in data["notices"]]
 
@@ -150,8 +156,13 @@ print(json.dumps({{"rows": rows, "ids": ids, "notices": [list(n) for n in notice
 def _topic(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=5000)  # fmt: skip
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
     try:
         return [json.loads(m.value) for m in consumer]
     finally:
@@ -172,14 +183,21 @@ def run(root: Path, *, events: int, kills: int, seed: int = 1) -> Report:
     sources = sorted({s for s, _, _ in batches})
     tokens = issue_tokens(sources, root / "gw" / "node_tokens.json")
 
-    children: list[ChildProcess] = [tansu_broker(free_port(), root / "logs"), valkey_server(free_port(), root / "redis")]
+    children: list[ChildProcess] = [
+        tansu_broker(free_port(), root / "logs"),
+        valkey_server(free_port(), root / "redis"),
+    ]
     for child in children:
         child.start()
     bootstrap = f"127.0.0.1:{children[0].port}"
     # Tansu answers a group join after half the session timeout, and a killed member is only dropped when its
     # session expires: the embedded mode's 6 s, not the 30 s meant for a real broker.
-    env = {"GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}", "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{children[1].port}/0",
-           "GOVPULSE_LOG_LEVEL": "warning", "GOVPULSE_BROKER_SESSION_TIMEOUT_S": "6"}  # fmt: skip
+    env = {
+        "GOVPULSE_KAFKA_DSN": f"kafka://{bootstrap}",
+        "GOVPULSE_REDIS_DSN": f"redis://127.0.0.1:{children[1].port}/0",
+        "GOVPULSE_LOG_LEVEL": "warning",
+        "GOVPULSE_BROKER_SESSION_TIMEOUT_S": "6",
+    }
     back_env = {**env, "GOVPULSE_ROLES": "worker,center"}
     back = Up(root / "back", env=back_env)
     gate = Up(root / "gw", env={**env, "GOVPULSE_ROLES": "gateway"})
@@ -218,14 +236,18 @@ def run(root: Path, *, events: int, kills: int, seed: int = 1) -> Report:
         done.wait()
         sender.join()
         wanted = len(report.accepted)
-        wait_for(lambda: sum(back.stats().get(t, 0) for t in EVENT_TABLES) >= wanted, 300, "every accepted event stored")
+        wait_for(
+            lambda: sum(back.stats().get(t, 0) for t in EVENT_TABLES) >= wanted, 300, "every accepted event stored"
+        )
         time.sleep(3)  # let a late double, if any, land before counting
     finally:
         codes = [gate.terminate(), back.terminate()]
         try:
             report.dead_letters = Counter(d["event_id"] for d in _topic(bootstrap, "deadletter"))
             notices = _topic(bootstrap, "alerts")
-            report.burst_firings = sum(1 for n in notices if n["kind"] == "firing" and n["alert"]["fingerprint"] == report.burst_fingerprint)
+            report.burst_firings = sum(
+                1 for n in notices if n["kind"] == "firing" and n["alert"]["fingerprint"] == report.burst_fingerprint
+            )
         finally:
             for child in reversed(children):
                 child.stop()

@@ -71,7 +71,9 @@ def parse_duration_s(text: str) -> float:
     return float(match.group(1)) * _UNITS_S[match.group(2)]
 
 
-def panel_interval_s(time_range: TimeRange, min_interval: str | None, max_data_points: int = DEFAULT_MAX_DATA_POINTS) -> int:
+def panel_interval_s(
+    time_range: TimeRange, min_interval: str | None, max_data_points: int = DEFAULT_MAX_DATA_POINTS
+) -> int:
     """Grafana's $__interval for a panel: range / max data points, but never below the panel's min interval."""
     span = (time_range.end - time_range.start).total_seconds()
     interval = span / max_data_points
@@ -200,7 +202,7 @@ def _macro_args(sql: str, open_paren: int) -> tuple[list[str], int]:
         elif ch == "," and depth == 1:
             args.append(sql[start:i])
             start = i + 1
-    raise MacroError(f"unbalanced parentheses after {sql[max(open_paren - 20, 0):open_paren + 20]!r}")
+    raise MacroError(f"unbalanced parentheses after {sql[max(open_paren - 20, 0) : open_paren + 20]!r}")
 
 
 def _values(value: str | Sequence[str]) -> list[str]:

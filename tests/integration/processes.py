@@ -19,7 +19,7 @@ from connectors.embedded import free_port
 def get(url: str) -> tuple[int, bytes]:
     """(status, body); status 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=5) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -29,7 +29,9 @@ def get(url: str) -> tuple[int, bytes]:
 
 def post(url: str, body: dict, token: str) -> int:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.status
@@ -56,9 +58,21 @@ class Up:
         env = {**os.environ, "GOVPULSE_REGISTRY_HALLS": "300", "GOVPULSE_TOPIC_PARTITIONS": "4", **(env or {})}
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data_dir), "--port", str(self.port), *args],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "agents.cli.main",
+                    "up",
+                    "--data-dir",
+                    str(data_dir),
+                    "--port",
+                    str(self.port),
+                    *args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         wait_for(lambda: get(f"{self.base}/healthz")[0] == 200 or self._died(), 90, "healthz")
 
     def _died(self) -> bool:

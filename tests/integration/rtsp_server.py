@@ -30,7 +30,9 @@ PIPELINE = (
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--pattern", default="ball", help="videotestsrc pattern: ball (a moving ball), snow, black, ...")
+    parser.add_argument(
+        "--pattern", default="ball", help="videotestsrc pattern: ball (a moving ball), snow, black, ..."
+    )
     args = parser.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pydantic_core
 import pytest
 
-from connectors.kafka import topics as kafka_conn
 from connectors.alert_outputs import ACTIVE_KEY, CHANNEL, AlertOutputs
+from connectors.kafka import topics as kafka_conn
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
 from tests.integration.conftest import eventually, read_topic
@@ -56,12 +56,17 @@ async def test_a_firing_then_resolved_alert_is_recorded_and_shown_live(stack) ->
     assert rows == [("firing", 440100, "H440106001"), ("resolved", 440100, "H440106001")]
 
     async def on_topic() -> list | None:
-        kinds = [pydantic_core.from_json(m.value)["kind"] for m in await read_topic(stack.bootstrap, "alerts")
-                 if m.key == fingerprint.encode()]  # fmt: skip
+        kinds = [
+            pydantic_core.from_json(m.value)["kind"]
+            for m in await read_topic(stack.bootstrap, "alerts")
+            if m.key == fingerprint.encode()
+        ]
         return kinds if len(kinds) == 2 else None
 
     assert await eventually(on_topic) == ["firing", "resolved"]
     # The same notices published again (a redelivery) leave one history row each.
     await outputs.publish(fired + resolved, book.active())
-    again = await stack.ch.query("SELECT count() FROM alert_notices FINAL WHERE fingerprint = {f:String}", {"f": fingerprint})
+    again = await stack.ch.query(
+        "SELECT count() FROM alert_notices FINAL WHERE fingerprint = {f:String}", {"f": fingerprint}
+    )
     assert again[0][0] == 2

@@ -17,7 +17,9 @@ SW = 441500  # 汕尾: no other test sends for it
 
 
 async def _history(stack, fp: str) -> list[str] | None:
-    rows = await stack.ch.query("SELECT kind FROM alert_notices FINAL WHERE fingerprint = {f:String} ORDER BY at, kind", {"f": fp})
+    rows = await stack.ch.query(
+        "SELECT kind FROM alert_notices FINAL WHERE fingerprint = {f:String} ORDER BY at, kind", {"f": fp}
+    )
     return [r[0] for r in rows] or None
 
 
@@ -27,13 +29,18 @@ async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack) -> N
     staff = "S-E2E-1"
     events = bad_reviews(stack, SW, staff, at=datetime.now(UTC) - timedelta(minutes=40))
     await post_events(stack, SW, "evaluation", events)
-    await post_events(stack, SW, "evaluation", events[:3])  # a node resending: duplicates, rejected, and no second alert
+    await post_events(
+        stack, SW, "evaluation", events[:3]
+    )  # a node resending: duplicates, rejected, and no second alert
     fp = fingerprint("staff_bad_review_burst", {"city": str(SW), "staff": staff})
     history = await eventually(lambda: _history_when(stack, fp, 2), timeout_s=45)
     assert history == ["firing", "resolved"]
     assert await stack.redis.hget(ACTIVE_KEY, fp) is None
-    rows = await stack.ch.query("SELECT count() FROM alert_notices FINAL WHERE rule_id = 'staff_bad_review_burst' "
-                                "AND group_keys['staff'] = {s:String}", {"s": staff})  # fmt: skip
+    rows = await stack.ch.query(
+        "SELECT count() FROM alert_notices FINAL WHERE rule_id = 'staff_bad_review_burst' "
+        "AND group_keys['staff'] = {s:String}",
+        {"s": staff},
+    )
     assert rows[0][0] == 2
 
 

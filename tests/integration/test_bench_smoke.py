@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_smoke_run_prints_all_three_rows_with_every_figure(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "agents.cli.main", "bench", "--smoke", "--out", str(tmp_path)], cwd=REPO,  # noqa: S603
-                          capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.cli.main", "bench", "--smoke", "--out", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     report = json.loads((tmp_path / "bench.json").read_text())
     rows = {row["name"].split(" ", 1)[0]: row for row in report["rows"]}

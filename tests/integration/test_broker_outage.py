@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from connectors.kafka import topics as kafka_conn
-from connectors.gateway.node_tokens import issue_tokens
 from connectors.embedded import free_port, tansu_broker
+from connectors.gateway.node_tokens import issue_tokens
+from connectors.kafka import topics as kafka_conn
 from streams.registry.generate import generate
 from tests.integration.processes import Up
 
@@ -24,11 +24,15 @@ CITY = 440300  # its own broker and no ClickHouse: no other test's data is near
 
 def _post(base: str, token: str, events: list[dict[str, Any]]) -> tuple[int, float]:
     body = json.dumps({"source": f"node-{CITY}", "events": events}).encode()
-    req = urllib.request.Request(f"{base}/api/v1/ingest/window", data=body, method="POST",  # noqa: S310 - loopback
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"{base}/api/v1/ingest/window",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     began = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, time.monotonic() - began
     except urllib.error.HTTPError as exc:
         return exc.code, time.monotonic() - began
@@ -39,9 +43,19 @@ def _events(n: int, tag: str) -> list[dict[str, Any]]:
     hall = registry.halls_in_city(CITY)[0]
     window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
     now = datetime.now(UTC)
-    return [{"event_id": f"outage-{tag}-{i}", "source": f"node-{CITY}", "seq": i, "occurred_at": (now - timedelta(seconds=5)).isoformat(),
-             "sent_at": now.isoformat(), "type": "window_opened", "hall_id": hall.hall_id, "window_id": window.window_id}
-            for i in range(n)]  # fmt: skip
+    return [
+        {
+            "event_id": f"outage-{tag}-{i}",
+            "source": f"node-{CITY}",
+            "seq": i,
+            "occurred_at": (now - timedelta(seconds=5)).isoformat(),
+            "sent_at": now.isoformat(),
+            "type": "window_opened",
+            "hall_id": hall.hall_id,
+            "window_id": window.window_id,
+        }
+        for i in range(n)
+    ]
 
 
 def test_the_gateway_answers_503_while_the_broker_is_down(tmp_path: Path) -> None:

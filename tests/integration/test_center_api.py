@@ -30,8 +30,15 @@ def users(stack) -> dict[str, str]:
 
 async def test_everything_but_the_public_paths_needs_a_sign_in(stack) -> None:
     async with aiohttp.ClientSession(base_url=stack.base_url) as anon:
-        for path in ("/api/v1/alerts", "/api/v1/alerts/stream", "/api/v1/overview", "/api/v1/silences",
-                     "/api/v1/indicators", "/api/v1/scores", "/api/v1/rules"):  # fmt: skip
+        for path in (
+            "/api/v1/alerts",
+            "/api/v1/alerts/stream",
+            "/api/v1/overview",
+            "/api/v1/silences",
+            "/api/v1/indicators",
+            "/api/v1/scores",
+            "/api/v1/rules",
+        ):
             async with anon.get(path) as resp:
                 assert resp.status == 401, path
         for path in ("/healthz", "/metrics", "/api/v1/openapi.yaml"):
@@ -43,7 +50,9 @@ async def test_everything_but_the_public_paths_needs_a_sign_in(stack) -> None:
 
 async def test_wrong_passwords_are_refused_then_locked_out(stack, users) -> None:
     async with aiohttp.ClientSession(base_url=stack.base_url) as anon:
-        async with anon.post("/api/v1/session", json={"username": users["viewer"], "password": "not-the-password1"}) as resp:
+        async with anon.post(
+            "/api/v1/session", json={"username": users["viewer"], "password": "not-the-password1"}
+        ) as resp:
             assert resp.status == 401
             assert COOKIE not in resp.cookies
         async with anon.post("/api/v1/session", json={"username": "nobody-here", "password": "whatever-123"}) as resp:
@@ -91,8 +100,11 @@ async def test_a_city_operator_sees_and_acts_on_their_own_city_only(stack, users
         assert own in fps and other not in fps
         async with yj.get(f"/api/v1/alerts?city={QY}") as resp:
             assert (await resp.json())["alerts"] == []
-        for method, path in (("GET", f"/api/v1/alerts/{other}"), ("GET", f"/api/v1/alerts/{other}/trend"),
-                             ("POST", f"/api/v1/alerts/{other}/ack")):  # fmt: skip
+        for method, path in (
+            ("GET", f"/api/v1/alerts/{other}"),
+            ("GET", f"/api/v1/alerts/{other}/trend"),
+            ("POST", f"/api/v1/alerts/{other}/ack"),
+        ):
             async with yj.request(method, path, json={"comment": "not mine"}) as resp:
                 assert resp.status == 404, (method, path)  # not even confirmed to exist
         async with yj.get("/api/v1/overview") as resp:
@@ -140,8 +152,18 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
             history = (await resp.json())["history"]
         ack = [h for h in history if h["kind"] == "acknowledged"]
         assert history[0]["kind"] == "firing"
-        assert ack == [{"at": ack[0]["at"], "kind": "acknowledged", "episode": None, "by": users["yj"], "comment": "窗口已加派人员"}]
-        rows = await stack.ch.query("SELECT actor, role, comment FROM alert_actions FINAL WHERE fingerprint = {f:String}", {"f": fp})
+        assert ack == [
+            {
+                "at": ack[0]["at"],
+                "kind": "acknowledged",
+                "episode": None,
+                "by": users["yj"],
+                "comment": "窗口已加派人员",
+            }
+        ]
+        rows = await stack.ch.query(
+            "SELECT actor, role, comment FROM alert_actions FINAL WHERE fingerprint = {f:String}", {"f": fp}
+        )
         assert rows == [(users["yj"], "city_operator", "窗口已加派人员")]
     finally:
         for c in (yj, prov, viewer):
@@ -155,8 +177,10 @@ async def test_silences_are_scoped_to_the_city_and_need_an_operator(stack, users
     try:
         async with viewer.post("/api/v1/silences", json=body) as resp:
             assert resp.status == 403
-        async with yj.post("/api/v1/silences", json={**body, "matchers": [*body["matchers"],
-                           {"label": "city", "op": "=", "value": str(QY)}]}) as resp:  # fmt: skip
+        async with yj.post(
+            "/api/v1/silences",
+            json={**body, "matchers": [*body["matchers"], {"label": "city", "op": "=", "value": str(QY)}]},
+        ) as resp:
             assert resp.status == 403
         async with yj.post("/api/v1/silences", json={**body, "duration_s": "1h"}) as resp:
             assert resp.status == 400
@@ -182,7 +206,11 @@ async def test_silences_are_scoped_to_the_city_and_need_an_operator(stack, users
             detail = await resp.json()
         assert detail["alert"]["state"] == "firing"
         kinds = [(h["kind"], h["by"]) for h in detail["history"]]
-        assert ("silenced", users["yj"]) in kinds and ("unsilenced", "") in kinds and ("silence_removed", users["yj"]) in kinds
+        assert (
+            ("silenced", users["yj"]) in kinds
+            and ("unsilenced", "") in kinds
+            and ("silence_removed", users["yj"]) in kinds
+        )
     finally:
         for c in (yj, qy, prov, viewer):
             await c.close()
@@ -225,7 +253,8 @@ async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stac
             while not (seen_snapshot and seen_alert):
                 name, event = await asyncio.wait_for(anext(events), 20)
                 seen_snapshot |= name == "snapshot"
-                seen_alert |= name == "alert" and event["alert"]["fingerprint"] == fp or \
-                    name == "snapshot" and fp in {a["fingerprint"] for a in event["alerts"]}  # fmt: skip
+                seen_alert |= (name == "alert" and event["alert"]["fingerprint"] == fp) or (
+                    name == "snapshot" and fp in {a["fingerprint"] for a in event["alerts"]}
+                )
     finally:
         await prov.close()

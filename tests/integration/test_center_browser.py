@@ -26,8 +26,16 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CZ, JY = 445100, 445200  # 潮州 and 揭阳: no other test sends for them
 # The flags keep Chromium from reaching for Google services on a machine with no way out.
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]  # fmt: skip
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +53,17 @@ async def browser() -> AsyncIterator[object]:
 
 async def _board(browser, stack, username: str, errors: list[str]):
     """A fresh browser context signed in as `username` through the login form."""
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
-                                        timezone_id="Asia/Shanghai")
+    context = await browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
     page = await context.new_page()
     # The page asks GET /api/v1/session before signing in; Chromium logs that expected 401 as a console error.
-    page.on("console", lambda m: errors.append(f"{username}: {m.text}")
-            if m.type == "error" and "status of 401" not in m.text else None)  # fmt: skip
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"{username}: {m.text}") if m.type == "error" and "status of 401" not in m.text else None
+        ),
+    )
     page.on("pageerror", lambda e: errors.append(f"{username}: {e}"))
     await page.goto(stack.base_url + "/")
     await page.get_by_test_id("login-username").fill(username)
@@ -95,7 +108,11 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         await post_events(stack, CZ, "evaluation", events)
         posted = time.monotonic()
         # The burst's row: a long test session has other alerts of the city too (video nodes that never beat).
-        row = city_page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]').filter(has_text="差评").first
+        row = (
+            city_page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]')
+            .filter(has_text="差评")
+            .first
+        )
         await row.wait_for(timeout=15_000)  # pushed over SSE: the page never reloads or polls
         appeared_s = time.monotonic() - posted
         print(f"alert on the city board {appeared_s:.2f} s after the gateway accepted the scenario")
@@ -109,8 +126,10 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         detail = city_page.get_by_test_id("alert-detail")
         await detail.wait_for()
         assert "差评" in await city_page.get_by_test_id("detail-title").inner_text()
-        assert hall_id in await city_page.get_by_test_id("detail-message").inner_text() \
-            or "潮州" in await city_page.get_by_test_id("org-path").inner_text()  # fmt: skip
+        assert (
+            hall_id in await city_page.get_by_test_id("detail-message").inner_text()
+            or "潮州" in await city_page.get_by_test_id("org-path").inner_text()
+        )
         assert "潮州市" in await city_page.get_by_test_id("org-path").inner_text()
         await city_page.locator('[data-testid="trend-chart"], [data-testid="trend-empty"]').first.wait_for()
         assert await city_page.get_by_test_id("trend-chart").count() == 1
@@ -127,8 +146,9 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         await city_page.get_by_test_id("ack-comment").fill("已联系大厅负责人核实")
         clicked = time.monotonic()
         await city_page.get_by_test_id("ack-submit").click()
-        await prov_page.locator(f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"][data-state="acknowledged"]').wait_for(
-            timeout=10_000)  # fmt: skip
+        await prov_page.locator(
+            f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"][data-state="acknowledged"]'
+        ).wait_for(timeout=10_000)
         seen_s = time.monotonic() - clicked
         print(f"acknowledgement on the province board {seen_s:.2f} s after the click")
         assert city_user in await prov_row.inner_text()
@@ -140,15 +160,22 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         # Another city's alert: on the province board, never on Chaozhou's board or through its API.
         _, other = _scenario(stack, JY)
         await post_events(stack, JY, "evaluation", other)
-        await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').filter(has_text="差评").first.wait_for(timeout=15_000)
+        await (
+            prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]')
+            .filter(has_text="差评")
+            .first.wait_for(timeout=15_000)
+        )
         await city_page.wait_for_timeout(1500)  # the same feed delivered it to the province board already
         assert await city_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').count() == 0
         listing = await city_page.request.get(stack.base_url + "/api/v1/alerts")
         assert {a["city"] for a in (await listing.json())["alerts"]} == {str(CZ)}
-        other_fp = await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').first.get_attribute("data-fingerprint")
+        other_fp = await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').first.get_attribute(
+            "data-fingerprint"
+        )
         assert (await city_page.request.get(f"{stack.base_url}/api/v1/alerts/{other_fp}")).status == 404
-        assert (await city_page.request.post(f"{stack.base_url}/api/v1/alerts/{other_fp}/ack",
-                                             data={"comment": "x"})).status in (403, 404)  # fmt: skip
+        assert (
+            await city_page.request.post(f"{stack.base_url}/api/v1/alerts/{other_fp}/ack", data={"comment": "x"})
+        ).status in (403, 404)
         await prov_page.screenshot(path=str(ARTIFACTS / "06-province-board-two-cities.png"), full_page=True)
         assert errors == []
     finally:
@@ -169,7 +196,11 @@ async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack
     try:
         _, events = _scenario(stack, CZ, minutes=3.0, hall_index=1)
         await post_events(stack, CZ, "evaluation", events)
-        row = page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]').filter(has_text="差评").first
+        row = (
+            page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]')
+            .filter(has_text="差评")
+            .first
+        )
         await row.wait_for(timeout=15_000)
         fingerprint = await row.get_attribute("data-fingerprint")
         await row.click()
@@ -187,7 +218,10 @@ async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack
         # A viewer reads the same board but has no actions, and the API refuses them anyway.
         await vpage.locator(f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"]').click()
         await vpage.get_by_test_id("alert-detail").wait_for()
-        assert await vpage.get_by_test_id("ack-submit").count() == 0 or not await vpage.get_by_test_id("ack-submit").is_enabled()
+        assert (
+            await vpage.get_by_test_id("ack-submit").count() == 0
+            or not await vpage.get_by_test_id("ack-submit").is_enabled()
+        )
         resp = await vpage.request.post(f"{stack.base_url}/api/v1/alerts/{fingerprint}/ack", data={"comment": "x"})
         assert resp.status == 403
         await vpage.screenshot(path=str(ARTIFACTS / "08-viewer-read-only.png"), full_page=True)
@@ -197,7 +231,10 @@ async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack
         await vpage.get_by_test_id("lang-toggle").click()
         await vpage.reload()
         await vpage.get_by_test_id("user-badge").wait_for()
-        assert await vpage.evaluate("document.documentElement.lang") == "en" and "Province overview" in await vpage.content()
+        assert (
+            await vpage.evaluate("document.documentElement.lang") == "en"
+            and "Province overview" in await vpage.content()
+        )
         await vpage.screenshot(path=str(ARTIFACTS / "09-english.png"), full_page=True)
         assert errors == []
     finally:

@@ -26,7 +26,9 @@ def test_up_with_the_simulator_fills_clickhouse_and_sigterm_leaves_no_process(tm
     """Simulated events reach ClickHouse and /metrics within a minute; SIGTERM stops every child."""
     up = Up(tmp_path, "--simulate", "--rate", "300")
     try:
-        rows = wait_for(lambda: (s := up.stats()) and s["node_heartbeats"] > 0 and s["queue_events"] > 0 and s, 60, "simulated rows")
+        rows = wait_for(
+            lambda: (s := up.stats()) and s["node_heartbeats"] > 0 and s["queue_events"] > 0 and s, 60, "simulated rows"
+        )
         assert rows["rejections"] == 0
         _, metrics = get(f"{up.base}/metrics")
         assert re.search(rb"govpulse_events_accepted_total\{stream=\"\w+\"\} [1-9]", metrics)
@@ -52,11 +54,26 @@ def test_a_restart_on_a_fresh_broker_keeps_storing_new_events(tmp_path: Path) ->
         now = time.time()
         hall, window = _first_hall_and_window(tmp_path)
         events = [
-            {"event_id": f"restart-{now:.0f}-{i}", "source": "node-440100", "seq": i,
-             "occurred_at": _iso(now - 1), "sent_at": _iso(now), "type": "window_opened", "hall_id": hall, "window_id": window}
+            {
+                "event_id": f"restart-{now:.0f}-{i}",
+                "source": "node-440100",
+                "seq": i,
+                "occurred_at": _iso(now - 1),
+                "sent_at": _iso(now),
+                "type": "window_opened",
+                "hall_id": hall,
+                "window_id": window,
+            }
             for i in range(5)
-        ]  # fmt: skip
-        assert post(f"{second.base}/api/v1/ingest/window", {"source": "node-440100", "events": events}, tokens["node-440100"]) == 202
+        ]
+        assert (
+            post(
+                f"{second.base}/api/v1/ingest/window",
+                {"source": "node-440100", "events": events},
+                tokens["node-440100"],
+            )
+            == 202
+        )
         wait_for(lambda: second.stats()["window_events"] == before + 5, 30, "5 new rows")
     finally:
         assert second.terminate() == 0

@@ -45,11 +45,25 @@ PROVISIONING = GRAFANA / "provisioning"
 CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards"
 CLICKHOUSE_UID, PROMETHEUS_UID = "clickhouse", "prometheus"
 #: Dashboards charting ClickHouse indicators, and the one charting Prometheus metrics of the pipeline.
-CLICKHOUSE_DASHBOARDS = ("province-overview.json", "hall-drilldown.json", "evaluations.json", "video-network.json", "data-quality.json")
+CLICKHOUSE_DASHBOARDS = (
+    "province-overview.json",
+    "hall-drilldown.json",
+    "evaluations.json",
+    "video-network.json",
+    "data-quality.json",
+)
 PROMETHEUS_DASHBOARDS = ("pipeline-health.json",)
 EXPECTED = {*CLICKHOUSE_DASHBOARDS, *PROMETHEUS_DASHBOARDS}
 #: Raw event tables. A dashboard reads them only where no indicator table exists, time-filtered.
-RAW_TABLES = ("queue_events", "window_events", "evaluations", "case_events", "node_heartbeats", "camera_probes", "rejections")
+RAW_TABLES = (
+    "queue_events",
+    "window_events",
+    "evaluations",
+    "case_events",
+    "node_heartbeats",
+    "camera_probes",
+    "rejections",
+)
 
 FEED_MINUTES = 10
 #: Cities whose nodes stay silent here: test_indicator_truth counts everything node-440600 ever sends
@@ -75,7 +89,9 @@ class Fed:
 # -- feeding ---------------------------------------------------------------------------
 
 
-async def _post(session: aiohttp.ClientSession, stack, stream: str, source: str, batch_id: str, events: list[dict]) -> dict:
+async def _post(
+    session: aiohttp.ClientSession, stack, stream: str, source: str, batch_id: str, events: list[dict]
+) -> dict:
     async with session.post(
         f"{stack.base_url}/api/v1/ingest/{stream}",
         json={"source": source, "batch_id": batch_id, "events": events},
@@ -109,7 +125,9 @@ async def feed(stack) -> Fed:
     node = min((n for n in registry.entities("node") if n.city_code not in RESERVED_CITIES), key=lambda n: n.node_id)
     city, source = node.city_code, f"node-{node.city_code}"
     city_hall = next(h for h in registry.halls_in_city(city) if h.level == "city")
-    silent = {f"node-{c}" for c in RESERVED_CITIES} | {n.node_id for n in registry.entities("node") if n.city_code in RESERVED_CITIES}
+    silent = {f"node-{c}" for c in RESERVED_CITIES} | {
+        n.node_id for n in registry.entities("node") if n.city_code in RESERVED_CITIES
+    }
 
     sim = Simulation(registry, RATE_EPS, seed=2024, clock_offset=offset_to(start, "10:00"))
     emitted = []
@@ -156,7 +174,9 @@ async def feed(stack) -> Fed:
         assert [r["reason"] for r in answer["rejected"]] == ["unknown_entity"]
 
     async def all_stored() -> bool:
-        dead = await stack.ch.query("SELECT count() FROM rejections WHERE event_id LIKE {like:String}", {"like": f"%-{run}-%"})
+        dead = await stack.ch.query(
+            "SELECT count() FROM rejections WHERE event_id LIKE {like:String}", {"like": f"%-{run}-%"}
+        )
         return await _stored(stack, run) >= accepted and int(dead[0][0]) >= 6
 
     await eventually(all_stored, timeout_s=60, every_s=0.5)
@@ -212,8 +232,13 @@ class Selection:
         self.variables: dict[str, str | list[str]] = {}
         self.all_values: dict[str, list[str]] = {}
         self.preferred = {
-            "city": fed.city, "county": fed.county, "hall": fed.hall, "node": fed.node, "source": fed.source, "stream": "queue",
-        }  # fmt: skip
+            "city": fed.city,
+            "county": fed.county,
+            "hall": fed.hall,
+            "node": fed.node,
+            "source": fed.source,
+            "stream": "queue",
+        }
 
     def context(self, time_range: TimeRange, interval_s: int = 1) -> QueryContext:
         return QueryContext(time_range, interval_s, dict(self.variables), dict(self.all_values))
@@ -307,7 +332,9 @@ def test_panels_are_well_formed(name: str) -> None:
                 raw = [t for t in RAW_TABLES if re.search(rf"\bFROM\s+{t}\b", sql)]
                 if raw:
                     assert "$__timeFilter" in sql, f"{where}: reads raw {raw} without a time filter"
-                    assert "raw" in panel["description"].lower(), f"{where}: reads raw {raw}; its description must say so"
+                    assert "raw" in panel["description"].lower(), (
+                        f"{where}: reads raw {raw}; its description must say so"
+                    )
             else:
                 assert target.get("expr"), where
 
@@ -335,13 +362,61 @@ def test_macros_expand_as_the_plugin_does() -> None:
 # -- Prometheus -------------------------------------------------------------------------
 
 _PROMQL_FUNCTIONS = {
-    "sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev", "group", "count_values",
-    "rate", "irate", "increase", "delta", "idelta", "deriv", "histogram_quantile", "clamp_min", "clamp_max",
-    "abs", "ceil", "floor", "round", "time", "timestamp", "vector", "scalar", "label_replace", "label_join",
-    "max_over_time", "min_over_time", "avg_over_time", "sum_over_time", "count_over_time", "last_over_time",
-    "absent", "absent_over_time", "changes", "resets", "sort", "sort_desc", "label_values", "by", "without", "on",
-    "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool",
-}  # fmt: skip
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "topk",
+    "bottomk",
+    "quantile",
+    "stddev",
+    "group",
+    "count_values",
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "idelta",
+    "deriv",
+    "histogram_quantile",
+    "clamp_min",
+    "clamp_max",
+    "abs",
+    "ceil",
+    "floor",
+    "round",
+    "time",
+    "timestamp",
+    "vector",
+    "scalar",
+    "label_replace",
+    "label_join",
+    "max_over_time",
+    "min_over_time",
+    "avg_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "last_over_time",
+    "absent",
+    "absent_over_time",
+    "changes",
+    "resets",
+    "sort",
+    "sort_desc",
+    "label_values",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+}
 
 
 def _exported_names(stack) -> set[str]:
@@ -420,7 +495,9 @@ def test_provisioning_points_at_the_dashboards() -> None:
     assert by_uid[PROMETHEUS_UID]["type"] == "prometheus"
     assert by_uid[PROMETHEUS_UID]["url"] == "http://prometheus:9090"
 
-    providers = yaml.safe_load((PROVISIONING / "dashboards" / "dashboards.yaml").read_text(encoding="utf-8"))["providers"]
+    providers = yaml.safe_load((PROVISIONING / "dashboards" / "dashboards.yaml").read_text(encoding="utf-8"))[
+        "providers"
+    ]
     files: list[Path] = []
     for provider in providers:
         assert provider["type"] == "file"
@@ -428,10 +505,15 @@ def test_provisioning_points_at_the_dashboards() -> None:
         assert path.startswith(CONTAINER_DASHBOARDS), path
         folder = DASHBOARDS / Path(path).relative_to(CONTAINER_DASHBOARDS)
         assert folder.is_dir(), folder
-        files += sorted(folder.rglob("*.json") if provider["options"].get("foldersFromFilesStructure") else folder.glob("*.json"))
+        files += sorted(
+            folder.rglob("*.json") if provider["options"].get("foldersFromFilesStructure") else folder.glob("*.json")
+        )
     assert {f.name for f in files} >= EXPECTED
     uids = [json.loads(f.read_text(encoding="utf-8"))["uid"] for f in files]
     assert len(uids) == len(set(uids)), f"duplicate dashboard uids: {uids}"
     for f in files:
-        used = {_uid(p.get("datasource")) for p in _panels(json.loads(f.read_text(encoding="utf-8")))} - {None, "-- Grafana --"}
+        used = {_uid(p.get("datasource")) for p in _panels(json.loads(f.read_text(encoding="utf-8")))} - {
+            None,
+            "-- Grafana --",
+        }
         assert used <= set(by_uid), f"{f.name} uses datasources {used - set(by_uid)} that are not provisioned"

@@ -31,11 +31,23 @@ pytestmark = [
 ZS = 442000  # 中山: no other test sends for it
 SOURCE = f"node-{ZS}"
 BROKEN_BODIES = [
-    b"", b"{", b"\xff\xfe\x00", b"[]", b"null", b'"events"', b'{"events": 5}', b'{"events": {}}', b"[" * 100_000,
-    b'{"events": [' + b"[" * 5000 + b"]" * 5000 + b"]}", b'{"events": [1e999]}', b'{"events": [NaN]}',
-    b'{"source": "node-440100", "events": []}', b'{"events": [], "batch_id": "' + b"x" * 100 + b'"}',
-    b'{"events": [], "batch_id": "a b"}', json.dumps({"events": [{}] * 6000}).encode(),
-]  # fmt: skip
+    b"",
+    b"{",
+    b"\xff\xfe\x00",
+    b"[]",
+    b"null",
+    b'"events"',
+    b'{"events": 5}',
+    b'{"events": {}}',
+    b"[" * 100_000,
+    b'{"events": [' + b"[" * 5000 + b"]" * 5000 + b"]}",
+    b'{"events": [1e999]}',
+    b'{"events": [NaN]}',
+    b'{"source": "node-440100", "events": []}',
+    b'{"events": [], "batch_id": "' + b"x" * 100 + b'"}',
+    b'{"events": [], "batch_id": "a b"}',
+    json.dumps({"events": [{}] * 6000}).encode(),
+]
 
 
 def _batches(stack, n_examples: int) -> list[tuple[str, list[Any]]]:
@@ -60,11 +72,13 @@ async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(sta
             async with client.post("/api/v1/ingest/queue", data=body, headers=headers) as resp:
                 tried += 1
                 answer = await resp.json()
-                if resp.status not in (202, 400, 403, 413) or "error" not in answer and "rejected" not in answer:
+                if resp.status not in (202, 400, 403, 413) or ("error" not in answer and "rejected" not in answer):
                     problems.append(f"{body[:40]!r}: {resp.status} {answer}")
         for stream, events in _batches(stack, 165):
             text = json.dumps({"source": SOURCE, "events": events}, allow_nan=True)
-            async with client.post(f"/api/v1/ingest/{stream}", data=text.encode("utf-8", "surrogatepass"), headers=headers) as resp:
+            async with client.post(
+                f"/api/v1/ingest/{stream}", data=text.encode("utf-8", "surrogatepass"), headers=headers
+            ) as resp:
                 tried += 1
                 records += len(events)
                 answer = await resp.json()
@@ -93,13 +107,26 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
         ("raw.queue", json.dumps({"v": [marker]}).encode()),  # found by atheris: an unhashable version raised
         ("raw.window", json.dumps([marker]).encode()),
         ("raw.video", ("{" * 3000 + marker).encode()),
-        ("raw.evaluation", json.dumps({"v": 1, "stream": "evaluation", "source": SOURCE, "batch_id": marker,
-                                       "events": "not a list"}).encode()),
-    ]  # fmt: skip
+        (
+            "raw.evaluation",
+            json.dumps(
+                {"v": 1, "stream": "evaluation", "source": SOURCE, "batch_id": marker, "events": "not a list"}
+            ).encode(),
+        ),
+    ]
     # A well-formed batch of hostile records: the batch is fine, each record gets its own reason.
-    hostile = [{**good, "event_id": f"{marker}-{i}", "occurred_at": (now + timedelta(days=i)).isoformat()} for i in range(1, 4)]
+    hostile = [
+        {**good, "event_id": f"{marker}-{i}", "occurred_at": (now + timedelta(days=i)).isoformat()} for i in range(1, 4)
+    ]
     hostile.append({**good, "event_id": f"{marker}-x", "hall_id": {"deep": [[[]]]}})
-    batch = {"v": 1, "stream": "queue", "source": SOURCE, "batch_id": marker, "received_at": now.isoformat(), "events": hostile}
+    batch = {
+        "v": 1,
+        "stream": "queue",
+        "source": SOURCE,
+        "batch_id": marker,
+        "received_at": now.isoformat(),
+        "events": hostile,
+    }
     junk.append(("raw.queue", json.dumps(batch).encode()))
     producer = kafka_conn.make_producer(stack.bootstrap, "fuzz")
     await producer.start()
@@ -112,7 +139,8 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
     async def dead_lettered() -> list | None:
         rows = await stack.ch.query(
             "SELECT reason, origin FROM rejections FINAL WHERE position(record, {m:String}) > 0 OR event_id LIKE {p:String}",
-            {"m": marker, "p": f"{marker}%"})  # fmt: skip
+            {"m": marker, "p": f"{marker}%"},
+        )
         return rows if len(rows) >= len(junk) - 1 + len(hostile) else None
 
     rows = await eventually(dead_lettered, timeout_s=30)
@@ -120,7 +148,9 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
     assert len(rows) == len(junk) - 1 + len(hostile), rows
     assert reasons.count("malformed") == len(junk) - 1
     assert reasons.count("future") == 3 and reasons.count("schema") == 1
-    assert all(origin.startswith("raw.") and origin.count(":") == 2 for _, origin in rows)  # <topic>:<partition>:<offset>
+    assert all(
+        origin.startswith("raw.") and origin.count(":") == 2 for _, origin in rows
+    )  # <topic>:<partition>:<offset>
     await _still_storing(stack)
 
 
@@ -128,12 +158,18 @@ async def _still_storing(stack) -> None:
     """The worker took all that and still stores a good event."""
     event = queue_event(stack.registry, ZS)
     headers = {"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}"}
-    async with aiohttp.ClientSession() as session, session.post(f"{stack.base_url}/api/v1/ingest/queue",
-                                                                json={"source": SOURCE, "events": [event]}, headers=headers) as resp:  # fmt: skip
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.base_url}/api/v1/ingest/queue", json={"source": SOURCE, "events": [event]}, headers=headers
+        ) as resp,
+    ):
         assert resp.status == 202
 
     async def stored() -> bool:
-        rows = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id = {e:String}", {"e": event["event_id"]})
+        rows = await stack.ch.query(
+            "SELECT count() FROM queue_events WHERE event_id = {e:String}", {"e": event["event_id"]}
+        )
         return rows[0][0] == 1
 
     await eventually(stored, timeout_s=30)

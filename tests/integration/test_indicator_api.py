@@ -28,7 +28,14 @@ async def test_the_list_names_every_indicator_with_its_definition(stack) -> None
     status, body = await _get(stack, "/api/v1/indicators")
     assert status == 200
     names = {i["name"] for i in body["indicators"]}
-    assert {"tickets_issued", "wait_p90_s", "service_level", "satisfaction_rate", "ingest_lag_p95_s", "rejected_share"} <= names
+    assert {
+        "tickets_issued",
+        "wait_p90_s",
+        "service_level",
+        "satisfaction_rate",
+        "ingest_lag_p95_s",
+        "rejected_share",
+    } <= names
 
 
 @pytest.mark.parametrize("scope", ["province", "city:440100", "county:440106", "hall:H440106001", "dept:D440100-01"])
@@ -57,8 +64,12 @@ async def test_the_cli_queries_the_same_api(stack) -> None:
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "agents.cli.main", "indicators", *args, "--url", stack.base_url, "--user", user],
-            capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "GOVPULSE_PASSWORD": PASSWORD},
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "GOVPULSE_PASSWORD": PASSWORD},
+        )
 
     listing = await asyncio.to_thread(cli)
     assert listing.returncode == 0 and "service_level" in listing.stdout
@@ -85,7 +96,9 @@ async def test_departments_are_ranked_by_their_own_tree(stack) -> None:
     assert len(body["ranking"]) == sum(1 for d in stack.registry.entities("department") if d.level == "province")
     status, body = await _get(stack, "/api/v1/scores?level=dept&city=440100")
     assert status == 200, body
-    assert {row["scope"] for row in body["ranking"]} <= {f"dept:{d.dept_id}" for d in stack.registry.entities("department")}
+    assert {row["scope"] for row in body["ranking"]} <= {
+        f"dept:{d.dept_id}" for d in stack.registry.entities("department")
+    }
     assert body["scorecard"] == "departments"
 
 
@@ -97,8 +110,14 @@ async def test_every_indicator_answers_for_every_scope_and_window_it_declares(st
     from streams.indicators.query import IndicatorQuery
     from streams.indicators.service import run
 
-    example = {"province": "province", "city": "city:440100", "county": "county:440106", "hall": "hall:H440106001",
-               "dept": "dept:D440100-01", "source": "source:node-440100"}  # fmt: skip
+    example = {
+        "province": "province",
+        "city": "city:440100",
+        "county": "county:440106",
+        "hall": "hall:H440106001",
+        "dept": "dept:D440100-01",
+        "source": "source:node-440100",
+    }
     now = datetime.now(UTC)
     for name, indicator in INDICATORS.items():
         for scope in indicator.scopes:
@@ -109,13 +128,21 @@ async def test_every_indicator_answers_for_every_scope_and_window_it_declares(st
 
 async def test_a_city_operator_reads_indicators_and_scores_of_their_own_city_only(stack) -> None:
     hall = stack.registry.halls_in_city(440100)[0]
-    for path in ("/api/v1/indicators/tickets_issued?scope=city:440100", f"/api/v1/indicators/tickets_issued?scope=hall:{hall.hall_id}",
-                 "/api/v1/scores?level=dept&city=440100"):  # fmt: skip
+    for path in (
+        "/api/v1/indicators/tickets_issued?scope=city:440100",
+        f"/api/v1/indicators/tickets_issued?scope=hall:{hall.hall_id}",
+        "/api/v1/scores?level=dept&city=440100",
+    ):
         status, _ = await _get(stack, path, "ind-guangzhou")
         assert status == 200, path
     other = stack.registry.halls_in_city(440300)[0]
-    for path in ("/api/v1/indicators/tickets_issued?scope=province", "/api/v1/indicators/tickets_issued?scope=city:440300",
-                 f"/api/v1/indicators/tickets_issued?scope=hall:{other.hall_id}", "/api/v1/indicators/tickets_issued?scope=county:440305",
-                 "/api/v1/scores?level=city", "/api/v1/scores?level=dept&city=440300"):  # fmt: skip
+    for path in (
+        "/api/v1/indicators/tickets_issued?scope=province",
+        "/api/v1/indicators/tickets_issued?scope=city:440300",
+        f"/api/v1/indicators/tickets_issued?scope=hall:{other.hall_id}",
+        "/api/v1/indicators/tickets_issued?scope=county:440305",
+        "/api/v1/scores?level=city",
+        "/api/v1/scores?level=dept&city=440300",
+    ):
         status, body = await _get(stack, path, "ind-guangzhou")
         assert status == 403, (path, body)

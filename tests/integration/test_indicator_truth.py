@@ -36,7 +36,9 @@ class Script:
         self.day = day
         self.seq = 0
         self.run = f"{datetime.now(UTC).timestamp():.0f}"
-        self.windows = {h: [w.window_id for w in stack.registry.entities("window") if w.hall_id == h][:2] for h in (H1, H2)}
+        self.windows = {
+            h: [w.window_id for w in stack.registry.entities("window") if w.hall_id == h][:2] for h in (H1, H2)
+        }
         self.item_id, self.dept_id = foshan_item(stack.registry)
 
     def at(self, hhmmss: str) -> str:
@@ -46,15 +48,24 @@ class Script:
     def _base(self, kind: str, when: str) -> dict:
         self.seq += 1
         return {
-            "event_id": f"truth-{self.run}-{self.seq}", "source": SOURCE, "seq": self.seq,
-            "occurred_at": self.at(when), "sent_at": datetime.now(UTC).isoformat(), "type": kind,
-        }  # fmt: skip
+            "event_id": f"truth-{self.run}-{self.seq}",
+            "source": SOURCE,
+            "seq": self.seq,
+            "occurred_at": self.at(when),
+            "sent_at": datetime.now(UTC).isoformat(),
+            "type": kind,
+        }
 
     def skip_seq(self, n: int) -> None:
         self.seq += n
 
     def ticket(self, hall: str, no: str, kind: str, when: str) -> dict:
-        event = self._base(kind, when) | {"hall_id": hall, "ticket_no": no, "item_id": self.item_id, "dept_id": self.dept_id}
+        event = self._base(kind, when) | {
+            "hall_id": hall,
+            "ticket_no": no,
+            "item_id": self.item_id,
+            "dept_id": self.dept_id,
+        }
         if kind not in ("ticket_issued", "ticket_walkout"):
             event["window_id"] = self.windows[hall][0]
         return event
@@ -71,25 +82,37 @@ class Script:
 
     def beat(self, when: str) -> dict:
         return self._base("node_heartbeat", when) | {
-            "source": NODE, "node_id": NODE, "cameras_total": 2, "cameras_online": 2, "interval_s": 60,
-        }  # fmt: skip
+            "source": NODE,
+            "node_id": NODE,
+            "cameras_total": 2,
+            "cameras_online": 2,
+            "interval_s": 60,
+        }
 
     def case(self, case_id: str, kind: str, days_before: int, when: str, deadline: int | None = 0) -> dict:
         """A step of a case owned by 佛山's first city department, `days_before` days before the scripted day."""
         h, m = (int(x) for x in when.split(":"))
         at = (self.day - timedelta(days=days_before) + timedelta(hours=h, minutes=m)).astimezone(UTC).isoformat()
-        event = self._base(kind, "00:00:00") | {"occurred_at": at, "case_id": f"{case_id}-{self.run}",
-                                                "case_no": f"BJ-{case_id}-{self.run}", "dept_id": f"D{FS}-01"}  # fmt: skip
+        event = self._base(kind, "00:00:00") | {
+            "occurred_at": at,
+            "case_id": f"{case_id}-{self.run}",
+            "case_no": f"BJ-{case_id}-{self.run}",
+            "dept_id": f"D{FS}-01",
+        }
         if deadline is not None:
             event["deadline_working_days"] = deadline
         return event
 
     def evaluation(self, when: str, level: str, *, hall: str | None, device: str | None, mode: str = "active") -> dict:
         event = self._base("evaluation", when) | {
-            "case_no": f"BJ{self.run}{self.seq}", "item_id": self.item_id, "dept_id": self.dept_id, "level": level,
-            "channel": "hall_pad" if hall else "yueshengshi", "mode": mode,
+            "case_no": f"BJ{self.run}{self.seq}",
+            "item_id": self.item_id,
+            "dept_id": self.dept_id,
+            "level": level,
+            "channel": "hall_pad" if hall else "yueshengshi",
+            "mode": mode,
             "evaluator_hash": hashlib.sha256(f"salt-{self.seq}".encode()).hexdigest(),
-        }  # fmt: skip
+        }
         if hall:
             event |= {"hall_id": hall, "window_id": self.windows[hall][0]}
         if device:
@@ -98,14 +121,16 @@ class Script:
 
 
 async def _post(stack, stream: str, events: list[dict], source: str = SOURCE) -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             f"{stack.base_url}/api/v1/ingest/{stream}",
             json={"source": source, "events": events},
             headers={"Authorization": f"Bearer {stack.demo_tokens[source]}"},
-        ) as resp:
-            assert resp.status in (202, 400)
-            return await resp.json()
+        ) as resp,
+    ):
+        assert resp.status in (202, 400)
+        return await resp.json()
 
 
 @pytest.fixture(scope="module")
@@ -116,28 +141,37 @@ async def day(stack):
     t = s.ticket
     queue = [
         # T1: wait 180 s, service 360 s.
-        t(H1, "A001", "ticket_issued", "09:01:00"), t(H1, "A001", "ticket_called", "09:04:00"),
-        t(H1, "A001", "service_started", "09:04:30"), t(H1, "A001", "service_completed", "09:10:30"),
+        t(H1, "A001", "ticket_issued", "09:01:00"),
+        t(H1, "A001", "ticket_called", "09:04:00"),
+        t(H1, "A001", "service_started", "09:04:30"),
+        t(H1, "A001", "service_completed", "09:10:30"),
         # T2: wait 600 s, service 480 s.
-        t(H1, "A002", "ticket_issued", "09:02:00"), t(H1, "A002", "ticket_called", "09:12:00"),
-        t(H1, "A002", "service_started", "09:12:30"), t(H1, "A002", "service_completed", "09:20:30"),
+        t(H1, "A002", "ticket_issued", "09:02:00"),
+        t(H1, "A002", "ticket_called", "09:12:00"),
+        t(H1, "A002", "service_started", "09:12:30"),
+        t(H1, "A002", "service_completed", "09:20:30"),
         # T3 crosses the 10:00 boundary: issued in the 09h window, called in the 10h one; wait 300 s, service 480 s.
-        t(H1, "A003", "ticket_issued", "09:58:00"), t(H1, "A003", "ticket_called", "10:03:00"),
-        t(H1, "A003", "service_started", "10:03:20"), t(H1, "A003", "service_completed", "10:11:20"),
+        t(H1, "A003", "ticket_issued", "09:58:00"),
+        t(H1, "A003", "ticket_called", "10:03:00"),
+        t(H1, "A003", "service_started", "10:03:20"),
+        t(H1, "A003", "service_completed", "10:11:20"),
         # T4 waits 2700 s, beyond the 1800 s target, and does not come to the window.
-        t(H1, "A004", "ticket_issued", "09:30:00"), t(H1, "A004", "ticket_called", "10:15:00"),
+        t(H1, "A004", "ticket_issued", "09:30:00"),
+        t(H1, "A004", "ticket_called", "10:15:00"),
         t(H1, "A004", "ticket_no_show", "10:16:00"),
         # T5 leaves before being called.
-        t(H1, "A005", "ticket_issued", "09:40:00"), t(H1, "A005", "ticket_walkout", "09:50:00"),
-    ]  # fmt: skip
+        t(H1, "A005", "ticket_issued", "09:40:00"),
+        t(H1, "A005", "ticket_walkout", "09:50:00"),
+    ]
     s.skip_seq(2)  # two events the node never delivered: sequence_gaps = 2
     queue += [
         # T6 is never called.
         t(H1, "A006", "ticket_issued", "10:20:00"),
         # U1 in the second hall: wait 120 s, service 480 s; its call comes in a later batch (late event).
-        t(H2, "B001", "ticket_issued", "09:05:00"), t(H2, "B001", "service_started", "09:07:00"),
+        t(H2, "B001", "ticket_issued", "09:05:00"),
+        t(H2, "B001", "service_started", "09:07:00"),
         t(H2, "B001", "service_completed", "09:15:00"),
-    ]  # fmt: skip
+    ]
     # A rush in H2: five tickets 10:30-10:34, never called, while its window stays open until 10:45 calling nobody.
     queue += [t(H2, f"C00{i}", "ticket_issued", f"10:3{i}:00") for i in range(5)]
     late_call = t(H2, "B001", "ticket_called", "09:07:00")
@@ -154,33 +188,50 @@ async def day(stack):
     w = s.window
     windows = [
         # First window of H1: open 08:55, lunch pause 12:00-13:30, closed 17:30.
-        w(H1, 0, "window_opened", "08:55:00"), w(H1, 0, "window_paused", "12:00:00"),
-        w(H1, 0, "window_opened", "13:30:00"), w(H1, 0, "window_closed", "17:30:00"),
+        w(H1, 0, "window_opened", "08:55:00"),
+        w(H1, 0, "window_paused", "12:00:00"),
+        w(H1, 0, "window_opened", "13:30:00"),
+        w(H1, 0, "window_closed", "17:30:00"),
         # Second window of H1: staffed 09:00-10:30.
-        w(H1, 1, "staff_login", "09:00:00"), w(H1, 1, "staff_logout", "10:30:00"),
+        w(H1, 1, "staff_login", "09:00:00"),
+        w(H1, 1, "staff_logout", "10:30:00"),
         # First window of H2: 09:00-10:45.
-        w(H2, 0, "window_opened", "09:00:00"), w(H2, 0, "window_closed", "10:45:00"),
-    ]  # fmt: skip
+        w(H2, 0, "window_opened", "09:00:00"),
+        w(H2, 0, "window_closed", "10:45:00"),
+    ]
     k = s.case
     cases = [
         # K1, all on the scripted day: rectified 11:00, before its deadline (that day's end at the earliest), closed 12:00.
-        k("K1", "case_created", 0, "09:00"), k("K1", "case_verified", 0, "09:30"),
-        k("K1", "case_rectified", 0, "11:00"), k("K1", "case_closed", 0, "12:00"),
+        k("K1", "case_created", 0, "09:00"),
+        k("K1", "case_verified", 0, "09:30"),
+        k("K1", "case_rectified", 0, "11:00"),
+        k("K1", "case_closed", 0, "12:00"),
         # K2, verified five days before with 0 working days to rectify, never rectified: overdue.
-        k("K2", "case_created", 5, "09:00"), k("K2", "case_verified", 5, "10:00"),
+        k("K2", "case_created", 5, "09:00"),
+        k("K2", "case_verified", 5, "10:00"),
         # K3, verified five days before, rectified (late) and closed on the scripted day.
-        k("K3", "case_created", 5, "09:00"), k("K3", "case_verified", 5, "09:30"),
-        k("K3", "case_rectified", 0, "10:00"), k("K3", "case_closed", 0, "11:00"),
-    ]  # fmt: skip
+        k("K3", "case_created", 5, "09:00"),
+        k("K3", "case_verified", 5, "09:30"),
+        k("K3", "case_rectified", 0, "10:00"),
+        k("K3", "case_closed", 0, "11:00"),
+    ]
     bad_record = t(H1, "A999", "ticket_issued", "09:00:00") | {"hall_id": "H999999999"}  # unknown_entity
     c1, c2 = CAMERAS(stack)[:2]
     video = [
-        s.probe(c1, "09:00:00", "ok"), s.probe(c1, "09:05:00", "ok"), s.probe(c1, "09:10:00", "black"), s.probe(c1, "09:15:00", "ok"),
-        s.probe(c2, "09:00:00", "ok"), s.probe(c2, "09:05:00", "offline"), s.probe(c2, "09:10:00", "offline"),
+        s.probe(c1, "09:00:00", "ok"),
+        s.probe(c1, "09:05:00", "ok"),
+        s.probe(c1, "09:10:00", "black"),
+        s.probe(c1, "09:15:00", "ok"),
+        s.probe(c2, "09:00:00", "ok"),
+        s.probe(c2, "09:05:00", "offline"),
+        s.probe(c2, "09:10:00", "offline"),
         s.probe(c2, "09:15:00", "offline"),
         # The node beats every 60 s at 09:00-09:02, then is silent until 09:14.
-        s.beat("09:00:00"), s.beat("09:01:00"), s.beat("09:02:00"), s.beat("09:14:00"),
-    ]  # fmt: skip
+        s.beat("09:00:00"),
+        s.beat("09:01:00"),
+        s.beat("09:02:00"),
+        s.beat("09:14:00"),
+    ]
 
     answer = await _post(stack, "queue", [*queue, bad_record])
     assert answer["accepted"] == len(queue) and [r["reason"] for r in answer["rejected"]] == ["unknown_entity"]
@@ -189,21 +240,29 @@ async def day(stack):
     assert (await _post(stack, "window", windows))["accepted"] == 8
     assert (await _post(stack, "case", cases))["accepted"] == 10
     assert (await _post(stack, "video", video, source=NODE))["accepted"] == 12
-    assert (await _post(stack, "queue", [queue[0]]))["accepted"] == 1  # a duplicate: the gateway cannot tell, the worker can
+    assert (await _post(stack, "queue", [queue[0]]))[
+        "accepted"
+    ] == 1  # a duplicate: the gateway cannot tell, the worker can
 
     async def all_in() -> bool:
         issued = await _ask(stack, "tickets_issued", f"city:{FS}", "1d", midnight)
         evals = await _ask(stack, "evaluations", f"city:{FS}", "1d", midnight)
-        dups = await _ask(stack, "duplicates", f"source:{SOURCE}", "1d", midnight, end=datetime.now(UTC) + timedelta(days=1))
+        dups = await _ask(
+            stack, "duplicates", f"source:{SOURCE}", "1d", midnight, end=datetime.now(UTC) + timedelta(days=1)
+        )
         served = await _ask(stack, "tickets_served", f"city:{FS}", "1d", midnight)
         probes = await _ask(stack, "camera_availability", f"city:{FS}", "1d", midnight)
         windows_open = await _ask(stack, "windows_open", f"city:{FS}", "1h", midnight)
         rectified = await _ask(stack, "on_time_rectification_rate", f"city:{FS}", "1d", midnight)
         return (
-            issued == {_day(midnight): 12} and evals == {_day(midnight): 26} and served == {_day(midnight): 4}
-            and sum(dups.values()) == 1 and probes == {_day(midnight): 0.5} and len(windows_open) == 16
+            issued == {_day(midnight): 12}
+            and evals == {_day(midnight): 26}
+            and served == {_day(midnight): 4}
+            and sum(dups.values()) == 1
+            and probes == {_day(midnight): 0.5}
+            and len(windows_open) == 16
             and len(rectified) == 1
-        )  # fmt: skip
+        )
 
     await eventually(all_in, timeout_s=60)
     return midnight
@@ -221,7 +280,9 @@ def _hour(midnight: datetime, hour: int, minute: int = 0) -> str:
     return (midnight + timedelta(hours=hour, minutes=minute)).astimezone(UTC).isoformat()
 
 
-async def _ask(stack, name: str, scope: str, window: str, midnight: datetime, end: datetime | None = None, group: str | None = None) -> dict:
+async def _ask(
+    stack, name: str, scope: str, window: str, midnight: datetime, end: datetime | None = None, group: str | None = None
+) -> dict:
     q = IndicatorQuery.build(scope, window, midnight, end or midnight + timedelta(days=1), datetime.now(UTC))
     answer = await run(stack.ch, name, q)
     if group:
@@ -257,7 +318,10 @@ async def test_queue_counts_by_hour_and_day(stack, day) -> None:
 async def test_waits_by_time_of_first_call(stack, day) -> None:
     """09h waits are 120, 180, 600; 10h waits are 300 (T3, issued in 09h) and 2700; the day has all five."""
     assert await _ask(stack, "wait_p50_s", CITY, "1h", day) == {_hour(day, 9): 180, _hour(day, 10): 1500}
-    assert await _ask(stack, "wait_p90_s", CITY, "1h", day) == {_hour(day, 9): pytest.approx(516), _hour(day, 10): pytest.approx(2460)}
+    assert await _ask(stack, "wait_p90_s", CITY, "1h", day) == {
+        _hour(day, 9): pytest.approx(516),
+        _hour(day, 10): pytest.approx(2460),
+    }
     assert await _ask(stack, "wait_max_s", CITY, "1h", day) == {_hour(day, 9): 600, _hour(day, 10): 2700}
     # Sorted day: 120 180 300 600 2700 → p50 = 300; p90 at rank 3.6 = 600 + 0.6 * 2100 = 1860.
     assert await _ask(stack, "wait_p50_s", CITY, "1d", day) == {_day(day): 300}
@@ -272,7 +336,10 @@ async def test_service_level_no_show_walkout_and_service_time(stack, day) -> Non
     assert await _ask(stack, "service_level", CITY, "1d", day) == {_day(day): pytest.approx(0.8)}
     assert await _ask(stack, "no_show_rate", CITY, "1h", day) == {_hour(day, 9): 0.0, _hour(day, 10): 0.5}
     assert await _ask(stack, "no_show_rate", CITY, "1d", day) == {_day(day): pytest.approx(0.2)}
-    assert await _ask(stack, "walkout_rate", CITY, "1h", day) == {_hour(day, 9): pytest.approx(1 / 6), _hour(day, 10): 0.0}
+    assert await _ask(stack, "walkout_rate", CITY, "1h", day) == {
+        _hour(day, 9): pytest.approx(1 / 6),
+        _hour(day, 10): 0.0,
+    }
     assert await _ask(stack, "walkout_rate", CITY, "1d", day) == {_day(day): pytest.approx(1 / 12)}
     assert await _ask(stack, "service_p50_s", CITY, "1h", day) == {_hour(day, 9): 480, _hour(day, 10): 480}
     assert await _ask(stack, "service_p90_s", CITY, "1d", day) == {_day(day): 480}
@@ -290,11 +357,17 @@ async def test_waiting_at_the_end_of_each_window(stack, day) -> None:
 async def test_evaluation_rates(stack, day) -> None:
     """09h: 4 evaluations, 3 satisfied, 1 bad, 1 default; 10h: 22 with 1 bad; the day: 26."""
     assert await _ask(stack, "evaluations", CITY, "1h", day) == {_hour(day, 9): 4, _hour(day, 10): 22}
-    assert await _ask(stack, "satisfaction_rate", CITY, "1h", day) == {_hour(day, 9): 0.75, _hour(day, 10): pytest.approx(21 / 22)}
+    assert await _ask(stack, "satisfaction_rate", CITY, "1h", day) == {
+        _hour(day, 9): 0.75,
+        _hour(day, 10): pytest.approx(21 / 22),
+    }
     assert await _ask(stack, "bad_review_rate", CITY, "1d", day) == {_day(day): pytest.approx(2 / 26)}
     assert await _ask(stack, "active_evaluation_rate", CITY, "1h", day) == {_hour(day, 9): 0.75, _hour(day, 10): 1.0}
     # Coverage: evaluations / tickets served, same window: 4/3 and 22/1; the day 26/4.
-    assert await _ask(stack, "evaluation_coverage", CITY, "1h", day) == {_hour(day, 9): pytest.approx(4 / 3), _hour(day, 10): 22}
+    assert await _ask(stack, "evaluation_coverage", CITY, "1h", day) == {
+        _hour(day, 9): pytest.approx(4 / 3),
+        _hour(day, 10): 22,
+    }
     assert await _ask(stack, "evaluation_coverage", CITY, "1d", day) == {_day(day): 6.5}
     # At hall scope the online evaluation does not count: H1 has 2 in 09h, 1 in 10h.
     assert await _ask(stack, "evaluations", f"hall:{H1}", "1h", day) == {_hour(day, 9): 2, _hour(day, 10): 1}
@@ -305,7 +378,10 @@ async def test_evaluation_rates(stack, day) -> None:
 
 async def test_suspicious_evaluations_from_one_device(stack, day) -> None:
     """pad-x gave 21 in one hour: 21 of the 22 evaluations of 10h, 21 of 26 in the day; 09h has none."""
-    assert await _ask(stack, "suspicious_evaluation_share", CITY, "1h", day) == {_hour(day, 9): 0.0, _hour(day, 10): pytest.approx(21 / 22)}
+    assert await _ask(stack, "suspicious_evaluation_share", CITY, "1h", day) == {
+        _hour(day, 9): 0.0,
+        _hour(day, 10): pytest.approx(21 / 22),
+    }
     assert await _ask(stack, "suspicious_evaluation_share", CITY, "1d", day) == {_day(day): pytest.approx(21 / 26)}
 
 
@@ -319,8 +395,9 @@ async def test_data_quality_of_the_source(stack, day) -> None:
     assert sum((await _ask(stack, "duplicates", source, "1d", day, end)).values()) == 1
     shares = await _ask(stack, "rejected_share", source, "1d", day, end, group="reason")
     assert sorted((reason, value) for (_, reason), value in shares.items()) == [
-        ("duplicate", pytest.approx(1 / 73)), ("unknown_entity", pytest.approx(1 / 73)),
-    ]  # fmt: skip
+        ("duplicate", pytest.approx(1 / 73)),
+        ("unknown_entity", pytest.approx(1 / 73)),
+    ]
     # 61 events are between about 10 h and 2 days old; the 10 case steps (14%) up to 7 days: the median lies
     # among the first, the 95th percentile among the case steps.
     (p50,) = (await _ask(stack, "ingest_lag_p50_s", source, "1d", day, end)).values()
@@ -408,15 +485,23 @@ async def test_grouped_queries_agree_with_one_query_per_entity(stack, day) -> No
             if kind not in indicator.scopes:
                 continue  # node and camera groups have no scope to compare with
             window = "1d" if "1d" in indicator.windows else indicator.windows[-1]
-            q = IndicatorQuery.build(f"city:{FS}" if "city" in indicator.scopes else "province", window, start, end,
-                                     datetime.now(UTC), group=kind)  # fmt: skip
+            q = IndicatorQuery.build(
+                f"city:{FS}" if "city" in indicator.scopes else "province",
+                window,
+                start,
+                end,
+                datetime.now(UTC),
+                group=kind,
+            )
             grouped = (await run(stack.ch, name, q))["points"]
             assert grouped or name in ("idle_windows",), (name, kind)  # the day has data for all but idle at 1d
             per_entity: dict[str, dict] = {}
             for point in grouped:
                 entity = point[kind]
                 if entity not in per_entity:
-                    scoped = await _ask(stack, name, f"{kind}:{entity}", window, start, end=end, group=indicator.grouped_by)
+                    scoped = await _ask(
+                        stack, name, f"{kind}:{entity}", window, start, end=end, group=indicator.grouped_by
+                    )
                     per_entity[entity] = scoped
                 key = (point["bucket"], point[indicator.grouped_by]) if indicator.grouped_by else point["bucket"]
                 assert per_entity[entity].get(key) == pytest.approx(point["value"]), (name, kind, entity, key)
@@ -431,7 +516,9 @@ async def test_the_deadline_rule_finds_the_overdue_case(stack, day) -> None:
 
     if not any(calendar.is_workday((day - timedelta(days=n)).date()) for n in range(2, 6)):
         pytest.skip("no working day between the cases' verification and the scripted day")
-    found = await DeadlineCheck("overdue_rectification", "case_rectified", city=FS).evaluate(stack.ch, datetime.now(UTC))
+    found = await DeadlineCheck("overdue_rectification", "case_rectified", city=FS).evaluate(
+        stack.ch, datetime.now(UTC)
+    )
     assert [o.group["case"].split("-")[0] for o in found] == ["K2"]
     assert found[0].breached and found[0].evidence["last_step"] == "case_verified"
 
@@ -442,7 +529,8 @@ async def test_backtest_replays_rules_over_the_day(stack, day, tmp_path) -> None
     from streams.rules.backtest import backtest
     from streams.rules.loader import load_rules
 
-    (tmp_path / "bt.yaml").write_text(f"""
+    (tmp_path / "bt.yaml").write_text(
+        f"""
 rules:
   - id: bt_long_wait
     type: threshold
@@ -465,10 +553,20 @@ rules:
     key: device_id
     count: 10
     within: 10m
-""", encoding="utf-8")  # fmt: skip
-    report = await backtest(load_rules(tmp_path), stack.ch, stack.registry, day + timedelta(hours=9), day + timedelta(hours=12))
-    local = {ep.rule_id: (ep.group, ep.fired_at.astimezone(SHANGHAI).strftime("%H:%M"),
-                          ep.resolved_at and ep.resolved_at.astimezone(SHANGHAI).strftime("%H:%M")) for ep in report.episodes}  # fmt: skip
+""",
+        encoding="utf-8",
+    )
+    report = await backtest(
+        load_rules(tmp_path), stack.ch, stack.registry, day + timedelta(hours=9), day + timedelta(hours=12)
+    )
+    local = {
+        ep.rule_id: (
+            ep.group,
+            ep.fired_at.astimezone(SHANGHAI).strftime("%H:%M"),
+            ep.resolved_at and ep.resolved_at.astimezone(SHANGHAI).strftime("%H:%M"),
+        )
+        for ep in report.episodes
+    }
     assert local == {
         "bt_long_wait": ({"hall": H1}, "10:16", "11:16"),
         "bt_device": ({"city": str(FS), "device": "pad-x"}, "10:09", "10:21"),

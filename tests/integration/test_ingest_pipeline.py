@@ -46,9 +46,11 @@ async def test_good_records_reach_clickhouse_and_bad_ones_the_dead_letter_topic(
     }
     batch_id = f"it-mixed-{now.timestamp():.0f}"
     status, answer = await _post(
-        stack, "queue", {"source": f"node-{GZ}", "batch_id": batch_id, "events": [*good, twin, *bad.values()]},
+        stack,
+        "queue",
+        {"source": f"node-{GZ}", "batch_id": batch_id, "events": [*good, twin, *bad.values()]},
         stack.demo_tokens[f"node-{GZ}"],
-    )  # fmt: skip
+    )
 
     assert status == 202
     assert answer["accepted"] == 4  # the twin passes the stateless gateway; the worker catches it
@@ -68,13 +70,16 @@ async def test_good_records_reach_clickhouse_and_bad_ones_the_dead_letter_topic(
     letters = await eventually(dead_letters)
     assert set(letters) == {*bad, "duplicate"}
     assert letters["duplicate"] == twin["event_id"]
-    rows = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": good_ids})
+    rows = await stack.ch.query(
+        "SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": good_ids}
+    )
     assert rows[0][0] == 3
     # The same instant to the millisecond whatever offset the node wrote; stamped when received, then when written.
     [(occurred, received, ingested)] = await stack.ch.query(
         "SELECT toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(received_at), toUnixTimestamp64Milli(ingested_at)"
-        " FROM queue_events WHERE event_id = {id:String}", {"id": good[2]["event_id"]},
-    )  # fmt: skip
+        " FROM queue_events WHERE event_id = {id:String}",
+        {"id": good[2]["event_id"]},
+    )
     assert occurred == (beijing - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
     assert now.timestamp() * 1000 - 1 <= received <= ingested <= datetime.now(UTC).timestamp() * 1000
 
@@ -98,21 +103,31 @@ async def test_a_redelivered_batch_leaves_no_duplicate_rows(stack) -> None:
     reg = stack.registry
     events = [queue_event(reg, GZ) for _ in range(5)]
     ids = [e["event_id"] for e in events]
-    value = encode_batch_parts(stream="queue", source=f"node-{GZ}", batch_id="it-redeliver", received_at=None, events=events)
+    value = encode_batch_parts(
+        stream="queue", source=f"node-{GZ}", batch_id="it-redeliver", received_at=None, events=events
+    )
     meta = await stack.producer.send_and_wait("raw.queue", value=value, key=str(GZ).encode())
     await eventually(lambda: _ids_when(stack, ids, 5))
 
     redelivered = RawMessage(meta.topic, meta.partition, meta.offset, value, None)
     await stack.processor.process([redelivered])  # the same worker sees it again (rebalance)
     fresh = IngestProcessor(
-        stack.processor.validator, stack.ch, stack.processor.send_dead_letters, stack.metrics, dedup_max_ids=10_000,
+        stack.processor.validator,
+        stack.ch,
+        stack.processor.send_dead_letters,
+        stack.metrics,
+        dedup_max_ids=10_000,
         generations=stack.generations,
-    )  # fmt: skip
+    )
     await fresh.process([redelivered])  # a restarted worker, whose state comes from ClickHouse
 
     rows = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids})
     assert rows[0][0] == 5
-    letters = [m for m in await read_topic(stack.bootstrap, "deadletter") if pydantic_core.from_json(m.value)["event_id"] in ids]
+    letters = [
+        m
+        for m in await read_topic(stack.bootstrap, "deadletter")
+        if pydantic_core.from_json(m.value)["event_id"] in ids
+    ]
     assert letters == []  # a redelivery is not a duplicate
 
 
@@ -124,7 +139,10 @@ async def test_gateway_refuses_without_a_token_another_citys_batch_and_oversized
     assert (await _post(stack, "queue", body, None))[0] == 401
     assert (await _post(stack, "queue", body, "wrong-token"))[0] == 401
     assert (await _post(stack, "queue", dict(body, source=f"node-{SZ}"), token))[0] == 403
-    many = {"source": f"node-{GZ}", "events": [queue_event(reg, GZ) for _ in range(stack.settings.max_batch_events + 1)]}
+    many = {
+        "source": f"node-{GZ}",
+        "events": [queue_event(reg, GZ) for _ in range(stack.settings.max_batch_events + 1)],
+    }
     assert (await _post(stack, "queue", many, token))[0] == 413
     async with aiohttp.ClientSession() as session:
         async with session.post(
@@ -143,13 +161,20 @@ async def test_metrics_count_accepted_and_rejected_events(stack) -> None:
     """/metrics exposes the accepted and rejected counters, the latency histogram and ClickHouse inserts."""
     reg = stack.registry
     token = stack.demo_tokens[f"node-{GZ}"]
-    await _post(stack, "queue", {"source": f"node-{GZ}", "events": [queue_event(reg, GZ), queue_event(reg, GZ, hall_id="H000000000")]}, token)
+    await _post(
+        stack,
+        "queue",
+        {"source": f"node-{GZ}", "events": [queue_event(reg, GZ), queue_event(reg, GZ, hall_id="H000000000")]},
+        token,
+    )
 
     async def scrape() -> str | None:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{stack.base_url}/metrics") as resp:
-                text = await resp.text()
-        ok = 'govpulse_events_accepted_total{stream="queue"}' in text and 'govpulse_events_rejected_total{reason="unknown_entity"}' in text
+        async with aiohttp.ClientSession() as session, session.get(f"{stack.base_url}/metrics") as resp:
+            text = await resp.text()
+        ok = (
+            'govpulse_events_accepted_total{stream="queue"}' in text
+            and 'govpulse_events_rejected_total{reason="unknown_entity"}' in text
+        )
         return text if ok and "govpulse_clickhouse_insert_rows_total" in text else None
 
     text = await eventually(scrape)
@@ -162,11 +187,18 @@ async def test_stats_report_rows_per_table(stack) -> None:
     event = queue_event(stack.registry, GZ)
     await _post(stack, "queue", {"source": f"node-{GZ}", "events": [event]}, stack.demo_tokens[f"node-{GZ}"])
     await eventually(lambda: _ids_when(stack, [event["event_id"]], 1))
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{stack.base_url}/api/v1/stats") as resp:
-            assert resp.status == 200
-            rows = (await resp.json())["rows"]
-    assert set(rows) == {"queue_events", "window_events", "evaluations", "case_events", "node_heartbeats", "camera_probes", "rejections"}
+    async with aiohttp.ClientSession() as session, session.get(f"{stack.base_url}/api/v1/stats") as resp:
+        assert resp.status == 200
+        rows = (await resp.json())["rows"]
+    assert set(rows) == {
+        "queue_events",
+        "window_events",
+        "evaluations",
+        "case_events",
+        "node_heartbeats",
+        "camera_probes",
+        "rejections",
+    }
     assert rows["queue_events"] >= 1
 
 
@@ -174,7 +206,9 @@ async def test_a_full_size_batch_goes_through_as_one_message(stack) -> None:
     """A batch at the event limit is accepted whole and every event reaches ClickHouse."""
     reg = stack.registry
     events = [queue_event(reg, GZ) for _ in range(stack.settings.max_batch_events)]
-    status, answer = await _post(stack, "queue", {"source": f"node-{GZ}", "events": events}, stack.demo_tokens[f"node-{GZ}"])
+    status, answer = await _post(
+        stack, "queue", {"source": f"node-{GZ}", "events": events}, stack.demo_tokens[f"node-{GZ}"]
+    )
     assert (status, answer["accepted"], answer["rejected"]) == (202, len(events), [])
     ids = [e["event_id"] for e in events]
     assert len(await eventually(lambda: _ids_when(stack, ids, len(ids)))) == len(ids)

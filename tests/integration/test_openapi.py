@@ -47,8 +47,11 @@ class Checker:
         content = answer.get("content", {})
         if "application/json" in content:
             schema = content["application/json"]["schema"]
-            jsonschema.validate(await resp.json(), {**schema, "components": self.spec["components"]},
-                                cls=jsonschema.Draft202012Validator)  # fmt: skip
+            jsonschema.validate(
+                await resp.json(),
+                {**schema, "components": self.spec["components"]},
+                cls=jsonschema.Draft202012Validator,
+            )
         elif content:
             assert resp.content_type in content, f"{method} {path}: {resp.content_type} not in {list(content)}"
         self.seen.add((method.lower(), template))
@@ -62,7 +65,9 @@ def test_the_document_is_valid_openapi(stack) -> None:
 def test_every_route_is_documented_and_every_documented_route_exists(stack, spec) -> None:
     app = stack.runner.app
     routes = {(r.method.lower(), r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
-    documented = {(m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "delete", "put", "patch")}
+    documented = {
+        (m, p) for p, item in spec["paths"].items() for m in item if m in ("get", "post", "delete", "put", "patch")
+    }
     assert routes == documented
 
 
@@ -74,46 +79,73 @@ async def test_real_answers_match_the_document(stack, spec) -> None:
     base = stack.base_url
     async with aiohttp.ClientSession(base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as anon:
         for method, path, body in [
-            ("GET", "/api/v1/alerts", None), ("GET", "/api/v1/session", None), ("GET", "/healthz", None),
-            ("GET", "/metrics", None), ("GET", "/api/v1/stats", None), ("GET", "/", None), ("GET", "/static/nope.js", None),
+            ("GET", "/api/v1/alerts", None),
+            ("GET", "/api/v1/session", None),
+            ("GET", "/healthz", None),
+            ("GET", "/metrics", None),
+            ("GET", "/api/v1/stats", None),
+            ("GET", "/", None),
+            ("GET", "/static/nope.js", None),
             ("GET", "/api/v1/openapi.yaml", None),
             ("POST", "/api/v1/session", {"username": prov_name, "password": "wrong-password-1"}),
             ("POST", "/api/v1/session", {"username": 1}),
             ("POST", "/api/v1/ingest/queue", {"events": []}),
-        ]:  # fmt: skip
+        ]:
             async with anon.request(method, path, json=body) as resp:
                 await checker.check(resp, method, path)
         token = stack.demo_tokens[f"node-{HY}"]
-        async with anon.post("/api/v1/ingest/queue", json={"events": [{"event_id": "x"}]},
-                             headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+        async with anon.post(
+            "/api/v1/ingest/queue", json={"events": [{"event_id": "x"}]}, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
             await checker.check(resp, "POST", "/api/v1/ingest/queue")
-        async with anon.post("/api/v1/ingest/nope", json={"events": []}, headers={"Authorization": f"Bearer {token}"}) as resp:
+        async with anon.post(
+            "/api/v1/ingest/nope", json={"events": []}, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
             await checker.check(resp, "POST", "/api/v1/ingest/nope")
 
     prov, city = await signed_in(stack, prov_name), await signed_in(stack, city_name)
     try:
         async with prov.post("/api/v1/session", json={"username": prov_name, "password": "duty-Passw0rd"}) as resp:
             await checker.check(resp, "POST", "/api/v1/session")
-        silence_body = {"matchers": [{"label": "staff", "op": "=", "value": "S-OA-1"}], "duration_s": 600, "comment": "oa"}
+        silence_body = {
+            "matchers": [{"label": "staff", "op": "=", "value": "S-OA-1"}],
+            "duration_s": 600,
+            "comment": "oa",
+        }
         steps = [
-            (prov, "GET", "/api/v1/session", None), (prov, "GET", "/api/v1/alerts?severity=warning,critical", None),
-            (prov, "GET", "/api/v1/alerts?state=bogus", None), (prov, "GET", f"/api/v1/alerts/{fp}", None),
-            (prov, "GET", f"/api/v1/alerts/{fp}/trend", None), (prov, "GET", "/api/v1/alerts/0123", None),
-            (prov, "GET", "/api/v1/overview", None), (city, "GET", "/api/v1/overview", None),
+            (prov, "GET", "/api/v1/session", None),
+            (prov, "GET", "/api/v1/alerts?severity=warning,critical", None),
+            (prov, "GET", "/api/v1/alerts?state=bogus", None),
+            (prov, "GET", f"/api/v1/alerts/{fp}", None),
+            (prov, "GET", f"/api/v1/alerts/{fp}/trend", None),
+            (prov, "GET", "/api/v1/alerts/0123", None),
+            (prov, "GET", "/api/v1/overview", None),
+            (city, "GET", "/api/v1/overview", None),
             (city, "POST", f"/api/v1/alerts/{fp}/ack", {"comment": "查看中"}),
             (city, "POST", f"/api/v1/alerts/{fp}/ack", {"comment": "again"}),
             (city, "POST", f"/api/v1/alerts/{fp}/ack", {"comment": 5}),
-            (city, "POST", "/api/v1/silences", {**silence_body, "matchers": [{"label": "city", "op": "=", "value": "440100"}]}),
+            (
+                city,
+                "POST",
+                "/api/v1/silences",
+                {**silence_body, "matchers": [{"label": "city", "op": "=", "value": "440100"}]},
+            ),
             (city, "POST", "/api/v1/silences", {"matchers": []}),
-            (prov, "GET", "/api/v1/silences", None), (prov, "GET", "/api/v1/rules", None),
-            (city, "POST", "/api/v1/rules/reload", None), (prov, "POST", "/api/v1/rules/reload", None),
-            (prov, "GET", "/api/v1/indicators", None), (prov, "GET", "/api/v1/indicators/tickets_issued?scope=province&window=1h", None),
-            (prov, "GET", "/api/v1/indicators/nope", None), (prov, "GET", "/api/v1/indicators/tickets_issued?window=2h", None),
+            (prov, "GET", "/api/v1/silences", None),
+            (prov, "GET", "/api/v1/rules", None),
+            (city, "POST", "/api/v1/rules/reload", None),
+            (prov, "POST", "/api/v1/rules/reload", None),
+            (prov, "GET", "/api/v1/indicators", None),
+            (prov, "GET", "/api/v1/indicators/tickets_issued?scope=province&window=1h", None),
+            (prov, "GET", "/api/v1/indicators/nope", None),
+            (prov, "GET", "/api/v1/indicators/tickets_issued?window=2h", None),
             (city, "GET", "/api/v1/indicators/tickets_issued?scope=province", None),
-            (prov, "GET", "/api/v1/scorecards", None), (prov, "GET", "/api/v1/scores?level=city", None),
-            (prov, "GET", "/api/v1/scores?level=nope", None), (city, "GET", "/api/v1/scores?level=city", None),
+            (prov, "GET", "/api/v1/scorecards", None),
+            (prov, "GET", "/api/v1/scores?level=city", None),
+            (prov, "GET", "/api/v1/scores?level=nope", None),
+            (city, "GET", "/api/v1/scores?level=city", None),
             (city, "DELETE", "/api/v1/silences/s-nope", None),
-        ]  # fmt: skip
+        ]
         for client, method, path, body in steps:
             async with client.request(method, path, json=body) as resp:
                 await checker.check(resp, method, path)

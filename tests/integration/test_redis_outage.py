@@ -17,13 +17,17 @@ OUTAGE_S = 30.0
 
 
 async def _in_history(stack, fp: str) -> bool:
-    rows = await stack.ch.query("SELECT count() FROM alert_notices FINAL WHERE fingerprint = {f:String} AND kind = 'firing'",
-                                {"f": fp})  # fmt: skip
+    rows = await stack.ch.query(
+        "SELECT count() FROM alert_notices FINAL WHERE fingerprint = {f:String} AND kind = 'firing'", {"f": fp}
+    )
     return rows[0][0] == 1
 
 
 async def _on_topic(stack, fp: str) -> bool:
-    return any(m.key == fp.encode() and json.loads(m.value)["kind"] == "firing" for m in await read_topic(stack.bootstrap, "alerts"))
+    return any(
+        m.key == fp.encode() and json.loads(m.value)["kind"] == "firing"
+        for m in await read_topic(stack.bootstrap, "alerts")
+    )
 
 
 async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None:
@@ -38,7 +42,9 @@ async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None
             await asyncio.to_thread(valkey.stop)
             back_at = time.monotonic() + OUTAGE_S
             try:
-                await post_events(stack, ZS, "evaluation", bad_reviews(stack, ZS, "S-RD-1"))  # the gateway needs no Redis
+                await post_events(
+                    stack, ZS, "evaluation", bad_reviews(stack, ZS, "S-RD-1")
+                )  # the gateway needs no Redis
                 await eventually(lambda: _in_history(stack, fp), timeout_s=30)  # fired, and recorded
                 await eventually(lambda: _on_topic(stack, fp), timeout_s=30)
                 async with board.get("/api/v1/alerts") as resp:

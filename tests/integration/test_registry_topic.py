@@ -19,9 +19,18 @@ async def test_a_hall_added_on_the_topic_is_accepted_and_a_deleted_one_refused(s
     """Publishing a hall makes its events valid; a tombstone makes them unknown again."""
     template = stack.registry.halls_in_city(GZ)[0]
     hall_id = f"H{template.county_code}990"
-    row = {"hall_id": hall_id, "name": "测试新增便民服务中心", "level": "town", "city_code": GZ,
-           "county_code": template.county_code, "opening": template.opening, "wait_target_s": 1800}  # fmt: skip
-    await stack.producer.send_and_wait(REGISTRY_TOPIC, value=json.dumps(row, ensure_ascii=False).encode(), key=f"hall:{hall_id}".encode())
+    row = {
+        "hall_id": hall_id,
+        "name": "测试新增便民服务中心",
+        "level": "town",
+        "city_code": GZ,
+        "county_code": template.county_code,
+        "opening": template.opening,
+        "wait_target_s": 1800,
+    }
+    await stack.producer.send_and_wait(
+        REGISTRY_TOPIC, value=json.dumps(row, ensure_ascii=False).encode(), key=f"hall:{hall_id}".encode()
+    )
 
     async def known() -> bool:
         return stack.registry.hall(hall_id) is not None

@@ -51,31 +51,83 @@ _ids = itertools.count(1)
 # target leaves only. 数据 has no data for yesterday (data-quality indicators are placed
 # by when data was stored, which is today), so its 0.2 is shared by 效率 and 满意.
 TARGETS = {
-    "name": "targets_only", "title": "目标值测试", "levels": ["city"],
+    "name": "targets_only",
+    "title": "目标值测试",
+    "levels": ["city"],
     "dimensions": [
-        {"name": "效率", "weight": 0.5, "children": [
-            {"indicator": "wait_p90_s", "weight": 0.5, "direction": "lower_better", "normalization": "target",
-             "best": 0, "worst": 1000},
-            {"indicator": "walkout_rate", "weight": 0.5, "direction": "lower_better", "normalization": "target",
-             "best": 0, "worst": 0.5},
-        ]},
-        {"name": "满意", "weight": 0.3, "children": [
-            {"indicator": "satisfaction_rate", "weight": 1.0, "direction": "higher_better", "normalization": "target",
-             "best": 1, "worst": 0},
-        ]},
-        {"name": "数据", "weight": 0.2, "children": [
-            {"indicator": "ingest_lag_p95_s", "weight": 1.0, "direction": "lower_better", "normalization": "target",
-             "best": 0, "worst": 3600},
-        ]},
+        {
+            "name": "效率",
+            "weight": 0.5,
+            "children": [
+                {
+                    "indicator": "wait_p90_s",
+                    "weight": 0.5,
+                    "direction": "lower_better",
+                    "normalization": "target",
+                    "best": 0,
+                    "worst": 1000,
+                },
+                {
+                    "indicator": "walkout_rate",
+                    "weight": 0.5,
+                    "direction": "lower_better",
+                    "normalization": "target",
+                    "best": 0,
+                    "worst": 0.5,
+                },
+            ],
+        },
+        {
+            "name": "满意",
+            "weight": 0.3,
+            "children": [
+                {
+                    "indicator": "satisfaction_rate",
+                    "weight": 1.0,
+                    "direction": "higher_better",
+                    "normalization": "target",
+                    "best": 1,
+                    "worst": 0,
+                },
+            ],
+        },
+        {
+            "name": "数据",
+            "weight": 0.2,
+            "children": [
+                {
+                    "indicator": "ingest_lag_p95_s",
+                    "weight": 1.0,
+                    "direction": "lower_better",
+                    "normalization": "target",
+                    "best": 0,
+                    "worst": 3600,
+                },
+            ],
+        },
     ],
-}  # fmt: skip
+}
 DEPARTMENTS = {
-    "name": "dept_satisfaction", "title": "部门满意度", "levels": ["dept"],
-    "dimensions": [{"name": "满意", "weight": 1.0, "children": [
-        {"indicator": "satisfaction_rate", "weight": 1.0, "direction": "higher_better", "normalization": "target",
-         "best": 1, "worst": 0},
-    ]}],
-}  # fmt: skip
+    "name": "dept_satisfaction",
+    "title": "部门满意度",
+    "levels": ["dept"],
+    "dimensions": [
+        {
+            "name": "满意",
+            "weight": 1.0,
+            "children": [
+                {
+                    "indicator": "satisfaction_rate",
+                    "weight": 1.0,
+                    "direction": "higher_better",
+                    "normalization": "target",
+                    "best": 1,
+                    "worst": 0,
+                },
+            ],
+        }
+    ],
+}
 
 
 class CityDay:
@@ -94,19 +146,32 @@ class CityDay:
         h, m, s = (int(x) for x in hhmmss.split(":"))
         n = next(_ids)
         return {
-            "event_id": f"scores-{self.run}-{n}", "source": self.source, "seq": n, "type": kind,
+            "event_id": f"scores-{self.run}-{n}",
+            "source": self.source,
+            "seq": n,
+            "type": kind,
             "occurred_at": (self.midnight + timedelta(hours=h, minutes=m, seconds=s)).astimezone(UTC).isoformat(),
             "sent_at": datetime.now(UTC).isoformat(),
-        }  # fmt: skip
+        }
 
     def _ticket(self, no: str, kind: str, at: str) -> dict[str, Any]:
-        event = self._base(kind, at) | {"hall_id": self.hall, "ticket_no": no, "item_id": self.item, "dept_id": f"D{self.city}-01"}
+        event = self._base(kind, at) | {
+            "hall_id": self.hall,
+            "ticket_no": no,
+            "item_id": self.item,
+            "dept_id": f"D{self.city}-01",
+        }
         if kind not in ("ticket_issued", "ticket_walkout"):
             event["window_id"] = self.window
         return event
 
     def served(self, no: str, issued: str, called: str, started: str, completed: str) -> None:
-        steps = {"ticket_issued": issued, "ticket_called": called, "service_started": started, "service_completed": completed}
+        steps = {
+            "ticket_issued": issued,
+            "ticket_called": called,
+            "service_started": started,
+            "service_completed": completed,
+        }
         self.queue += [self._ticket(no, kind, at) for kind, at in steps.items()]
 
     def walked_out(self, no: str, issued: str, left: str) -> None:
@@ -114,11 +179,21 @@ class CityDay:
 
     def evaluation(self, at: str, level: str, dept: int = 1) -> None:
         n = next(_ids)
-        self.evaluations.append(self._base("evaluation", at) | {
-            "case_no": f"SC{self.run}{n}", "item_id": self.item, "dept_id": f"D{self.city}-{dept:02d}", "level": level,
-            "channel": "hall_pad", "mode": "active", "hall_id": self.hall, "window_id": self.window,
-            "device_id": f"pad-{self.city}", "evaluator_hash": hashlib.sha256(f"scores-{n}".encode()).hexdigest(),
-        })  # fmt: skip
+        self.evaluations.append(
+            self._base("evaluation", at)
+            | {
+                "case_no": f"SC{self.run}{n}",
+                "item_id": self.item,
+                "dept_id": f"D{self.city}-{dept:02d}",
+                "level": level,
+                "channel": "hall_pad",
+                "mode": "active",
+                "hall_id": self.hall,
+                "window_id": self.window,
+                "device_id": f"pad-{self.city}",
+                "evaluator_hash": hashlib.sha256(f"scores-{n}".encode()).hexdigest(),
+            }
+        )
 
 
 def _script(stack: Any, midnight: datetime) -> list[CityDay]:
@@ -145,7 +220,10 @@ def _script(stack: Any, midnight: datetime) -> list[CityDay]:
 async def _post(stack: Any, city: CityDay, stream: str, events: list[dict[str, Any]]) -> None:
     url = f"{stack.base_url}/api/v1/ingest/{stream}"
     headers = {"Authorization": f"Bearer {stack.demo_tokens[city.source]}"}
-    async with aiohttp.ClientSession() as session, session.post(url, json={"source": city.source, "events": events}, headers=headers) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json={"source": city.source, "events": events}, headers=headers) as resp,
+    ):
         body = await resp.json()
         assert resp.status == 202 and body["accepted"] == len(events) and not body["rejected"], body
 
@@ -191,6 +269,7 @@ async def client(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
     """The score routes on an app of their own, served on the test's event loop."""
     folder = tmp_path_factory.mktemp("scorecards")
     cards = [load_scorecard(SHIPPED), _card(folder, TARGETS), _card(folder, DEPARTMENTS)]
+
     @web.middleware
     async def province_operator(request: web.Request, handler: Any) -> web.StreamResponse:
         # These tests are about ranking; sign-in and scope are tested on the stack (test_indicator_api, test_center_api).
@@ -216,8 +295,13 @@ async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: 
     """Scores follow the script by hand; the missing data-quality dimension is listed and its weight shared."""
     status, body = await _get(client, f"level=city&scorecard=targets_only&day={day.date().isoformat()}")
     assert status == 200, body
-    assert body["period"] == {"from": day.date().isoformat(), "to": day.date().isoformat(), "days": 1,
-                              "start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()}  # fmt: skip
+    assert body["period"] == {
+        "from": day.date().isoformat(),
+        "to": day.date().isoformat(),
+        "days": 1,
+        "start": day.isoformat(),
+        "end": (day + timedelta(days=1)).isoformat(),
+    }
     rows = _rows(body)
     assert len(rows) == 21
     # 江门: wait 100 × (1000-190)/1000 = 81, walkout 100, 效率 90.5, 满意 100 → (0.5 × 90.5 + 0.3 × 100) / 0.8.
@@ -227,7 +311,11 @@ async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: 
     for city, (efficiency, satisfaction, total) in expected.items():
         row = rows[city]
         assert row["values"]["wait_p90_s"] == pytest.approx({JM: 190, ZJ: 480, ZQ: 1140}[int(city)])
-        assert row["dimensions"] == {"效率": pytest.approx(efficiency), "满意": pytest.approx(satisfaction), "数据": None}
+        assert row["dimensions"] == {
+            "效率": pytest.approx(efficiency),
+            "满意": pytest.approx(satisfaction),
+            "数据": None,
+        }
         assert row["total"] == pytest.approx(total)
         assert row["missing"] == ["数据/ingest_lag_p95_s"] and row["weight_covered"] == pytest.approx(0.8)
     assert rows[str(JM)]["rank"] < rows[str(ZJ)]["rank"] < rows[str(ZQ)]["rank"]
@@ -257,7 +345,10 @@ async def test_departments_of_a_city_tie_when_their_scores_are_equal(client: Tes
     assert body["scorecard"] == "dept_satisfaction"
     rows = _rows(body)
     assert all(entity.startswith(f"D{JM}-") for entity in rows)
-    assert [(r["entity_id"], r["rank"], r["total"]) for r in body["ranking"][:2]] == [(f"D{JM}-01", 1, 100.0), (f"D{JM}-02", 1, 100.0)]
+    assert [(r["entity_id"], r["rank"], r["total"]) for r in body["ranking"][:2]] == [
+        (f"D{JM}-01", 1, 100.0),
+        (f"D{JM}-02", 1, 100.0),
+    ]
     assert all(r["rank"] is None for r in body["ranking"][2:])
 
 
@@ -277,7 +368,12 @@ async def test_the_scorecards_route_describes_the_trees(client: TestClient) -> N
     assert set(cards) == {"province", "targets_only", "dept_satisfaction"}
     efficiency = cards["province"]["dimensions"][0]
     leaf = efficiency["children"][0]["children"][0]
-    assert (efficiency["name"], leaf["indicator"], leaf["direction"], leaf["normalization"]) == ("服务效率", "wait_p90_s", "lower_better", "target")
+    assert (efficiency["name"], leaf["indicator"], leaf["direction"], leaf["normalization"]) == (
+        "服务效率",
+        "wait_p90_s",
+        "lower_better",
+        "target",
+    )
     assert leaf["path"] == "服务效率/等候/wait_p90_s" and leaf["global_weight"] == pytest.approx(0.4 * 0.6 * 0.5)
 
 

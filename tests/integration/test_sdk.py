@@ -28,7 +28,9 @@ async def test_sdk_batches_reach_clickhouse_and_bad_records_are_rejected_by_the_
     ids = [e["event_id"] for e in good] + [bad["event_id"]]
 
     async def stored() -> list | None:
-        rows = await stack.ch.query("SELECT event_id FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids})
+        rows = await stack.ch.query(
+            "SELECT event_id FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids}
+        )
         return rows if len(rows) >= 4 else None
 
     rows = await eventually(stored)

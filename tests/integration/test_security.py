@@ -28,9 +28,13 @@ async def test_node_tokens_and_passwords_are_stored_hashed_and_never_logged(stac
             session_token = resp.cookies["govpulse_session"].value
         async with client.post("/api/v1/session", json={"username": user, "password": PASSWORD + "-wrong"}) as resp:
             assert resp.status == 401
-        for auth in (f"Bearer {token}", f"Bearer {token}x"):  # a good and a bad token, each with a batch the worker rejects
-            async with client.post("/api/v1/ingest/queue", json={"events": [{"event_id": "sec-1"}]},
-                                   headers={"Authorization": auth}) as resp:  # fmt: skip
+        for auth in (
+            f"Bearer {token}",
+            f"Bearer {token}x",
+        ):  # a good and a bad token, each with a batch the worker rejects
+            async with client.post(
+                "/api/v1/ingest/queue", json={"events": [{"event_id": "sec-1"}]}, headers={"Authorization": auth}
+            ) as resp:
                 assert resp.status in (400, 401)
     logged = "".join(capfd.readouterr())
     assert "login" in logged  # the log was captured at all
@@ -76,8 +80,9 @@ async def test_evaluator_identity_is_only_ever_a_salted_hash(stack) -> None:
     async with aiohttp.ClientSession(base_url=stack.base_url) as client:
         for raw_identity in ("13800138000", "440106199001011234", "A" * 64):
             event = {**evaluation, "event_id": f"sec-eval-{raw_identity[:6]}", "evaluator_hash": raw_identity}
-            async with client.post("/api/v1/ingest/evaluation", json={"events": [event]},
-                                   headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            async with client.post(
+                "/api/v1/ingest/evaluation", json={"events": [event]}, headers={"Authorization": f"Bearer {token}"}
+            ) as resp:
                 answer = await resp.json()
                 assert resp.status == 400 and answer["rejected"][0]["reason"] == "schema", answer
     rows = await stack.ch.query("SELECT count(), countIf(match(evaluator_hash, '^[0-9a-f]{64}$')) FROM evaluations")

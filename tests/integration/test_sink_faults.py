@@ -20,8 +20,9 @@ FAULT_S = 30.0  # as long as a ClickHouse restart takes
 
 async def _offsets(stack) -> tuple[dict[int, int], dict[int, int]]:
     """(committed offset of the worker's group, end offset) per partition of raw.queue."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, group_id=stack.settings.consumer_group,
-                                enable_auto_commit=False)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.bootstrap, group_id=stack.settings.consumer_group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = [TopicPartition("raw.queue", p) for p in range(stack.settings.topic_partitions)]
@@ -48,22 +49,28 @@ async def test_clickhouse_down_holds_commits_and_loses_nothing(stack) -> None:
     token = stack.demo_tokens[f"node-{YF}"]
     async with aiohttp.ClientSession() as session:
         for i in range(0, len(events), 100):  # three batches, three Kafka messages
-            async with session.post(f"{stack.base_url}/api/v1/ingest/queue", json={"events": events[i:i + 100]},
-                                    headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+            async with session.post(
+                f"{stack.base_url}/api/v1/ingest/queue",
+                json={"events": events[i : i + 100]},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as resp:
                 assert resp.status == 202  # accepted into Kafka even though ClickHouse is down
 
     assert await eventually(lambda: _stalled_now(stack), timeout_s=FAULT_S - 2) == 1.0
     committed, ends = await _offsets(stack)
     ours = [p for p in ends if ends[p] > ends_before[p]]
     assert ours and all(committed[p] < ends[p] for p in ours)  # the unwritten batches are not committed
-    stored = await stack.ch.query("SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids})
+    stored = await stack.ch.query(
+        "SELECT count() FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids}
+    )
     assert stored[0][0] == 0
 
     await asyncio.sleep(max(0.0, fault_ends - time.monotonic()))
 
     async def all_in() -> bool:
-        rows = await stack.ch.query("SELECT count(), uniqExact(event_id) FROM queue_events WHERE event_id IN {ids:Array(String)}",
-                                    {"ids": ids})  # fmt: skip
+        rows = await stack.ch.query(
+            "SELECT count(), uniqExact(event_id) FROM queue_events WHERE event_id IN {ids:Array(String)}", {"ids": ids}
+        )
         return rows[0] == (300, 300)  # every one, none twice
 
     await eventually(all_in, timeout_s=60)

@@ -19,14 +19,14 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from agents import rule_feed as rule_feed_agent
-from connectors.alert_outputs import ACTIVE_KEY
 from agents.app import build_app
+from agents.settings import Settings
+from connectors.alert_outputs import ACTIVE_KEY
 from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from streams.metrics import Metrics
 from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.rule_feed import RuleFeed
-from agents.settings import Settings
 from streams.validation import TimeLimits, Validator
 from streams.vetted import BatchSeal, encode_vetted
 from tests.integration.center import bad_reviews, burst_fingerprint
@@ -41,11 +41,18 @@ CITY = 440100  # a broker, Redis and chDB of this test's own: no other test's ci
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """One broker and one Redis that every process of the test connects to, as in compose."""
     root = tmp_path_factory.mktemp("split")
-    children: list[ChildProcess] = [tansu_broker(free_port(), root / "logs"), valkey_server(free_port(), root / "redis")]
+    children: list[ChildProcess] = [
+        tansu_broker(free_port(), root / "logs"),
+        valkey_server(free_port(), root / "redis"),
+    ]
     for child in children:
         child.start()
     try:
-        yield {"root": root, "kafka": f"127.0.0.1:{children[0].port}", "redis": f"redis://127.0.0.1:{children[1].port}/0"}
+        yield {
+            "root": root,
+            "kafka": f"127.0.0.1:{children[0].port}",
+            "redis": f"redis://127.0.0.1:{children[1].port}/0",
+        }
     finally:
         for child in reversed(children):
             child.stop()
@@ -53,10 +60,14 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def _post(base: str, stream: str, source: str, token: str, events: list[dict[str, Any]]) -> int:
     body = json.dumps({"source": source, "events": events}).encode()
-    req = urllib.request.Request(f"{base}/api/v1/ingest/{stream}", data=body, method="POST",  # noqa: S310 - loopback
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"{base}/api/v1/ingest/{stream}",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -68,11 +79,28 @@ async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str,
     The processes share a seal key, so the worker takes the gateway's validated batch as it is (counted in /metrics).
     """
     root: Path = shared["root"]
-    env = {"GOVPULSE_KAFKA_DSN": f"kafka://{shared['kafka']}", "GOVPULSE_REDIS_DSN": shared["redis"],
-           "GOVPULSE_BATCH_SEAL_KEY": "split-roles-test-key-" + "0" * 20}  # fmt: skip
+    env = {
+        "GOVPULSE_KAFKA_DSN": f"kafka://{shared['kafka']}",
+        "GOVPULSE_REDIS_DSN": shared["redis"],
+        "GOVPULSE_BATCH_SEAL_KEY": "split-roles-test-key-" + "0" * 20,
+    }
     plain = root / "tokens.json"
-    subprocess.run([sys.executable, "-m", "agents.cli.main", "tokens", "issue", f"node-{CITY}", "--out", str(plain),  # noqa: S603
-                    "--data-dir", str(root / "gw")], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents.cli.main",
+            "tokens",
+            "issue",
+            f"node-{CITY}",
+            "--out",
+            str(plain),
+            "--data-dir",
+            str(root / "gw"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     token = json.loads(plain.read_text())[f"node-{CITY}"]
 
     back = await asyncio.to_thread(Up, root / "back", env={**env, "GOVPULSE_ROLES": "worker,center"})
@@ -113,7 +141,9 @@ async def test_the_center_rule_feed_reads_every_valid_event_in_its_own_group(sha
     from streams.models.wire import encode_batch_parts
 
     registry = generate(halls=300)
-    settings = Settings(roles="none", kafka_dsn=f"kafka://{shared['kafka']}", data_dir=shared["root"] / "feed", topic_partitions=4)
+    settings = Settings(
+        roles="none", kafka_dsn=f"kafka://{shared['kafka']}", data_dir=shared["root"] / "feed", topic_partitions=4
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     seen: list[str] = []
 
@@ -130,15 +160,21 @@ async def test_the_center_rule_feed_reads_every_valid_event_in_its_own_group(sha
     try:
         events = bad_reviews(SimpleNamespace(registry=registry), CITY, "feed-staff", n=3)  # type: ignore[arg-type]
         broken = {**events[0], "event_id": "feed-broken", "level": "superb"}
-        batch = encode_batch_parts(stream="evaluation", source=f"node-{CITY}", batch_id="feed-1", received_at=None,
-                                   events=[*events, broken])  # fmt: skip
+        batch = encode_batch_parts(
+            stream="evaluation", source=f"node-{CITY}", batch_id="feed-1", received_at=None, events=[*events, broken]
+        )
         await producer.send_and_wait("raw.evaluation", batch, key=str(CITY).encode())
         await producer.send_and_wait("raw.evaluation", b"{not a batch", key=str(CITY).encode())
         # A gateway's sealed batch: its headers travel through the broker, and its events reach the rules as validated.
         more = bad_reviews(SimpleNamespace(registry=registry), CITY, "sealed-staff", n=2)  # type: ignore[arg-type]
         accepted, _ = validator.validate(STREAMS["evaluation"], f"node-{CITY}", more, datetime.now(UTC))
-        value = encode_vetted(stream="evaluation", source=f"node-{CITY}", batch_id="feed-2", received_at=datetime.now(UTC),
-                              accepted=accepted)  # fmt: skip
+        value = encode_vetted(
+            stream="evaluation",
+            source=f"node-{CITY}",
+            batch_id="feed-2",
+            received_at=datetime.now(UTC),
+            accepted=accepted,
+        )
         await producer.send_and_wait("raw.evaluation", value, key=str(CITY).encode(), headers=seal.headers(value))
 
         async def all_seen() -> bool:

@@ -38,7 +38,9 @@ async def test_probes_and_beats_reach_clickhouse_and_drive_node_offline(stack) -
     rules = stack.settings.rules_path / "video.yaml"
     shipped = rules.read_text(encoding="utf-8")
     # Ops' way to re-arm at once: the shipped 15-minute cooldown would hold back a second episode of this node.
-    rules.write_text(shipped.replace("  - id: node_offline\n", "  - id: node_offline\n    cooldown: 0s\n"), encoding="utf-8")
+    rules.write_text(
+        shipped.replace("  - id: node_offline\n", "  - id: node_offline\n    cooldown: 0s\n"), encoding="utf-8"
+    )
     assert (await stack.reload_rules())["last_error"] == []
     try:
         await _run(stack)
@@ -52,9 +54,11 @@ async def _run(stack) -> None:
     fp = fingerprint("node_offline", {"city": str(DG), "node": NODE})
     started = datetime.now(UTC)
     with MjpegServer() as server:
-        targets = [CameraTarget(cameras[0].camera_id, NODE, server.url("hall")),
-                   CameraTarget(cameras[1].camera_id, NODE, server.url("black")),
-                   CameraTarget(cameras[2].camera_id, NODE, f"http://127.0.0.1:{closed_port()}/live.mjpg")]  # fmt: skip
+        targets = [
+            CameraTarget(cameras[0].camera_id, NODE, server.url("hall")),
+            CameraTarget(cameras[1].camera_id, NODE, server.url("black")),
+            CameraTarget(cameras[2].camera_id, NODE, f"http://127.0.0.1:{closed_port()}/live.mjpg"),
+        ]
         config = ProbeConfig(concurrency=3, heartbeat_interval_s=1, open_timeout_s=5, read_timeout_s=3)
         publisher = VideoPublisher(node_sources(stack.registry), sdk_sender_factory(stack.bootstrap))
         try:
@@ -62,7 +66,10 @@ async def _run(stack) -> None:
                 scheduler = Scheduler(targets, runner, on_result=publisher.add_result)
                 results = await scheduler.probe_once()
                 assert {r.camera_id: r.status for r in results} == {
-                    cameras[0].camera_id: "ok", cameras[1].camera_id: "black", cameras[2].camera_id: "offline"}
+                    cameras[0].camera_id: "ok",
+                    cameras[1].camera_id: "black",
+                    cameras[2].camera_id: "offline",
+                }
                 beating = asyncio.create_task(_beat(publisher, scheduler))
                 try:
                     # Heard: the node is not offline (an episode from before the beats resolves).
@@ -77,10 +84,13 @@ async def _run(stack) -> None:
     async def stored() -> bool:
         probes = await stack.ch.query(
             "SELECT camera_id, status, reason != '' FROM camera_probes WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
-            {"n": NODE, "t": started})
+            {"n": NODE, "t": started},
+        )
         beats = await stack.ch.query(
             "SELECT cameras_total, cameras_online, interval_s FROM node_heartbeats WHERE node_id = {n:String} "
-            "AND occurred_at >= {t:DateTime64(3, 'UTC')}", {"n": NODE, "t": started})  # fmt: skip
+            "AND occurred_at >= {t:DateTime64(3, 'UTC')}",
+            {"n": NODE, "t": started},
+        )
         return len(probes) == 3 and len(beats) >= 3 and (sorted(probes), set(beats))
 
     probes, beats = await eventually(stored, timeout_s=30)

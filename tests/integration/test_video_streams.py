@@ -140,8 +140,11 @@ def test_cli_once_dry_run_probes_cameras_from_a_camera_file(mjpeg: MjpegServer, 
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, "video-gateway", "--cameras", str(cameras), "--once", "--dry-run"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     by_camera = {e["camera_id"]: e for e in events if e["type"] == "camera_probe"}

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from connectors.embedded import free_port
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
-from connectors.embedded import free_port
 from streams.metrics import Metrics
 from tests.integration.conftest import eventually
 
@@ -38,8 +38,13 @@ async def test_a_flaky_receiver_gets_the_notice_after_retries_and_a_dead_one_is_
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     metrics = Metrics(CollectorRegistry())
-    notifier = WebhookNotifier({"duty": f"http://127.0.0.1:{port}/hook", "dead": f"http://127.0.0.1:{free_port()}/x"},
-                               metrics, allowed_hosts=["127.0.0.1"], max_attempts=3, backoff_s=0.05)  # fmt: skip
+    notifier = WebhookNotifier(
+        {"duty": f"http://127.0.0.1:{port}/hook", "dead": f"http://127.0.0.1:{free_port()}/x"},
+        metrics,
+        allowed_hosts=["127.0.0.1"],
+        max_attempts=3,
+        backoff_s=0.05,
+    )
     await notifier.start()
     try:
         started = asyncio.get_running_loop().time()
@@ -47,7 +52,10 @@ async def test_a_flaky_receiver_gets_the_notice_after_retries_and_a_dead_one_is_
         assert asyncio.get_running_loop().time() - started < 0.05  # submit only queues
 
         def sample(route: str, outcome: str) -> float:
-            return metrics.registry.get_sample_value("govpulse_notifications_total", {"route": route, "outcome": outcome}) or 0
+            return (
+                metrics.registry.get_sample_value("govpulse_notifications_total", {"route": route, "outcome": outcome})
+                or 0
+            )
 
         async def settled() -> bool:
             return sample("webhook:duty", "sent") == 1 and sample("webhook:dead", "given_up") == 1

@@ -44,7 +44,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     server: _MjpegHttpServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         kind = self.path.strip("/").split("/")[0]
         frames = self.server.streams.get(kind)
         if frames is None:
@@ -57,7 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for n in range(10**9):
                 jpeg = frames[n % len(frames)]
-                self.wfile.write(b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
+                self.wfile.write(
+                    b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                )
                 self.wfile.write(jpeg + b"\r\n")
                 next_at += FRAME_INTERVAL_S
                 time.sleep(max(0.0, next_at - time.monotonic()))
@@ -165,11 +167,20 @@ def rtsp_unavailable_reason() -> str | None:
     if not Path(SYSTEM_PYTHON).exists():
         return f"{SYSTEM_PYTHON} is missing"
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        [
+            SYSTEM_PYTHON,
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if probe.returncode != 0:
-        return "GStreamer RTSP server for Debian's python3 is not installed (tests/debian-packages.txt): " + probe.stderr.strip()[-200:]
+        return (
+            "GStreamer RTSP server for Debian's python3 is not installed (tests/debian-packages.txt): "
+            + probe.stderr.strip()[-200:]
+        )
     return None
 
 
@@ -177,7 +188,10 @@ def rtsp_unavailable_reason() -> str | None:
 def rtsp_camera(pattern: str = "ball") -> Iterator[str]:
     """An RTSP camera at rtsp://127.0.0.1:<port>/hall while the context is open."""
     proc = subprocess.Popen(
-        [SYSTEM_PYTHON, str(RTSP_SERVER), "--pattern", pattern], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [SYSTEM_PYTHON, str(RTSP_SERVER), "--pattern", pattern],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

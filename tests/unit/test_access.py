@@ -70,10 +70,22 @@ def test_a_city_operators_silence_is_pinned_to_their_city() -> None:
 
 
 def _alert(**over: object) -> dict:
-    base = {"fingerprint": "f", "rule_id": "r", "group": {"hall": "H1"}, "labels": {"city": "440100", "domain": "queue"},
-            "state": "firing", "severity": "warning", "episode": 1, "started_at": "2026-11-21T01:00:00+00:00",
-            "fired_at": "2026-11-21T01:00:00+00:00", "resolved_at": None, "evidence": {}, "ack": None,
-            "silenced_by": None, "inhibited_by": None}  # fmt: skip
+    base = {
+        "fingerprint": "f",
+        "rule_id": "r",
+        "group": {"hall": "H1"},
+        "labels": {"city": "440100", "domain": "queue"},
+        "state": "firing",
+        "severity": "warning",
+        "episode": 1,
+        "started_at": "2026-11-21T01:00:00+00:00",
+        "fired_at": "2026-11-21T01:00:00+00:00",
+        "resolved_at": None,
+        "evidence": {},
+        "ack": None,
+        "silenced_by": None,
+        "inhibited_by": None,
+    }
     return {**base, **over}
 
 
@@ -99,10 +111,16 @@ def test_webhooks_may_reach_allow_listed_hosts_only() -> None:
 
     from agents.settings import Settings
 
-    ok = Settings(webhooks={"duty": "https://oa.example.gov.cn/hook?token=s3cret"}, webhook_allowed_hosts=["oa.example.gov.cn"])
+    ok = Settings(
+        webhooks={"duty": "https://oa.example.gov.cn/hook?token=s3cret"}, webhook_allowed_hosts=["oa.example.gov.cn"]
+    )
     assert ok.webhooks["duty"].get_secret_value().endswith("s3cret")
-    for url in ("http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data", "https://oa.example.gov.cn.evil.io/h",
-                "file:///etc/passwd"):  # fmt: skip
+    for url in (
+        "http://127.0.0.1:6379/",
+        "http://169.254.169.254/latest/meta-data",
+        "https://oa.example.gov.cn.evil.io/h",
+        "file:///etc/passwd",
+    ):
         with pytest.raises(ValidationError) as err:
             Settings(webhooks={"duty": url}, webhook_allowed_hosts=["oa.example.gov.cn"])
         assert "webhook 'duty'" in str(err.value) and url not in str(err.value)  # named, URL (a secret) not shown

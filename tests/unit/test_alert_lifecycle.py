@@ -138,7 +138,9 @@ def test_fingerprint_is_the_same_in_another_process() -> None:
     code = "from streams.alerts.model import fingerprint; print(fingerprint('queue_wait_p90', {'hall': 'H440106001', 'city': '440100'}))"
     for seed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == fingerprint("queue_wait_p90", dict(reversed(group.items())))
     assert fingerprint("queue_wait_p90", GZ_HALL) != fingerprint("queue_wait_p90", SZ_HALL)
 

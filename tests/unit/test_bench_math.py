@@ -23,8 +23,10 @@ def test_nothing_observed_has_no_quantile_and_the_open_bucket_gives_its_lower_bo
 
 
 def test_each_pass_of_the_load_has_new_event_ids_and_the_same_records_otherwise() -> None:
-    data = json.dumps({"source": "node-440100", "events": [{"event_id": "e1", "seq": 1}, {"event_id": "e2", "seq": 2}]},
-                      separators=(",", ":")).encode()  # fmt: skip
+    data = json.dumps(
+        {"source": "node-440100", "events": [{"event_id": "e1", "seq": 1}, {"event_id": "e2", "seq": 2}]},
+        separators=(",", ":"),
+    ).encode()
     body = Body("queue", "node-440100", data, 2)
     assert [r["event_id"] for r in body.records(0)] == ["e1", "e2"]
     assert [r["event_id"] for r in body.records(3)] == ["r3-e1", "r3-e2"]
@@ -33,8 +35,16 @@ def test_each_pass_of_the_load_has_new_event_ids_and_the_same_records_otherwise(
 
 def test_an_alert_that_never_fired_fails_its_latency_target_whatever_the_others_took() -> None:
     """Percentiles are over the alerts that fired; a miss is later than any limit, so the target is not met."""
-    row = Row("govpulse (gateway → alerts)", 8000, events_per_s=20_000.0, event_alert_p99_s=1.2, indicator_alert_p99_s=9.0,
-              anomalies_injected=15, event_alerts_seen=15, indicator_alerts_seen=13)  # fmt: skip
+    row = Row(
+        "govpulse (gateway → alerts)",
+        8000,
+        events_per_s=20_000.0,
+        event_alert_p99_s=1.2,
+        indicator_alert_p99_s=9.0,
+        anomalies_injected=15,
+        event_alerts_seen=15,
+        indicator_alerts_seen=13,
+    )
     judged = {t["target"]: t for t in targets([row])}
     assert judged["event-rule alert p99 s"]["met"] is True
     assert judged["indicator-rule alert p99 s"]["met"] is False and judged["indicator-rule alert p99 s"]["missed"] == 2

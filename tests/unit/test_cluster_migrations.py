@@ -116,7 +116,9 @@ def test_a_sharded_table_is_replicated_per_shard_behind_a_distributed_table() ->
     """X_local is a Replicated*MergeTree under a per-shard Keeper path; X spreads rows over shards by city."""
     for name in SHARDED_TABLES:
         path = f"/clickhouse/tables/{{shard}}/{DATABASE}/{name}_local"
-        assert re.search(rf"ENGINE = Replicated\w*MergeTree\('{re.escape(path)}', '\{{replica\}}'", _create_of(f"{name}_local"))
+        assert re.search(
+            rf"ENGINE = Replicated\w*MergeTree\('{re.escape(path)}', '\{{replica\}}'", _create_of(f"{name}_local")
+        )
         assert _create_of(name).endswith(
             f"AS {DATABASE}.{name}_local ENGINE = Distributed('{CLUSTER}', '{DATABASE}', '{name}_local', cityHash64(city_code))"
         )
@@ -137,24 +139,34 @@ def test_views_read_and_write_the_shard_local_tables() -> None:
     assert views
     for stmt in views:
         target = re.search(rf"TO {DATABASE}\.(\w+) AS SELECT", stmt).group(1)  # type: ignore[union-attr]
-        assert target in GLOBAL_TABLES or (target.endswith("_local") and target.removesuffix("_local") in SHARDED_TABLES)
+        assert target in GLOBAL_TABLES or (
+            target.endswith("_local") and target.removesuffix("_local") in SHARDED_TABLES
+        )
         sources = re.findall(r"\b(?:FROM|JOIN)\s+([\w.]+)", stmt)
         assert sources
         for source in sources:
             db, table = source.split(".")
             assert db == DATABASE
-            assert table in GLOBAL_TABLES or (table.endswith("_local") and table.removesuffix("_local") in SHARDED_TABLES)
+            assert table in GLOBAL_TABLES or (
+                table.endswith("_local") and table.removesuffix("_local") in SHARDED_TABLES
+            )
 
 
 def test_an_alter_of_a_sharded_table_reaches_the_shards_and_the_distributed_table() -> None:
     """The shards get the column first, then the Distributed table; a global table gets one ALTER."""
-    sharded = cluster_statements("ALTER TABLE camera_probes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''", CLUSTER, DATABASE)
+    sharded = cluster_statements(
+        "ALTER TABLE camera_probes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''", CLUSTER, DATABASE
+    )
     assert sharded == [
         f"ALTER TABLE {DATABASE}.camera_probes_local ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
         f"ALTER TABLE {DATABASE}.camera_probes ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
     ]
-    single = cluster_statements("ALTER TABLE alert_notices ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''", CLUSTER, DATABASE)
-    assert single == [f"ALTER TABLE {DATABASE}.alert_notices ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''"]
+    single = cluster_statements(
+        "ALTER TABLE alert_notices ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''", CLUSTER, DATABASE
+    )
+    assert single == [
+        f"ALTER TABLE {DATABASE}.alert_notices ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''"
+    ]
     for i, stmt in enumerate(PLAN):
         if not stmt.startswith("ALTER TABLE"):
             continue
@@ -285,9 +297,16 @@ _EVENTS = {
     ),
 }
 _MV_TARGETS = (
-    "ticket_facts", "evaluation_5m", "evaluation_device_1h", "ingest_quality_5m", "rejections_5m",
-    "window_transitions", "camera_5m", "node_beats_5m", "case_steps",
-)  # fmt: skip
+    "ticket_facts",
+    "evaluation_5m",
+    "evaluation_device_1h",
+    "ingest_quality_5m",
+    "rejections_5m",
+    "window_transitions",
+    "camera_5m",
+    "node_beats_5m",
+    "case_steps",
+)
 
 
 def test_the_declustered_cluster_form_runs_and_views_fill_the_local_tables(ch: _ChdbProcess) -> None:
@@ -306,7 +325,9 @@ def test_the_declustered_cluster_form_runs_and_views_fill_the_local_tables(ch: _
     for table in _EVENTS:
         assert count(table.removesuffix("_local")) == count(table)
     # ClickHouse's own view of what the views read: only the _local event tables.
-    readers = ch.query_sync(f"SELECT name FROM system.tables WHERE database = '{DATABASE}' AND notEmpty(dependencies_table)")
+    readers = ch.query_sync(
+        f"SELECT name FROM system.tables WHERE database = '{DATABASE}' AND notEmpty(dependencies_table)"
+    )
     assert {name for (name,) in readers} == set(_EVENTS)
     # 0005 replaced the ticket view and 0004/0008 added columns, through X as well as X_local.
     assert ch.query_sync(f"SELECT max(window_id) FROM {DATABASE}.ticket_facts WHERE ticket_no = 'A001'") == [("w7",)]
@@ -322,7 +343,10 @@ def test_the_synchronous_insert_setting_exists_under_both_names(ch: _ChdbProcess
     rows = ch.query_sync(
         "SELECT name, alias_for FROM system.settings WHERE name IN ('distributed_foreground_insert', 'insert_distributed_sync')"
     )
-    assert sorted(rows) == [("distributed_foreground_insert", ""), ("insert_distributed_sync", "distributed_foreground_insert")]
+    assert sorted(rows) == [
+        ("distributed_foreground_insert", ""),
+        ("insert_distributed_sync", "distributed_foreground_insert"),
+    ]
 
 
 def test_the_setting_name_follows_the_server_version() -> None:

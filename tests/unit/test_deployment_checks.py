@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from connectors.gateway.node_tokens import issue_tokens
 from agents.settings import Settings
+from connectors.gateway.node_tokens import issue_tokens
 
 KAFKA = "kafka://kafka:9092"
 CLICKHOUSE = "http://govpulse:pw@clickhouse:8123"

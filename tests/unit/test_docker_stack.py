@@ -21,11 +21,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from connectors.gateway.node_tokens import issue_tokens
-from agents.cli.main import _parser, _settings
 from agents.cli.deploy import env_example
+from agents.cli.main import _parser, _settings
 from agents.deployment import grafana_problems
 from agents.settings import Settings
+from connectors.gateway.node_tokens import issue_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -141,7 +141,9 @@ def resolved(node: Any, values: Mapping[str, str]) -> Any:
 
 def dockerfile_stages() -> list[list[tuple[str, str]]]:
     """(INSTRUCTION, arguments) per stage, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#")))
+    joined = re.sub(
+        r"\\\n", " ", "\n".join(line for line in DOCKERFILE.splitlines() if not line.lstrip().startswith("#"))
+    )
     stages: list[list[tuple[str, str]]] = [[]]
     for line in filter(str.strip, joined.splitlines()):
         instruction, _, rest = line.strip().partition(" ")
@@ -224,15 +226,29 @@ def service_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_compose_declares_the_stack_with_healthchecks_and_named_volumes() -> None:
     """Every service of the stack is there, each long-running one has a healthcheck, and every named volume is declared."""
-    assert {"kafka", "clickhouse", "redis", "grafana", "prometheus", "init", "gateway", "worker", "center", "video-gateway"} <= set(
-        SERVICES
-    )
+    assert {
+        "kafka",
+        "clickhouse",
+        "redis",
+        "grafana",
+        "prometheus",
+        "init",
+        "gateway",
+        "worker",
+        "center",
+        "video-gateway",
+    } <= set(SERVICES)
     assert set(GOVPULSE) == {"init", "gateway", "worker", "center", "video-gateway"}
     assert SERVICES["init"]["restart"] == "no" and SERVICES["init"]["healthcheck"] == {"disable": True}
     for name in LONG_RUNNING:
         check = SERVICES[name].get("healthcheck", {})
         assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
-    used = {source.removeprefix("volume:") for name in SERVICES for source in mounts(name).values() if source.startswith("volume:")}
+    used = {
+        source.removeprefix("volume:")
+        for name in SERVICES
+        for source in mounts(name).values()
+        if source.startswith("volume:")
+    }
     assert used == set(COMPOSE["volumes"]), "every named volume is declared, and every declared one is used"
     for name in BACKENDS - {"prometheus"}:
         assert any(s.startswith("volume:") for s in mounts(name).values()), f"{name} keeps its data in a named volume"
@@ -265,7 +281,9 @@ def test_long_running_services_wait_for_init_and_their_backends() -> None:
     for name, svc in SERVICES.items():
         for dep, cond in svc.get("depends_on", {}).items():
             if cond["condition"] == "service_healthy":
-                assert SERVICES[dep].get("healthcheck", {}).get("test"), f"{name} waits for {dep}'s health, which is never checked"
+                assert SERVICES[dep].get("healthcheck", {}).get("test"), (
+                    f"{name} waits for {dep}'s health, which is never checked"
+                )
 
 
 # -- commands and settings ---------------------------------------------------------------------
@@ -281,7 +299,11 @@ def test_every_govpulse_command_parses_with_the_real_cli(service: str) -> None:
 def test_govpulse_variables_are_settings_and_every_setting_is_documented() -> None:
     """Each GOVPULSE_ name in the compose file, the Dockerfile and .env.example is a setting, and .env.example lists every setting."""
     fields = {f"GOVPULSE_{name.upper()}" for name in Settings.model_fields}
-    for source, text in (("docker-compose.yml", COMPOSE_WORDS), ("Dockerfile", DOCKERFILE), (".env.example", ENV_EXAMPLE)):
+    for source, text in (
+        ("docker-compose.yml", COMPOSE_WORDS),
+        ("Dockerfile", DOCKERFILE),
+        (".env.example", ENV_EXAMPLE),
+    ):
         unknown = set(re.findall(r"\bGOVPULSE_[A-Z0-9_]+", text)) - fields
         assert not unknown, f"{source} names variables that are no setting: {sorted(unknown)}"
     documented = set(re.findall(r"^# (GOVPULSE_[A-Z0-9_]+)=", ENV_EXAMPLE, re.MULTILINE))
@@ -303,7 +325,12 @@ def test_a_fresh_env_example_is_refused_until_the_passwords_are_set() -> None:
     """Compose refuses to interpolate the file while a required password is empty in docker/.env."""
     with pytest.raises(MissingVariable):
         resolved(SERVICES, dotenv(ENV_EXAMPLE))
-    assert _required_names() == {"CLICKHOUSE_GOVPULSE_PASSWORD", "CLICKHOUSE_GRAFANA_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "BATCH_SEAL_KEY"}
+    assert _required_names() == {
+        "CLICKHOUSE_GOVPULSE_PASSWORD",
+        "CLICKHOUSE_GRAFANA_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+        "BATCH_SEAL_KEY",
+    }
     resolved(SERVICES, operator_values())
 
 
@@ -393,7 +420,10 @@ def test_the_pipeline_dashboard_uses_labels_prometheus_attaches() -> None:
 
 def test_grafana_provisioning_matches_the_mounts_and_the_dashboards() -> None:
     """Dashboards have unique uids, the provider reads where compose mounts them, and every datasource they use is provisioned."""
-    uids = [json.loads(p.read_text(encoding="utf-8"))["uid"] for p in sorted((DOCKER / "grafana" / "dashboards").glob("*.json"))]
+    uids = [
+        json.loads(p.read_text(encoding="utf-8"))["uid"]
+        for p in sorted((DOCKER / "grafana" / "dashboards").glob("*.json"))
+    ]
     assert len(uids) == len(set(uids)) >= 6
     grafana = mounts("grafana")
     assert grafana["/etc/grafana/provisioning"] == str(DOCKER / "grafana" / "provisioning")
@@ -423,14 +453,22 @@ def test_clickhouse_users_match_the_dsn_and_grafanas_datasource() -> None:
     writer = re.match(r"http://(\w+):", dsn).group(1)  # type: ignore[union-attr]
     reader = SERVICES["grafana"]["environment"]["CLICKHOUSE_USER"]
     assert users.find(writer) is not None and users.find(f"{reader}/profile").text == "grafana_readonly"  # type: ignore[union-attr]
-    datasources = yaml.safe_load((DOCKER / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text(encoding="utf-8"))
+    datasources = yaml.safe_load(
+        (DOCKER / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text(encoding="utf-8")
+    )
     database = next(ds for ds in datasources["datasources"] if ds["uid"] == "clickhouse")["jsonData"]["defaultDatabase"]
-    assert database == Settings.model_fields["clickhouse_database"].default == users.find(f"{reader}/allow_databases/database").text  # type: ignore[union-attr]
+    assert (
+        database
+        == Settings.model_fields["clickhouse_database"].default
+        == users.find(f"{reader}/allow_databases/database").text
+    )  # type: ignore[union-attr]
     for user in (writer, reader):
         env_name = users.find(f"{user}/password").get("from_env")  # type: ignore[union-attr]
         assert env_name in SERVICES["clickhouse"]["environment"]
     mounted = mounts("clickhouse")
-    assert mounted["/etc/clickhouse-server/users.d/govpulse.xml"] == str(DOCKER / "clickhouse" / "users.d" / "govpulse.xml")
+    assert mounted["/etc/clickhouse-server/users.d/govpulse.xml"] == str(
+        DOCKER / "clickhouse" / "users.d" / "govpulse.xml"
+    )
 
 
 # -- the image ---------------------------------------------------------------------------------
@@ -456,6 +494,15 @@ def test_the_image_runs_govpulse_as_a_user_without_the_embedded_extra() -> None:
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_build_context() -> None:
     """The virtualenv, data, caches, crash files and docker/.env never reach the build context."""
     patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()}
-    assert {".venv", "var", "test-artifacts", ".git", "**/__pycache__", ".hypothesis", "crash-*", "docker/.env"} <= patterns
+    assert {
+        ".venv",
+        "var",
+        "test-artifacts",
+        ".git",
+        "**/__pycache__",
+        ".hypothesis",
+        "crash-*",
+        "docker/.env",
+    } <= patterns
     for needed in ("pyproject.toml", "README.md", "streams", "agents", "connectors", "video_gateway", "alert_rules"):
         assert needed not in patterns

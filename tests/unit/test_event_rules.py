@@ -14,11 +14,17 @@ def _bad(n: int, staff: str = "S1") -> dict:
 
 def test_frequency_fires_at_the_count_within_the_window_and_clears_when_it_ages_out() -> None:
     """3 bad reviews for one staff within 10 min fire; after the window passes, tick clears it."""
-    rule = FrequencyRule("bad_burst", "evaluation", {"level": ["dissatisfied", "very_dissatisfied"]}, ("staff_id",), 3, 600)
+    rule = FrequencyRule(
+        "bad_burst", "evaluation", {"level": ["dissatisfied", "very_dissatisfied"]}, ("staff_id",), 3, 600
+    )
     assert rule.add(_bad(1), T0, 440100) == []
     assert rule.add(_bad(2), T0 + timedelta(minutes=1), 440100) == []
     (obs,) = rule.add(_bad(3), T0 + timedelta(minutes=2), 440100)
-    assert obs.breached and obs.group == {"city": "440100", "staff": "S1"} and obs.evidence["event_ids"] == ["e1", "e2", "e3"]
+    assert (
+        obs.breached
+        and obs.group == {"city": "440100", "staff": "S1"}
+        and obs.evidence["event_ids"] == ["e1", "e2", "e3"]
+    )
     (later,) = rule.tick(T0 + timedelta(minutes=11))
     assert later.cleared and later.value == 1.0
     assert rule.tick(T0 + timedelta(minutes=20)) == []  # nothing more to say about a cleared key
@@ -43,8 +49,12 @@ def test_absence_fires_after_missed_intervals_and_clears_on_the_next_event() -> 
     fired = rule.tick(T0 + timedelta(seconds=181))
     assert sorted(o.group["node"] for o in fired if o.breached) == ["VN440100", "VN440300"]
     assert {o.evidence["silent_for"] for o in fired} == {"3m"}  # whole minutes, for the message
-    assert fired[0].evidence["last_seen_local"] == T0.astimezone(timezone(timedelta(hours=8))).strftime("%m-%d %H:%M:%S")
-    (cleared,) = rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100)
+    assert fired[0].evidence["last_seen_local"] == T0.astimezone(timezone(timedelta(hours=8))).strftime(
+        "%m-%d %H:%M:%S"
+    )
+    (cleared,) = rule.add(
+        {"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100
+    )
     assert cleared.cleared and cleared.group == {"city": "440100", "node": "VN440100"}
     later = rule.tick(T0 + timedelta(seconds=210))
     assert [(o.group["node"], o.breached) for o in later] == [("VN440100", False), ("VN440300", True)]
@@ -61,7 +71,9 @@ def test_a_clear_older_than_the_books_last_look_is_sent_again_at_the_next_tick()
         book.observe(obs)
     (alert,) = book.active()
     assert alert.state == "firing"
-    (late,) = rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100)
+    (late,) = rule.add(
+        {"event_id": "b2", "type": "node_heartbeat", "node_id": "VN440100"}, T0 + timedelta(seconds=200), 440100
+    )
     assert book.observe(late) == [] and book.active()[0].state == "firing"  # older than the tick at 205: stale
     for obs in rule.tick(T0 + timedelta(seconds=210)):
         book.observe(obs)
@@ -85,9 +97,14 @@ def _probe(n: int, status: str, camera: str = "C1") -> dict:
 
 def test_a_persistent_state_is_observed_from_its_first_event_and_cleared_by_the_next_good_one() -> None:
     """Black, frozen, black: one run since the first; ok ends it; a lone good probe says nothing."""
-    rule = PersistentRule("cam", "video", {"type": ["camera_probe"]}, ("camera_id",), {"status": ["black", "frozen"]}, 1200)
+    rule = PersistentRule(
+        "cam", "video", {"type": ["camera_probe"]}, ("camera_id",), {"status": ["black", "frozen"]}, 1200
+    )
     assert rule.add(_probe(0, "ok", "C2"), T0, 440100) == []
-    seen = [rule.add(_probe(i, s), T0 + timedelta(minutes=5 * i), 440100)[0] for i, s in enumerate(["black", "frozen", "black"])]
+    seen = [
+        rule.add(_probe(i, s), T0 + timedelta(minutes=5 * i), 440100)[0]
+        for i, s in enumerate(["black", "frozen", "black"])
+    ]
     assert all(o.breached for o in seen) and seen[-1].value == 600.0
     assert seen[-1].evidence["since"] == T0.isoformat() and seen[-1].evidence["state_for"] == "10m"
     assert seen[-1].evidence["event_ids"] == ["p0", "p1", "p2"] and seen[-1].evidence["state_value"] == "black"

@@ -15,8 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_twenty_thousand_fuzzed_messages_are_decoded_or_refused() -> None:
-    done = subprocess.run([sys.executable, "-m", "tests.fuzz.wire_door", "-runs=20000", "-seed=2260"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.fuzz.wire_door", "-runs=20000", "-seed=2260"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report[-3000:]
     assert "atheris wire door: tried 20000" in report and "mishandled 0" in report

@@ -28,10 +28,16 @@ def _rows(*points: tuple[str, str, float]) -> list[tuple[Any, ...]]:
 async def test_threshold_with_hysteresis_uses_each_halls_latest_window() -> None:
     """Above 1800 s breaches; between 1200 and 1800 neither breaches nor clears; below 1200 clears."""
     check = ThresholdCheck("long_wait", "wait_p90_s", "5m", "province", "hall", ">", 1800, 1200)
-    reader = Answers({"called_at": _rows(
-        ("2026-11-20T02:20:00+00:00", "H1", 600), ("2026-11-20T02:25:00+00:00", "H1", 2400),
-        ("2026-11-20T02:25:00+00:00", "H2", 1500), ("2026-11-20T02:25:00+00:00", "H3", 900),
-    )})  # fmt: skip
+    reader = Answers(
+        {
+            "called_at": _rows(
+                ("2026-11-20T02:20:00+00:00", "H1", 600),
+                ("2026-11-20T02:25:00+00:00", "H1", 2400),
+                ("2026-11-20T02:25:00+00:00", "H2", 1500),
+                ("2026-11-20T02:25:00+00:00", "H3", 900),
+            )
+        }
+    )
     obs = {o.group["hall"]: (o.breached, o.cleared) for o in await check.evaluate(reader, NOW)}
     assert obs == {"H1": (True, False), "H2": (False, False), "H3": (False, True)}
 

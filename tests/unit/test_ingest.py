@@ -52,14 +52,24 @@ def registry():
 
 def _event(registry, n: int, **overrides) -> dict[str, Any]:
     hall = registry.halls_in_city(440100)[0]
-    event = {"event_id": f"e{n}", "source": "node-440100", "seq": n, "occurred_at": (NOW - timedelta(seconds=2)).isoformat(),
-             "sent_at": NOW.isoformat(), "type": "ticket_issued", "hall_id": hall.hall_id, "ticket_no": f"A{n}"}  # fmt: skip
+    event = {
+        "event_id": f"e{n}",
+        "source": "node-440100",
+        "seq": n,
+        "occurred_at": (NOW - timedelta(seconds=2)).isoformat(),
+        "sent_at": NOW.isoformat(),
+        "type": "ticket_issued",
+        "hall_id": hall.hall_id,
+        "ticket_no": f"A{n}",
+    }
     event.update(overrides)
     return event
 
 
 def _message(offset: int, events: list[Any]) -> RawMessage:
-    value = encode_batch_parts(stream="queue", source="node-440100", batch_id=f"b{offset}", received_at=None, events=events)
+    value = encode_batch_parts(
+        stream="queue", source="node-440100", batch_id=f"b{offset}", received_at=None, events=events
+    )
     return RawMessage("raw.queue", 0, offset, value)
 
 
@@ -70,27 +80,41 @@ def _processor(
         letters.extend(pydantic_core.from_json(v) for _, v in items)
 
     return IngestProcessor(
-        Validator(registry), store, send, metrics or Metrics(CollectorRegistry()), dedup_max_ids=1000,
-        generations={"raw.queue": generation}, retry_max_s=0.01, clock=lambda: NOW,
-    )  # fmt: skip
+        Validator(registry),
+        store,
+        send,
+        metrics or Metrics(CollectorRegistry()),
+        dedup_max_ids=1000,
+        generations={"raw.queue": generation},
+        retry_max_s=0.01,
+        clock=lambda: NOW,
+    )
 
 
 async def test_a_sink_outage_is_retried_until_the_rows_are_written(registry) -> None:
     """Three failed inserts are retried, counted and shown as a stall, and the rows are written once."""
     store, letters, metrics = MemoryStore(), [], Metrics(CollectorRegistry())
     store.fail_next = 3
-    await _processor(registry, store, letters, metrics).process([_message(0, [_event(registry, 1), _event(registry, 2)])])
+    await _processor(registry, store, letters, metrics).process(
+        [_message(0, [_event(registry, 1), _event(registry, 2)])]
+    )
     assert [r["event_id"] for r in store.tables["queue_events"]] == ["e1", "e2"]
-    assert metrics.registry.get_sample_value("govpulse_clickhouse_insert_failures_total", {"table": "queue_events"}) == 3
+    assert (
+        metrics.registry.get_sample_value("govpulse_clickhouse_insert_failures_total", {"table": "queue_events"}) == 3
+    )
     assert metrics.registry.get_sample_value("govpulse_sink_stalled") == 0
 
 
 async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(registry) -> None:
     """Offsets already stored are skipped after a restart; a resent event id at a new offset is a duplicate."""
     store, letters = MemoryStore(), []
-    await _processor(registry, store, letters).process([_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])])
+    await _processor(registry, store, letters).process(
+        [_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])]
+    )
     restarted = _processor(registry, store, letters)
-    await restarted.process([_message(1, [_event(registry, 2)]), _message(2, [_event(registry, 1), _event(registry, 3)])])
+    await restarted.process(
+        [_message(1, [_event(registry, 2)]), _message(2, [_event(registry, 1), _event(registry, 3)])]
+    )
     assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
     assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue@1:0:2")]
 
@@ -98,7 +122,9 @@ async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(r
 async def test_a_recreated_topic_starting_again_at_offset_0_is_not_taken_for_a_replay(registry) -> None:
     """After the broker forgot its topics, new messages at old offsets are stored; old ids resent are duplicates."""
     store, letters = MemoryStore(), []
-    await _processor(registry, store, letters).process([_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])])
+    await _processor(registry, store, letters).process(
+        [_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])]
+    )
     reborn = _processor(registry, store, letters, generation=2)
     await reborn.process([_message(0, [_event(registry, 3)]), _message(1, [_event(registry, 1)])])
     assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
@@ -133,11 +159,21 @@ async def test_the_dedup_budget_is_shared_by_the_partitions_a_worker_holds(regis
     """With a budget of 2,000 ids, a second partition halves the first one's memory: its oldest ids are forgotten."""
     store, letters = MemoryStore(), []
     processor = IngestProcessor(
-        Validator(registry), store, lambda items: _collect(letters, items), Metrics(CollectorRegistry()), dedup_max_ids=2000,
-        generations={"raw.queue": 1}, retry_max_s=0.01, clock=lambda: NOW,
-    )  # fmt: skip
-    await processor.process([_message(i, [_event(registry, n) for n in range(i * 500, i * 500 + 500)]) for i in range(3)])
-    other = encode_batch_parts(stream="queue", source="node-440100", batch_id="p1", received_at=None, events=[_event(registry, 9999)])
+        Validator(registry),
+        store,
+        lambda items: _collect(letters, items),
+        Metrics(CollectorRegistry()),
+        dedup_max_ids=2000,
+        generations={"raw.queue": 1},
+        retry_max_s=0.01,
+        clock=lambda: NOW,
+    )
+    await processor.process(
+        [_message(i, [_event(registry, n) for n in range(i * 500, i * 500 + 500)]) for i in range(3)]
+    )
+    other = encode_batch_parts(
+        stream="queue", source="node-440100", batch_id="p1", received_at=None, events=[_event(registry, 9999)]
+    )
     await processor.process([RawMessage("raw.queue", 1, 0, other)])
     resent = [_event(registry, 0), _event(registry, 1499)]  # the oldest id (forgotten) and the newest (remembered)
     await processor.process([_message(3, resent)])

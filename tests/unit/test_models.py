@@ -9,7 +9,13 @@ from streams.models import STREAMS
 from streams.models.wire import BatchDecodeError, decode_batch, encode_batch_parts
 from streams.schema_export import schemas
 
-BASE = {"event_id": "e-1", "source": "node-440100", "seq": 1, "occurred_at": "2026-11-21T02:00:00+00:00", "sent_at": "2026-11-21T02:00:01+00:00"}
+BASE = {
+    "event_id": "e-1",
+    "source": "node-440100",
+    "seq": 1,
+    "occurred_at": "2026-11-21T02:00:00+00:00",
+    "sent_at": "2026-11-21T02:00:01+00:00",
+}
 
 
 def _validate(stream: str, **fields):
@@ -33,8 +39,15 @@ def test_naive_timestamps_and_unknown_fields_are_refused() -> None:
 
 def test_an_evaluator_in_clear_is_refused() -> None:
     """Only a salted SHA-256 digest may identify the evaluator, never a phone number."""
-    fields = dict(type="evaluation", case_no="C1", item_id="S01001", dept_id="D440000-01", level="satisfied",
-                  channel="yueshengshi", mode="active")  # fmt: skip
+    fields = dict(
+        type="evaluation",
+        case_no="C1",
+        item_id="S01001",
+        dept_id="D440000-01",
+        level="satisfied",
+        channel="yueshengshi",
+        mode="active",
+    )
     with pytest.raises(ValidationError, match="evaluator_hash"):
         _validate("evaluation", **fields, evaluator_hash="13800138000")
     assert _validate("evaluation", **fields, evaluator_hash="a" * 64).level == "satisfied"
@@ -43,8 +56,17 @@ def test_an_evaluator_in_clear_is_refused() -> None:
 def test_an_offline_evaluation_names_its_hall() -> None:
     """An evaluation from the hall pad without a hall is refused."""
     with pytest.raises(ValidationError, match="hall_id is required"):
-        _validate("evaluation", type="evaluation", case_no="C1", item_id="S1", dept_id="D1", level="satisfied",
-                  channel="hall_pad", mode="active", evaluator_hash="b" * 64)  # fmt: skip
+        _validate(
+            "evaluation",
+            type="evaluation",
+            case_no="C1",
+            item_id="S1",
+            dept_id="D1",
+            level="satisfied",
+            channel="hall_pad",
+            mode="active",
+            evaluator_hash="b" * 64,
+        )
 
 
 def test_video_events_are_told_apart_by_type() -> None:
@@ -54,14 +76,18 @@ def test_video_events_are_told_apart_by_type() -> None:
     with pytest.raises(ValidationError):
         _validate("video", type="node_heartbeat", node_id="VN440100", cameras_total=1, cameras_online=2)
     with pytest.raises(ValidationError):
-        _validate("video", type="camera_probe", camera_id="C1", node_id="VN440100", status="ok", scores={"blur": float("nan")})
+        _validate(
+            "video", type="camera_probe", camera_id="C1", node_id="VN440100", status="ok", scores={"blur": float("nan")}
+        )
 
 
 def test_a_case_transfer_names_where_it_goes() -> None:
     """case_transferred needs a target department and a direction."""
     with pytest.raises(ValidationError):
         _validate("case", type="case_transferred", case_id="K1", case_no="C1", dept_id="D1")
-    ok = _validate("case", type="case_transferred", case_id="K1", case_no="C1", dept_id="D1", to_dept_id="D2", direction="up")
+    ok = _validate(
+        "case", type="case_transferred", case_id="K1", case_no="C1", dept_id="D1", to_dept_id="D2", direction="up"
+    )
     assert ok.direction == "up"
 
 
@@ -69,8 +95,16 @@ def test_batches_round_trip_and_garbage_is_a_decode_error() -> None:
     """A batch survives encoding; non-JSON, a non-object or a future version cannot be decoded."""
     raw = encode_batch_parts(stream="queue", source="node-440100", batch_id="b1", received_at=None, events=[{"x": 1}])
     assert decode_batch(raw).events == [{"x": 1}]
-    for bad in (b"\xff\x00", b"[1,2]", b'{"v": 99, "stream": "queue", "source": "s", "batch_id": "b", "events": []}',
-                b'{"v": []}', b'{"v": {"a": 1}}', b'{"v": true}', b"", None):  # the unhashable ones were found by atheris
+    for bad in (
+        b"\xff\x00",
+        b"[1,2]",
+        b'{"v": 99, "stream": "queue", "source": "s", "batch_id": "b", "events": []}',
+        b'{"v": []}',
+        b'{"v": {"a": 1}}',
+        b'{"v": true}',
+        b"",
+        None,
+    ):  # the unhashable ones were found by atheris
         with pytest.raises(BatchDecodeError):
             decode_batch(bad)
 

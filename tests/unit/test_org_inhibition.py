@@ -18,8 +18,12 @@ def test_an_offline_node_inhibits_its_cameras_and_a_silent_city_node_its_halls()
     hall_sz = registry.halls_in_city(440300)[0]
     book = AlertBook()
     book.set_inhibitions(INHIBITIONS)
-    for rule, domain in (("node_offline", "video"), ("camera_black_or_frozen", "video"), ("source_silent", "data_quality"),
-                         ("long_queue", "queue")):  # fmt: skip
+    for rule, domain in (
+        ("node_offline", "video"),
+        ("camera_black_or_frozen", "video"),
+        ("source_silent", "data_quality"),
+        ("long_queue", "queue"),
+    ):
         book.register_rule(rule, severity="warning", labels={"domain": domain})
 
     def fire(rule: str, group: dict, at: datetime) -> list:

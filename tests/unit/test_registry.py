@@ -23,8 +23,27 @@ from streams.registry import (
 from streams.registry.generate import generate
 
 GUANGDONG_CITY_CODES = {
-    440100, 440200, 440300, 440400, 440500, 440600, 440700, 440800, 440900, 441200, 441300,
-    441400, 441500, 441600, 441700, 441800, 441900, 442000, 445100, 445200, 445300,
+    440100,
+    440200,
+    440300,
+    440400,
+    440500,
+    440600,
+    440700,
+    440800,
+    440900,
+    441200,
+    441300,
+    441400,
+    441500,
+    441600,
+    441700,
+    441800,
+    441900,
+    442000,
+    445100,
+    445200,
+    445300,
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,8 +243,17 @@ def test_rows_are_plain_json(registry: Registry) -> None:
 def test_csv_round_trip_keeps_everything(registry: Registry, csv_dir: Path) -> None:
     """Writing then reading the CSV directory gives the same counts, the same lookups and an equal registry."""
     assert sorted(p.name for p in csv_dir.iterdir()) == sorted(
-        ["cities.csv", "counties.csv", "halls.csv", "windows.csv", "cameras.csv", "video_nodes.csv",
-         "sources.csv", "departments.csv", "service_items.csv"]
+        [
+            "cities.csv",
+            "counties.csv",
+            "halls.csv",
+            "windows.csv",
+            "cameras.csv",
+            "video_nodes.csv",
+            "sources.csv",
+            "departments.csv",
+            "service_items.csv",
+        ]
     )
     back = read_csv_dir(csv_dir)
     assert back.counts() == registry.counts()
@@ -258,7 +286,12 @@ def _drop_last_column(rows: list[list[str]]) -> list[list[str]]:
     [
         ("halls.csv", _drop_last_column, 1, "missing column(s) wait_target_s"),
         ("halls.csv", _set_cell(4, 3, "999900"), 4, "unknown city code 999900"),
-        ("windows.csv", _replace_line(3, ["H999999001-W01", "H999999001", "x", "咨询"]), 3, "unknown hall 'H999999001'"),
+        (
+            "windows.csv",
+            _replace_line(3, ["H999999001-W01", "H999999001", "x", "咨询"]),
+            3,
+            "unknown hall 'H999999001'",
+        ),
         ("cities.csv", lambda rows: rows + [rows[2]], 23, "duplicate code 440200 (first on line 3)"),
         ("halls.csv", _set_cell(3, 2, "village"), 3, "level 'village'"),
         ("cameras.csv", _set_cell(6, 2, "VN440300"), 6, "serves another city"),
@@ -293,8 +326,13 @@ def test_upsert_and_delete_change_lookups() -> None:
     reg = generate(300, seed=1)
     hall = reg.halls_in_city(440200)[-1]
     moved = {
-        "hall_id": hall.hall_id, "name": "测试便民服务中心", "level": "town", "city_code": "440300",
-        "county_code": "440304", "opening": "09:00-17:00", "wait_target_s": "",
+        "hall_id": hall.hall_id,
+        "name": "测试便民服务中心",
+        "level": "town",
+        "city_code": "440300",
+        "county_code": "440304",
+        "opening": "09:00-17:00",
+        "wait_target_s": "",
     }
     reg.upsert("hall", moved)
     assert reg.hall(hall.hall_id).name == "测试便民服务中心"

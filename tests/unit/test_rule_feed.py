@@ -21,8 +21,16 @@ REGISTRY = generate(halls=300)
 def _window_event(i: int, **overrides: Any) -> dict[str, Any]:
     hall = REGISTRY.halls_in_city(440100)[0]
     window = next(w for w in REGISTRY.entities("window") if w.hall_id == hall.hall_id)
-    event = {"event_id": f"rf-{i}", "source": "node-440100", "seq": i, "occurred_at": (NOW - timedelta(minutes=1)).isoformat(),
-             "sent_at": NOW.isoformat(), "type": "window_opened", "hall_id": hall.hall_id, "window_id": window.window_id}  # fmt: skip
+    event = {
+        "event_id": f"rf-{i}",
+        "source": "node-440100",
+        "seq": i,
+        "occurred_at": (NOW - timedelta(minutes=1)).isoformat(),
+        "sent_at": NOW.isoformat(),
+        "type": "window_opened",
+        "hall_id": hall.hall_id,
+        "window_id": window.window_id,
+    }
     return {**event, **overrides}
 
 
@@ -38,10 +46,19 @@ async def test_valid_events_reach_the_rules_and_the_rest_is_skipped() -> None:
         handed.append((stream, [ev.event_id for ev, _, _ in events]))
 
     metrics = Metrics(CollectorRegistry())
-    feed = RuleFeed(Validator(REGISTRY, TimeLimits(timedelta(days=7), timedelta(minutes=5))), rules, metrics, clock=lambda: NOW)
-    good = encode_batch_parts(stream="window", source="node-440100", batch_id="b1", received_at=None,
-                              events=[_window_event(1), _window_event(2, hall_id="nowhere"), _window_event(3)])  # fmt: skip
-    wrong_topic = encode_batch_parts(stream="queue", source="node-440100", batch_id="b2", received_at=None, events=[_window_event(4)])
+    feed = RuleFeed(
+        Validator(REGISTRY, TimeLimits(timedelta(days=7), timedelta(minutes=5))), rules, metrics, clock=lambda: NOW
+    )
+    good = encode_batch_parts(
+        stream="window",
+        source="node-440100",
+        batch_id="b1",
+        received_at=None,
+        events=[_window_event(1), _window_event(2, hall_id="nowhere"), _window_event(3)],
+    )
+    wrong_topic = encode_batch_parts(
+        stream="queue", source="node-440100", batch_id="b2", received_at=None, events=[_window_event(4)]
+    )
     await feed.process([_message(0, good), _message(1, b"\x00junk"), _message(2, wrong_topic)])
     assert handed == [("window", ["rf-1", "rf-3"])]
     assert metrics.registry.get_sample_value("govpulse_rule_feed_events_total", {"stream": "window"}) == 2

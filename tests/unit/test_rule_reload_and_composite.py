@@ -60,6 +60,8 @@ async def test_a_composite_needs_every_condition_for_the_same_group() -> None:
     book.register_rule("long_queue", severity="warning")
     book.observe(Observation("long_queue", {"hall": "H2"}, NOW, True, False, 80.0))
     book.observe(Observation("long_queue", {"hall": "H3"}, NOW, True, False, 80.0))
-    check = CompositeCheck("idle_in_queue", (Fixed("a", ["H1", "H2", "H3"]), Fixed("b", ["H2", "H4"])), ("long_queue",), book)
+    check = CompositeCheck(
+        "idle_in_queue", (Fixed("a", ["H1", "H2", "H3"]), Fixed("b", ["H2", "H4"])), ("long_queue",), book
+    )
     found = await check.evaluate(None, NOW)  # type: ignore[arg-type]
     assert [o.group for o in found] == [{"hall": "H2"}]

@@ -30,30 +30,85 @@ from streams.rules.schema import (
 from streams.simulator.scenarios import DEFAULT_DURATION_S, SCENARIOS, Scenarios
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "alert_rules"
-DOMAIN_FILES = {"queue": "queue.yaml", "windows": "windows.yaml", "evaluation": "evaluation.yaml",
-                "video": "video.yaml", "data_quality": "data_quality.yaml"}  # fmt: skip
+DOMAIN_FILES = {
+    "queue": "queue.yaml",
+    "windows": "windows.yaml",
+    "evaluation": "evaluation.yaml",
+    "video": "video.yaml",
+    "data_quality": "data_quality.yaml",
+}
 
 _BASE = {"title": "测试规则", "severity": "warning"}
 #: One valid rule of each type, as it would be written in YAML.
 VALID: dict[str, dict[str, Any]] = {
-    "threshold": {"domain": "queue", "indicator": "wait_p90_s", "window": "5m", "group_by": ["hall"], "op": ">",
-                  "threshold": 1800, "clear": 1200, "for": "10m", "message": "{hall} 等候 {value:.0f} 秒"},
-    "ratio": {"domain": "evaluation", "indicator": "bad_review_rate", "denominator": "evaluations", "min_denominator": 40,
-              "window": "1h", "group_by": ["city"], "op": ">", "threshold": 0.1},
-    "spike": {"domain": "queue", "indicator": "tickets_issued", "window": "5m", "group_by": ["hall"],
-              "baseline": {"method": "window", "lookback": "7d", "same_time_of_day": True}, "z": 3, "min_history": 5},
-    "absence": {"domain": "video", "stream": "video", "match": {"type": "node_heartbeat"}, "key": "node_id",
-                "expected_interval": "60s", "missed": 3},
-    "frequency": {"domain": "evaluation", "stream": "evaluation", "match": {"level": ["dissatisfied", "very_dissatisfied"]},
-                  "key": ["staff_id"], "count": 5, "within": "30m", "message": "{staff} 收到 {count} 条差评"},
-    "persistent": {"domain": "video", "stream": "video", "match": {"type": "camera_probe"}, "key": "camera_id",
-                   "state": {"status": ["black", "frozen"]}, "for": "90m", "expire": "20m",
-                   "message": "{camera} {state_value} {state_for}"},
+    "threshold": {
+        "domain": "queue",
+        "indicator": "wait_p90_s",
+        "window": "5m",
+        "group_by": ["hall"],
+        "op": ">",
+        "threshold": 1800,
+        "clear": 1200,
+        "for": "10m",
+        "message": "{hall} 等候 {value:.0f} 秒",
+    },
+    "ratio": {
+        "domain": "evaluation",
+        "indicator": "bad_review_rate",
+        "denominator": "evaluations",
+        "min_denominator": 40,
+        "window": "1h",
+        "group_by": ["city"],
+        "op": ">",
+        "threshold": 0.1,
+    },
+    "spike": {
+        "domain": "queue",
+        "indicator": "tickets_issued",
+        "window": "5m",
+        "group_by": ["hall"],
+        "baseline": {"method": "window", "lookback": "7d", "same_time_of_day": True},
+        "z": 3,
+        "min_history": 5,
+    },
+    "absence": {
+        "domain": "video",
+        "stream": "video",
+        "match": {"type": "node_heartbeat"},
+        "key": "node_id",
+        "expected_interval": "60s",
+        "missed": 3,
+    },
+    "frequency": {
+        "domain": "evaluation",
+        "stream": "evaluation",
+        "match": {"level": ["dissatisfied", "very_dissatisfied"]},
+        "key": ["staff_id"],
+        "count": 5,
+        "within": "30m",
+        "message": "{staff} 收到 {count} 条差评",
+    },
+    "persistent": {
+        "domain": "video",
+        "stream": "video",
+        "match": {"type": "camera_probe"},
+        "key": "camera_id",
+        "state": {"status": ["black", "frozen"]},
+        "for": "90m",
+        "expire": "20m",
+        "message": "{camera} {state_value} {state_for}",
+    },
     "deadline": {"domain": "evaluation", "step": "case_rectified", "grace": "1d", "group_by": ["dept"]},
-    "composite": {"domain": "queue", "group_by": ["hall"], "for": "5m",
-                  "all": [{"rule": "helper"},
-                          {"type": "threshold", "indicator": "idle_windows", "window": "5m", "op": ">=", "threshold": 3}]},
-}  # fmt: skip
+    "composite": {
+        "domain": "queue",
+        "group_by": ["hall"],
+        "for": "5m",
+        "all": [
+            {"rule": "helper"},
+            {"type": "threshold", "indicator": "idle_windows", "window": "5m", "op": ">=", "threshold": 3},
+        ],
+    },
+}
 #: The rule a composite snippet refers to.
 HELPER = {"id": "helper", "type": "threshold", **_BASE, **VALID["threshold"]}
 
@@ -136,12 +191,22 @@ def test_each_rule_type_parses_from_yaml(tmp_path: Path, rule_type: str) -> None
     if isinstance(loaded, SpikeRule):
         assert loaded.baseline.method == "window" and loaded.baseline.lookback == 7 * 86_400
     if isinstance(loaded, AbsenceRule):
-        assert (loaded.key, loaded.group_by, loaded.silence_s, loaded.expect) == (("node_id",), ("node",), 180, "registry")
+        assert (loaded.key, loaded.group_by, loaded.silence_s, loaded.expect) == (
+            ("node_id",),
+            ("node",),
+            180,
+            "registry",
+        )
         assert loaded.match == {"type": ("node_heartbeat",)}
     if isinstance(loaded, FrequencyRule):
         assert (loaded.key, loaded.group_by, loaded.count, loaded.within) == (("staff_id",), ("staff",), 5, 1800)
     if isinstance(loaded, PersistentRule):
-        assert (loaded.group_by, loaded.state, loaded.for_, loaded.expire) == (("camera",), {"status": ("black", "frozen")}, 5400, 1200)
+        assert (loaded.group_by, loaded.state, loaded.for_, loaded.expire) == (
+            ("camera",),
+            {"status": ("black", "frozen")},
+            5400,
+            1200,
+        )
     if isinstance(loaded, DeadlineRule):
         assert (loaded.step, loaded.any_next_step, loaded.grace) == ("case_rectified", False, 86_400)
     if isinstance(loaded, CompositeRule):
@@ -150,8 +215,12 @@ def test_each_rule_type_parses_from_yaml(tmp_path: Path, rule_type: str) -> None
 
 def test_file_defaults_fill_rules_and_merge_labels(tmp_path: Path) -> None:
     """defaults give unset fields to every rule; labels merge with the rule's own winning."""
-    defaults = {"routes": ["webhook:duty"], "labels": {"team": "ops", "tier": "1"}, "cooldown": "30m",
-                "schedule": {"opening": "09:00-12:00,13:30-17:30", "working_days_only": True}}  # fmt: skip
+    defaults = {
+        "routes": ["webhook:duty"],
+        "labels": {"team": "ops", "tier": "1"},
+        "cooldown": "30m",
+        "schedule": {"opening": "09:00-12:00,13:30-17:30", "working_days_only": True},
+    }
     own = rule("own", "threshold", routes=["email:ops"], labels={"tier": "2"}, schedule="always")
     write(tmp_path, "rules.yaml", [rule("plain", "threshold"), own], defaults=defaults)
     rules = load_rules(tmp_path)
@@ -175,54 +244,131 @@ def test_durations_parse_to_seconds_and_junk_is_refused() -> None:
 
 #: (case, the broken rule, what its error line says after "rule broken: ").
 BROKEN: list[tuple[str, dict[str, Any], str]] = [
-    ("unknown key", rule("broken", "threshold", treshold=5), "threshold.treshold: unknown key; did you mean 'threshold'?"),
+    (
+        "unknown key",
+        rule("broken", "threshold", treshold=5),
+        "threshold.treshold: unknown key; did you mean 'threshold'?",
+    ),
     ("unknown type", rule("broken", "threshold", type="thresold"), "type: unknown rule type 'thresold'"),
-    ("unknown indicator", rule("broken", "threshold", indicator="wait_p99_s"), "threshold.indicator: unknown indicator"),
-    ("window the indicator lacks",
-     rule("broken", "threshold", indicator="suspicious_evaluation_share", window="5m", threshold=0.05),
-     "threshold.window: suspicious_evaluation_share has no 5m window"),
-    ("group_by the indicator cannot do", rule("broken", "threshold", indicator="overdue_cases", window="1h", threshold=3),
-     "threshold.group_by: overdue_cases cannot be grouped by hall"),
-    ("clear on the wrong side", rule("broken", "threshold", clear=2000),
-     "threshold.clear: must be below threshold 1800 for op '>'"),
+    (
+        "unknown indicator",
+        rule("broken", "threshold", indicator="wait_p99_s"),
+        "threshold.indicator: unknown indicator",
+    ),
+    (
+        "window the indicator lacks",
+        rule("broken", "threshold", indicator="suspicious_evaluation_share", window="5m", threshold=0.05),
+        "threshold.window: suspicious_evaluation_share has no 5m window",
+    ),
+    (
+        "group_by the indicator cannot do",
+        rule("broken", "threshold", indicator="overdue_cases", window="1h", threshold=3),
+        "threshold.group_by: overdue_cases cannot be grouped by hall",
+    ),
+    (
+        "clear on the wrong side",
+        rule("broken", "threshold", clear=2000),
+        "threshold.clear: must be below threshold 1800 for op '>'",
+    ),
     ("bad duration", rule("broken", "threshold", **{"for": "10 minutes"}), "threshold.for: write a duration like"),
     ("bare number as duration", rule("broken", "frequency", within=600), "frequency.within: write a duration like"),
-    ("unknown placeholder", rule("broken", "threshold", message="{hall} {valu}"),
-     "threshold.message: unknown placeholder {valu}"),
+    (
+        "unknown placeholder",
+        rule("broken", "threshold", message="{hall} {valu}"),
+        "threshold.message: unknown placeholder {valu}",
+    ),
     ("frequency without key", rule("broken", "frequency", key=None), "frequency.key: required"),
     ("ratio without denominator", rule("broken", "ratio", denominator=None), "ratio.denominator: required"),
-    ("ratio of a non-ratio", rule("broken", "ratio", indicator="wait_p90_s"), "ratio.indicator: wait_p90_s is measured in s"),
-    ("ratio threshold as percent", rule("broken", "ratio", threshold=10), "ratio.threshold: bad_review_rate is a fraction"),
-    ("schedule with bad hours", rule("broken", "threshold", schedule={"opening": "09:00-25:00"}),
-     "threshold.schedule.opening: '09:00-25:00' is not a time of day"),
-    ("schedule spans reversed", rule("broken", "threshold", schedule={"opening": "17:30-13:30"}),
-     "threshold.schedule.opening: '17:30-13:30' ends before it starts"),
-    ("match value the stream never has", rule("broken", "frequency", match={"level": "angry"}),
-     "frequency.match.level: 'angry' is not a possible level"),
-    ("key the events lack", rule("broken", "absence", match={}, key="camera_id"),
-     "absence.key: node_heartbeat events have no camera_id"),
-    ("group_by unlike the key", rule("broken", "frequency", group_by=["hall"]), "frequency.group_by: a frequency rule is grouped by its key"),
-    ("unknown series", rule("broken", "threshold", indicator="rejected_share", series=["dupe"], group_by=["source"], threshold=0.1, clear=None),
-     "threshold.series: unknown reason 'dupe'"),
+    (
+        "ratio of a non-ratio",
+        rule("broken", "ratio", indicator="wait_p90_s"),
+        "ratio.indicator: wait_p90_s is measured in s",
+    ),
+    (
+        "ratio threshold as percent",
+        rule("broken", "ratio", threshold=10),
+        "ratio.threshold: bad_review_rate is a fraction",
+    ),
+    (
+        "schedule with bad hours",
+        rule("broken", "threshold", schedule={"opening": "09:00-25:00"}),
+        "threshold.schedule.opening: '09:00-25:00' is not a time of day",
+    ),
+    (
+        "schedule spans reversed",
+        rule("broken", "threshold", schedule={"opening": "17:30-13:30"}),
+        "threshold.schedule.opening: '17:30-13:30' ends before it starts",
+    ),
+    (
+        "match value the stream never has",
+        rule("broken", "frequency", match={"level": "angry"}),
+        "frequency.match.level: 'angry' is not a possible level",
+    ),
+    (
+        "key the events lack",
+        rule("broken", "absence", match={}, key="camera_id"),
+        "absence.key: node_heartbeat events have no camera_id",
+    ),
+    (
+        "group_by unlike the key",
+        rule("broken", "frequency", group_by=["hall"]),
+        "frequency.group_by: a frequency rule is grouped by its key",
+    ),
+    (
+        "unknown series",
+        rule(
+            "broken",
+            "threshold",
+            indicator="rejected_share",
+            series=["dupe"],
+            group_by=["source"],
+            threshold=0.1,
+            clear=None,
+        ),
+        "threshold.series: unknown reason 'dupe'",
+    ),
     ("spike with z and factor", rule("broken", "spike", factor=2), "spike.z: give either z"),
     ("deadline with both", rule("broken", "deadline", any_next_step=True), "deadline.step: give either step"),
-    ("inline condition of a composite", rule("broken", "composite", all=[{"rule": "helper"},
-     {"type": "threshold", "indicator": "idle_windows", "window": "1w", "op": ">=", "threshold": 3}]),
-     "composite.all.1.window: Input should be '5m', '1h' or '1d'"),
-    ("composite of a missing rule", rule("broken", "composite", all=[{"rule": "helper"}, {"rule": "nowhere"}]),
-     "composite.all.1.rule: no rule 'nowhere'"),
+    (
+        "inline condition of a composite",
+        rule(
+            "broken",
+            "composite",
+            all=[
+                {"rule": "helper"},
+                {"type": "threshold", "indicator": "idle_windows", "window": "1w", "op": ">=", "threshold": 3},
+            ],
+        ),
+        "composite.all.1.window: Input should be '5m', '1h' or '1d'",
+    ),
+    (
+        "composite of a missing rule",
+        rule("broken", "composite", all=[{"rule": "helper"}, {"rule": "nowhere"}]),
+        "composite.all.1.rule: no rule 'nowhere'",
+    ),
     ("scope garbage", rule("broken", "threshold", scope="city:guangzhou"), "threshold.scope: scope 'city:guangzhou'"),
-    ("state value the stream never has", rule("broken", "persistent", state={"status": ["purple"]}),
-     "persistent.state.status: 'purple' is not a possible status"),
-    ("interval field the events lack", rule("broken", "absence", interval_field="period"),
-     "absence.interval_field: video events have no field 'period'"),
-    ("scope the events cannot be placed in", rule("broken", "absence", scope="dept:D440100-01"),
-     "absence.scope: video events cannot be placed in a dept scope"),
-]  # fmt: skip
+    (
+        "state value the stream never has",
+        rule("broken", "persistent", state={"status": ["purple"]}),
+        "persistent.state.status: 'purple' is not a possible status",
+    ),
+    (
+        "interval field the events lack",
+        rule("broken", "absence", interval_field="period"),
+        "absence.interval_field: video events have no field 'period'",
+    ),
+    (
+        "scope the events cannot be placed in",
+        rule("broken", "absence", scope="dept:D440100-01"),
+        "absence.scope: video events cannot be placed in a dept scope",
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "broken", "expected"), BROKEN, ids=[case for case, _, _ in BROKEN])
-def test_broken_rule_names_file_rule_and_field(tmp_path: Path, case: str, broken: dict[str, Any], expected: str) -> None:
+def test_broken_rule_names_file_rule_and_field(
+    tmp_path: Path, case: str, broken: dict[str, Any], expected: str
+) -> None:
     """A broken rule is reported as '<file>: rule <id>: <type>.<field>: <why>' and the valid rules beside it still load."""
     path = write(tmp_path, "queue.yaml", [HELPER, broken])
     rules, errors = read_rules(tmp_path)

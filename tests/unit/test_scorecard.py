@@ -27,18 +27,43 @@ TINY: dict[str, Any] = {
     "title": "测试",
     "levels": ["city"],
     "dimensions": [
-        {"name": "效率", "weight": 0.6, "children": [
-            {"indicator": "wait_p90_s", "weight": 0.5, "direction": "lower_better", "normalization": "min_max"},
-            {"indicator": "walkout_rate", "weight": 0.5, "direction": "lower_better", "normalization": "target",
-             "best": 0.0, "worst": 0.2},
-        ]},
-        {"name": "质量", "weight": 0.4, "children": [
-            {"indicator": "satisfaction_rate", "weight": 0.7, "direction": "higher_better", "normalization": "min_max"},
-            {"indicator": "active_evaluation_rate", "weight": 0.3, "direction": "higher_better", "normalization": "target",
-             "best": 1.0, "worst": 0.5},
-        ]},
+        {
+            "name": "效率",
+            "weight": 0.6,
+            "children": [
+                {"indicator": "wait_p90_s", "weight": 0.5, "direction": "lower_better", "normalization": "min_max"},
+                {
+                    "indicator": "walkout_rate",
+                    "weight": 0.5,
+                    "direction": "lower_better",
+                    "normalization": "target",
+                    "best": 0.0,
+                    "worst": 0.2,
+                },
+            ],
+        },
+        {
+            "name": "质量",
+            "weight": 0.4,
+            "children": [
+                {
+                    "indicator": "satisfaction_rate",
+                    "weight": 0.7,
+                    "direction": "higher_better",
+                    "normalization": "min_max",
+                },
+                {
+                    "indicator": "active_evaluation_rate",
+                    "weight": 0.3,
+                    "direction": "higher_better",
+                    "normalization": "target",
+                    "best": 1.0,
+                    "worst": 0.5,
+                },
+            ],
+        },
     ],
-}  # fmt: skip
+}
 
 VALUES: dict[str, dict[str, float | None]] = {
     "A": {"wait_p90_s": 600, "walkout_rate": 0.05, "satisfaction_rate": 0.98, "active_evaluation_rate": 0.9},
@@ -55,7 +80,9 @@ def _by_id(results: list[Any]) -> dict[str, Any]:
     return {r.entity_id: r for r in results}
 
 
-def _with(values: dict[str, dict[str, float | None]], entity: str, **changes: float | None) -> dict[str, dict[str, float | None]]:
+def _with(
+    values: dict[str, dict[str, float | None]], entity: str, **changes: float | None
+) -> dict[str, dict[str, float | None]]:
     out = copy.deepcopy(values)
     out[entity].update(changes)
     return out
@@ -92,25 +119,79 @@ def _leaf(card: dict[str, Any], indicator: str) -> dict[str, Any]:
 BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("sibling weights", lambda c: _leaf(c, "walkout_rate").update(weight=0.4), "效率", "sum to 0.9"),
     ("dimension weights", lambda c: _dim(c, "质量").update(weight=0.3), "dimensions", "sum to 0.9"),
-    ("unknown indicator", lambda c: _leaf(c, "wait_p90_s").update(indicator="wait_p99_s"), "效率/wait_p99_s", "unknown indicator"),
-    ("scope for the level", lambda c: c.update(levels=["city", "dept"]) or _leaf(c, "wait_p90_s").update(indicator="ingest_lag_p95_s"),
-     "效率/ingest_lag_p95_s", "no dept scope"),
-    ("bad direction", lambda c: _leaf(c, "wait_p90_s").update(direction="down"), "效率/wait_p90_s: direction", "higher_better"),
+    (
+        "unknown indicator",
+        lambda c: _leaf(c, "wait_p90_s").update(indicator="wait_p99_s"),
+        "效率/wait_p99_s",
+        "unknown indicator",
+    ),
+    (
+        "scope for the level",
+        lambda c: c.update(levels=["city", "dept"]) or _leaf(c, "wait_p90_s").update(indicator="ingest_lag_p95_s"),
+        "效率/ingest_lag_p95_s",
+        "no dept scope",
+    ),
+    (
+        "bad direction",
+        lambda c: _leaf(c, "wait_p90_s").update(direction="down"),
+        "效率/wait_p90_s: direction",
+        "higher_better",
+    ),
     ("missing direction", lambda c: _leaf(c, "wait_p90_s").pop("direction"), "效率/wait_p90_s", "direction: required"),
-    ("bad normalization", lambda c: _leaf(c, "wait_p90_s").update(normalization="z_score"), "效率/wait_p90_s: normalization", "min_max"),
-    ("target without worst", lambda c: _leaf(c, "walkout_rate").pop("worst"), "效率/walkout_rate", "needs both best and worst"),
-    ("target bounds reversed", lambda c: _leaf(c, "walkout_rate").update(best=0.2, worst=0.0), "效率/walkout_rate", "best below worst"),
-    ("bounds on min_max", lambda c: _leaf(c, "wait_p90_s").update(best=0), "效率/wait_p90_s", "only apply to normalization target"),
+    (
+        "bad normalization",
+        lambda c: _leaf(c, "wait_p90_s").update(normalization="z_score"),
+        "效率/wait_p90_s: normalization",
+        "min_max",
+    ),
+    (
+        "target without worst",
+        lambda c: _leaf(c, "walkout_rate").pop("worst"),
+        "效率/walkout_rate",
+        "needs both best and worst",
+    ),
+    (
+        "target bounds reversed",
+        lambda c: _leaf(c, "walkout_rate").update(best=0.2, worst=0.0),
+        "效率/walkout_rate",
+        "best below worst",
+    ),
+    (
+        "bounds on min_max",
+        lambda c: _leaf(c, "wait_p90_s").update(best=0),
+        "效率/wait_p90_s",
+        "only apply to normalization target",
+    ),
     ("extra key", lambda c: _leaf(c, "wait_p90_s").update(colour="red"), "效率/wait_p90_s: colour", "Extra inputs"),
-    ("children and indicator", lambda c: _dim(c, "质量").update(indicator="evaluations"), "质量", "both children and an indicator"),
+    (
+        "children and indicator",
+        lambda c: _dim(c, "质量").update(indicator="evaluations"),
+        "质量",
+        "both children and an indicator",
+    ),
     ("neither", lambda c: _dim(c, "质量").pop("children"), "质量", "either children or an indicator"),
-    ("leaf field on a dimension", lambda c: _dim(c, "质量").update(direction="higher_better"), "质量", "only applies to a leaf"),
-    ("grouped indicator", lambda c: _leaf(c, "wait_p90_s").update(indicator="rejected_share"), "效率/rejected_share", "per reason"),
+    (
+        "leaf field on a dimension",
+        lambda c: _dim(c, "质量").update(direction="higher_better"),
+        "质量",
+        "only applies to a leaf",
+    ),
+    (
+        "grouped indicator",
+        lambda c: _leaf(c, "wait_p90_s").update(indicator="rejected_share"),
+        "效率/rejected_share",
+        "per reason",
+    ),
     ("zero weight", lambda c: _leaf(c, "wait_p90_s").update(weight=0), "效率/wait_p90_s", "weight must be above 0"),
-    ("duplicate sibling", lambda c: _leaf(c, "walkout_rate").update(indicator="wait_p90_s"), "效率/wait_p90_s", "two siblings"),
+    (
+        "duplicate sibling",
+        lambda c: _leaf(c, "walkout_rate").update(indicator="wait_p90_s"),
+        "效率/wait_p90_s",
+        "two siblings",
+    ),
     ("quoted weight", lambda c: _leaf(c, "wait_p90_s").update(weight="0.5"), "效率/wait_p90_s: weight", "valid number"),
     ("unknown level", lambda c: c.update(levels=["county"]), "levels.0", "'city' or 'dept'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("case", "breaks", "where", "why"), BROKEN, ids=[b[0] for b in BROKEN])
@@ -167,7 +248,11 @@ def test_normalization_and_roll_up_by_hand() -> None:
         assert by[entity].total == pytest.approx(0.6 * efficiency + 0.4 * quality)
         assert by[entity].missing == [] and by[entity].weight_covered == pytest.approx(1.0)
     # A: 0.6 * 87.5 + 0.4 * 59 = 76.1; B: 0.6 * 25 + 0.4 * 6 = 17.4; C: 0.6 * 25 + 0.4 * 70 = 43.
-    assert [(r.entity_id, r.rank, round(r.total, 6)) for r in results] == [("A", 1, 76.1), ("C", 2, 43.0), ("B", 3, 17.4)]
+    assert [(r.entity_id, r.rank, round(r.total, 6)) for r in results] == [
+        ("A", 1, 76.1),
+        ("C", 2, 43.0),
+        ("B", 3, 17.4),
+    ]
 
 
 def test_min_max_without_spread_gives_everyone_full_marks() -> None:
@@ -275,7 +360,9 @@ async def test_ranking_queries_each_city_and_leaf_once_with_bounded_concurrency(
     registry = generate(halls=143)
     reader = FakeReader()
     period = Period(date(2026, 11, 18), date(2026, 11, 20))
-    ranking = await rank(reader, registry, _tiny(), "city", period, datetime(2026, 11, 21, 2, tzinfo=UTC), concurrency=3)
+    ranking = await rank(
+        reader, registry, _tiny(), "city", period, datetime(2026, 11, 21, 2, tzinfo=UTC), concurrency=3
+    )
     assert len(reader.calls) == 21 * 4 and reader.most_in_flight <= 3
     assert {c["start"] for c in reader.calls} == {datetime(2026, 11, 17, 16, tzinfo=UTC)}
     assert {c["end"] for c in reader.calls} == {datetime(2026, 11, 20, 16, tzinfo=UTC)}

@@ -13,11 +13,11 @@ import pytest
 import structlog
 from aiohttp import web
 
+from connectors.simulator_client import run_simulator
 from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.registry.model import Registry
 from streams.simulator import SCENARIOS, Emitted, Simulation
-from connectors.simulator_client import run_simulator
 from streams.simulator.hours import SHANGHAI, offset_to, parse_opening
 from streams.validation import Validator
 
@@ -70,7 +70,9 @@ def test_every_event_validates_against_its_stream_model(morning: list[Emitted], 
         STREAMS[stream].adapter.validate_python(event)
 
 
-def test_the_gateway_validator_accepts_everything(registry: Registry, morning: list[Emitted], evening: list[Emitted]) -> None:
+def test_the_gateway_validator_accepts_everything(
+    registry: Registry, morning: list[Emitted], evening: list[Emitted]
+) -> None:
     """The gateway's own checks (schema, clock, registry, scope) reject nothing around openings and closings."""
     validator = Validator(registry)
     by_batch: dict[tuple[str, str, str], list[dict]] = {}
@@ -82,7 +84,9 @@ def test_the_gateway_validator_accepts_everything(registry: Registry, morning: l
         assert not rejected, rejected[0]
 
 
-def test_every_id_exists_and_belongs_to_the_source_city(registry: Registry, morning: list[Emitted], evening: list[Emitted]) -> None:
+def test_every_id_exists_and_belongs_to_the_source_city(
+    registry: Registry, morning: list[Emitted], evening: list[Emitted]
+) -> None:
     """Halls, windows, staff, items, departments, cameras and nodes exist and are in the sender's city."""
 
     def dept_ok(dept_id: str | None, city: int) -> bool:
@@ -126,7 +130,9 @@ def test_envelopes_are_unique_ordered_and_stamped_in_utc(morning: list[Emitted])
     assert 0.005 < late / len(morning) < 0.05
 
 
-def test_queue_and_window_events_only_inside_opening_hours(registry: Registry, morning: list[Emitted], evening: list[Emitted]) -> None:
+def test_queue_and_window_events_only_inside_opening_hours(
+    registry: Registry, morning: list[Emitted], evening: list[Emitted]
+) -> None:
     """Queue and window events fall inside the hall's opening hours on a working day, and every hall opens."""
     halls_seen = set()
     for stream, _, e in morning + evening:
@@ -203,7 +209,11 @@ def test_long_queue_grows_that_halls_line_well_above_the_others(registry: Regist
     events = run(sim, start + timedelta(seconds=600), 1800)
     others = max(sim.waiting(h) for h in sim.halls.halls if h != injected.target)
     assert sim.waiting(injected.target) > max(50, 5 * others)
-    paused = {e.event["window_id"] for e in events if e.event["type"] == "window_paused" and e.event["hall_id"] == injected.target}
+    paused = {
+        e.event["window_id"]
+        for e in events
+        if e.event["type"] == "window_paused" and e.event["hall_id"] == injected.target
+    }
     assert paused == set(injected.details["paused_windows"])
 
 
@@ -216,7 +226,9 @@ def test_node_offline_stops_its_heartbeats_and_its_cameras_probe_offline(registr
     events = run(sim, start + timedelta(seconds=300), 900)
     during = [e for e in events if injected.start <= datetime.fromisoformat(e.event["occurred_at"]) < injected.until]
     assert not [e for e in during if e.event["type"] == "node_heartbeat" and e.source == "VN440300"]
-    assert {e.event["status"] for e in during if e.event["type"] == "camera_probe" and e.source == "VN440300"} == {"offline"}
+    assert {e.event["status"] for e in during if e.event["type"] == "camera_probe" and e.source == "VN440300"} == {
+        "offline"
+    }
     assert len({e.source for e in during if e.event["type"] == "node_heartbeat"}) == 20
     after = [e for e in events if datetime.fromisoformat(e.event["occurred_at"]) >= injected.until]
     assert [e for e in after if e.event["type"] == "node_heartbeat" and e.source == "VN440300"]
@@ -283,7 +295,9 @@ async def test_client_batches_per_source_and_stream_and_retries_with_the_same_ba
         posted.append((request.match_info["stream"], body, request.headers["Authorization"]))
         if len(bodies[body["batch_id"]]) == 1 and len(bodies) % 3 == 0:
             return web.json_response({"error": "broker_unavailable", "detail": "retry later"}, status=503)
-        return web.json_response({"batch_id": body["batch_id"], "accepted": len(body["events"]), "rejected": []}, status=202)
+        return web.json_response(
+            {"batch_id": body["batch_id"], "accepted": len(body["events"]), "rejected": []}, status=202
+        )
 
     app = web.Application(client_max_size=16 * 1024 * 1024)
     app.router.add_post("/api/v1/ingest/{stream}", ingest)

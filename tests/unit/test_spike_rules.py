@@ -32,7 +32,9 @@ def _hourly(entity: str, values: list[float]) -> list[tuple[Any, ...]]:
 
 async def test_a_jump_fires_only_once_armed() -> None:
     """A hall with 6 quiet hours then 30 bad reviews spikes; a hall with only 2 hours of history is not armed."""
-    check = SpikeCheck("bad_spike", "evaluations", "1h", "province", "hall", 7 * 86400, "window", 3.0, 1.0, min_history=4)
+    check = SpikeCheck(
+        "bad_spike", "evaluations", "1h", "province", "hall", 7 * 86400, "window", 3.0, 1.0, min_history=4
+    )
     rows = _hourly("H1", [2, 3, 2, 4, 3, 2, 30]) + _hourly("H2", [1, 50])
     found = {o.group["hall"]: o for o in await check.evaluate(Series(rows), NOW)}
     assert set(found) == {"H1"} and found["H1"].breached and found["H1"].evidence["history"] == 6

@@ -22,10 +22,16 @@ def _queue(registry, city: int, **overrides):
     hall = registry.halls_in_city(city)[0]
     window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
     event = {
-        "event_id": f"e-{city}", "source": f"node-{city}", "seq": 1, "occurred_at": (NOW - timedelta(seconds=3)).isoformat(),
-        "sent_at": NOW.isoformat(), "type": "ticket_called", "hall_id": hall.hall_id, "ticket_no": "A001",
+        "event_id": f"e-{city}",
+        "source": f"node-{city}",
+        "seq": 1,
+        "occurred_at": (NOW - timedelta(seconds=3)).isoformat(),
+        "sent_at": NOW.isoformat(),
+        "type": "ticket_called",
+        "hall_id": hall.hall_id,
+        "ticket_no": "A001",
         "window_id": window.window_id,
-    }  # fmt: skip
+    }
     event.update(overrides)
     return event
 
@@ -41,7 +47,11 @@ def test_a_valid_event_resolves_to_its_city_county_and_hall(registry) -> None:
     accepted, rejected = Validator(registry).validate(STREAMS["queue"], "node-440100", [event], NOW)
     assert rejected == []
     hall = registry.hall(event["hall_id"])
-    assert (accepted[0].city_code, accepted[0].county_code, accepted[0].hall_id) == (440100, hall.county_code, hall.hall_id)
+    assert (accepted[0].city_code, accepted[0].county_code, accepted[0].hall_id) == (
+        440100,
+        hall.county_code,
+        hall.hall_id,
+    )
 
 
 def test_each_bad_record_gets_its_own_reason(registry) -> None:
@@ -62,9 +72,15 @@ def test_each_bad_record_gets_its_own_reason(registry) -> None:
     accepted, reasons = _reasons(registry, records)
     assert accepted == [0]
     assert reasons == {
-        1: "schema", 2: "unknown_entity", 3: "unknown_entity", 4: "scope_violation", 5: "future", 6: "too_old",
-        7: "scope_violation", 8: "malformed",
-    }  # fmt: skip
+        1: "schema",
+        2: "unknown_entity",
+        3: "unknown_entity",
+        4: "scope_violation",
+        5: "future",
+        6: "too_old",
+        7: "scope_violation",
+        8: "malformed",
+    }
 
 
 def test_an_unknown_source_has_all_its_records_rejected(registry) -> None:
@@ -84,8 +100,18 @@ def test_schema_detail_names_the_field(registry) -> None:
 def test_a_camera_probe_must_come_from_the_cameras_node(registry) -> None:
     """A probe naming another node than the camera's is an unknown entity; the camera's own node is fine."""
     camera = next(c for c in registry.entities("camera") if c.node_id == "VN440100")
-    base = {"event_id": "p1", "source": "VN440100", "seq": 1, "occurred_at": NOW.isoformat(), "sent_at": NOW.isoformat(),
-            "type": "camera_probe", "camera_id": camera.camera_id, "status": "ok"}  # fmt: skip
+    base = {
+        "event_id": "p1",
+        "source": "VN440100",
+        "seq": 1,
+        "occurred_at": NOW.isoformat(),
+        "sent_at": NOW.isoformat(),
+        "type": "camera_probe",
+        "camera_id": camera.camera_id,
+        "status": "ok",
+    }
     v = Validator(registry)
-    ok, bad = v.validate(STREAMS["video"], "VN440100", [dict(base, node_id="VN440100"), dict(base, node_id="VN440300")], NOW)
+    ok, bad = v.validate(
+        STREAMS["video"], "VN440100", [dict(base, node_id="VN440100"), dict(base, node_id="VN440300")], NOW
+    )
     assert [a.index for a in ok] == [0] and bad[0].reason == "unknown_entity"

@@ -40,7 +40,9 @@ def traffic() -> dict[tuple[str, str], list[dict[str, Any]]]:
     return batches
 
 
-def _gateway_message(stream: str, source: str, events: list[dict[str, Any]], seal: BatchSeal, offset: int = 0) -> RawMessage:
+def _gateway_message(
+    stream: str, source: str, events: list[dict[str, Any]], seal: BatchSeal, offset: int = 0
+) -> RawMessage:
     """What the gateway writes: the accepted events as validated, their org paths, and the seal."""
     accepted, _ = Validator(REGISTRY).validate(STREAMS[stream], source, events, NOW)
     value = encode_vetted(stream=stream, source=source, batch_id=f"b{offset}", received_at=NOW, accepted=accepted)
@@ -74,7 +76,7 @@ def test_a_sealed_batch_rebuilds_exactly_what_validation_made(traffic) -> None:
             assert fast.event.model_dump_json() == slow.event.model_dump_json()
 
 
-def _reseal(message: RawMessage, seal: BatchSeal, change) -> RawMessage:  # noqa: ANN001 - change edits the decoded batch
+def _reseal(message: RawMessage, seal: BatchSeal, change) -> RawMessage:
     data = pydantic_core.from_json(message.value)
     change(data)
     value = pydantic_core.to_json(data)
@@ -139,8 +141,14 @@ def test_a_sealed_message_that_is_no_batch_of_its_topic_is_refused_as_one(traffi
     spec, metrics = STREAMS["queue"], Metrics(CollectorRegistry())
 
     def read(value: bytes) -> Any:
-        return read_batch(Validator(REGISTRY), SEAL, spec, RawMessage(honest.topic, 0, 0, value, headers=SEAL.headers(value)),
-                          NOW, metrics)  # fmt: skip
+        return read_batch(
+            Validator(REGISTRY),
+            SEAL,
+            spec,
+            RawMessage(honest.topic, 0, 0, value, headers=SEAL.headers(value)),
+            NOW,
+            metrics,
+        )
 
     def future(data: dict[str, Any]) -> None:
         data["v"] = 2
@@ -151,9 +159,12 @@ def test_a_sealed_message_that_is_no_batch_of_its_topic_is_refused_as_one(traffi
     def org_mapping(data: dict[str, Any]) -> None:
         data["org"] = {"0": [440100, None, None]}
 
-    for value, reason in ((b"{not json", "not JSON"), (_reseal(honest, SEAL, future).value, "unsupported batch version"),
-                          (_reseal(honest, SEAL, other_stream).value, "batch of stream window"),
-                          (_reseal(honest, SEAL, org_mapping).value, "org")):  # fmt: skip
+    for value, reason in (
+        (b"{not json", "not JSON"),
+        (_reseal(honest, SEAL, future).value, "unsupported batch version"),
+        (_reseal(honest, SEAL, other_stream).value, "batch of stream window"),
+        (_reseal(honest, SEAL, org_mapping).value, "org"),
+    ):
         with pytest.raises(BatchDecodeError, match=reason):
             read(value)
     assert metrics.batches_sealed.labels(honest.topic)._value.get() == 0
@@ -202,19 +213,31 @@ async def test_the_worker_stores_the_same_rows_sealed_or_not(traffic) -> None:
             letters.extend(items)
 
         metrics = Metrics(CollectorRegistry())
-        processor = IngestProcessor(Validator(REGISTRY), store, send, metrics, dedup_max_ids=1_000_000,
-                                    seal=SEAL, retry_max_s=0.01, clock=lambda: NOW)  # fmt: skip
+        processor = IngestProcessor(
+            Validator(REGISTRY),
+            store,
+            send,
+            metrics,
+            dedup_max_ids=1_000_000,
+            seal=SEAL,
+            retry_max_s=0.01,
+            clock=lambda: NOW,
+        )
         messages = []
         for offset, ((stream, source), events) in enumerate(traffic.items()):
             if seal is not None:
                 messages.append(_gateway_message(stream, source, events, seal, offset))
             else:
-                value = encode_batch_parts(stream=stream, source=source, batch_id=f"b{offset}", received_at=NOW, events=events)
+                value = encode_batch_parts(
+                    stream=stream, source=source, batch_id=f"b{offset}", received_at=NOW, events=events
+                )
                 messages.append(RawMessage(STREAMS[stream].topic, 0, offset, value))
         # A replayed id inside the sealed traffic is still the worker's to refuse: dedup is not the gateway's.
         messages.append(RawMessage(messages[0].topic, 0, len(messages), messages[0].value, headers=messages[0].headers))
         await processor.process(messages)
-        sealed = sum(sample.value for sample in metrics.batches_sealed.collect()[0].samples if sample.name.endswith("_total"))
+        sealed = sum(
+            sample.value for sample in metrics.batches_sealed.collect()[0].samples if sample.name.endswith("_total")
+        )
         assert sealed == (len(messages) if seal is not None else 0)
         stored.append((dict(store.rows), len(letters)))
     (sealed_rows, sealed_letters), (plain_rows, plain_letters) = stored

@@ -12,8 +12,18 @@ T0 = datetime(2024, 5, 20, 2, 0, tzinfo=UTC)
 
 
 def ok_result(target: CameraTarget, status: str = "ok") -> ProbeResult:
-    return ProbeResult(target.camera_id, target.node_id, status, T0, 0.1, fps=25.0, width=640, height=360,
-                       open_latency_ms=120.0, scores={"blur": 0.1})  # fmt: skip
+    return ProbeResult(
+        target.camera_id,
+        target.node_id,
+        status,
+        T0,
+        0.1,
+        fps=25.0,
+        width=640,
+        height=360,
+        open_latency_ms=120.0,
+        scores={"blur": 0.1},
+    )
 
 
 def healthy(target: CameraTarget, _config: ProbeConfig) -> ProbeResult:

@@ -108,10 +108,14 @@ def hall_frames(look: HallLook, count: int, effect: Effect | None = None) -> Ite
     background = _background(look)
     rng = np.random.default_rng(look.seed + 1000)
     walkers = [
-        (rng.uniform(0, W), rng.uniform(230, H - 5), rng.choice([-1, 1]) * rng.uniform(0.6, 1.4),
-         tuple(int(c) for c in rng.integers(20, 220, 3)))
+        (
+            rng.uniform(0, W),
+            rng.uniform(230, H - 5),
+            rng.choice([-1, 1]) * rng.uniform(0.6, 1.4),
+            tuple(int(c) for c in rng.integers(20, 220, 3)),
+        )
         for _ in range(look.people)
-    ]  # fmt: skip
+    ]
     grain = _Grain(rng)
     start = datetime(2024, 5, 20, 9, 30, 0)
     for n in range(count):
@@ -136,8 +140,17 @@ def shapes_frames(seed: int, count: int, noise: float = 3.0, level: float = 1.0)
     backdrop = cv2.resize(texture, (W, H), interpolation=cv2.INTER_CUBIC).astype(np.float32) * 0.5 + 60
     stripes = (np.sin(np.arange(W) / 5.0) * 18).astype(np.float32)
     backdrop += stripes[None, :, None]
-    shapes = [(rng.uniform(0, W), rng.uniform(0, H), rng.uniform(-90, 90), rng.uniform(-60, 60), int(rng.integers(15, 45)),
-               tuple(int(c) for c in rng.integers(0, 255, 3))) for _ in range(8)]  # fmt: skip
+    shapes = [
+        (
+            rng.uniform(0, W),
+            rng.uniform(0, H),
+            rng.uniform(-90, 90),
+            rng.uniform(-60, 60),
+            int(rng.integers(15, 45)),
+            tuple(int(c) for c in rng.integers(0, 255, 3)),
+        )
+        for _ in range(8)
+    ]
     grain = _Grain(rng)
     for n in range(count):
         t = n / FPS
@@ -201,7 +214,12 @@ def write_clip(path: Path, frames: Iterator[Frame], fps: float = FPS) -> Path:
     # Quality 90: what NVRs use for MJPEG sub-streams; it keeps some sensor noise, as real streams do.
     # OpenCV's own MJPEG writer honours a quality setting (FFmpeg's ignores it).
     writer = cv2.VideoWriter(
-        str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter.fourcc(*"MJPG"), fps, (W, H), [cv2.VIDEOWRITER_PROP_QUALITY, 90]
+        str(path),
+        cv2.CAP_OPENCV_MJPEG,
+        cv2.VideoWriter.fourcc(*"MJPG"),
+        fps,
+        (W, H),
+        [cv2.VIDEOWRITER_PROP_QUALITY, 90],
     )
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")

@@ -108,8 +108,14 @@ class _RefusingSender(_FutureSender):
 
 
 def _heartbeat(node_id: str) -> dict[str, Any]:
-    return {"type": "node_heartbeat", "node_id": node_id, "cameras_total": 1, "cameras_online": 1, "version": "t",
-            "interval_s": 60}  # fmt: skip
+    return {
+        "type": "node_heartbeat",
+        "node_id": node_id,
+        "cameras_total": 1,
+        "cameras_online": 1,
+        "version": "t",
+        "interval_s": 60,
+    }
 
 
 def test_batches_count_as_published_when_acknowledged_and_as_failed_when_the_broker_gives_up() -> None:
@@ -117,7 +123,9 @@ def test_batches_count_as_published_when_acknowledged_and_as_failed_when_the_bro
     metrics = VideoMetrics(CollectorRegistry())
     senders: dict[str, _FutureSender] = {}
     sources = {"VN440100": ("node-4401", 4401), "VN440300": ("node-4403", 4403)}
-    publisher = VideoPublisher(sources, lambda source, _city: senders.setdefault(source, _FutureSender()), metrics=metrics)
+    publisher = VideoPublisher(
+        sources, lambda source, _city: senders.setdefault(source, _FutureSender()), metrics=metrics
+    )
     for target in [*_targets(2), *_targets(1, "VN440300", prefix="D")]:
         publisher.add_result(fakes.ok_result(target))
     publisher.add_heartbeats([_heartbeat("VN440100"), _heartbeat("VN440300")])

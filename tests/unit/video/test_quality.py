@@ -23,11 +23,15 @@ NORMAL: dict[str, Callable[[], Iterator[np.ndarray]]] = {
     "evening_hall_high_gain": lambda: scenes.hall_frames(
         HallLook(seed=22, light=0.5, noise=7.0, people=3, walk_speed=25.0), CLIP_FRAMES
     ),
-    "empty_hall_no_motion": lambda: scenes.hall_frames(HallLook(seed=23, people=0, walk_speed=0.0, noise=1.5), CLIP_FRAMES),
+    "empty_hall_no_motion": lambda: scenes.hall_frames(
+        HallLook(seed=23, people=0, walk_speed=0.0, noise=1.5), CLIP_FRAMES
+    ),
     "sunlit_hall_plain_floor": lambda: scenes.hall_frames(
         HallLook(seed=24, light=1.15, noise=3.0, floor_texture=0.0, wall_colour=(215, 220, 225)), CLIP_FRAMES
     ),
-    "warm_walls_hall": lambda: scenes.hall_frames(HallLook(seed=25, wall_colour=(150, 185, 215), people=5), CLIP_FRAMES),
+    "warm_walls_hall": lambda: scenes.hall_frames(
+        HallLook(seed=25, wall_colour=(150, 185, 215), people=5), CLIP_FRAMES
+    ),
     "poster_wall_shapes": lambda: scenes.shapes_frames(26, CLIP_FRAMES, noise=3.0),
     "dim_poster_wall_noisy": lambda: scenes.shapes_frames(27, CLIP_FRAMES, noise=6.0, level=0.7),
 }

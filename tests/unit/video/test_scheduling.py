@@ -13,7 +13,7 @@ from streams.models.wire import decode_batch, encode_batch_parts
 from streams.registry.generate import generate
 from tests.unit.video import fakes
 from video_gateway.config import ProbeConfig
-from video_gateway.probe import CameraTarget, ProbeResult
+from video_gateway.probe import CameraTarget
 from video_gateway.publisher import VideoPublisher, node_sources
 from video_gateway.runner import ProbeRunner
 from video_gateway.scheduler import ProbePlan, Scheduler, node_heartbeats
@@ -109,11 +109,23 @@ def test_heartbeat_counts_online_cameras_and_waits_for_a_full_picture() -> None:
     a, b = _targets(3, "VN440100"), _targets(2, "VN440300")
     b = [CameraTarget(f"D{i}", t.node_id, t.url) for i, t in enumerate(b)]
     by_node = {"VN440100": [t.camera_id for t in a], "VN440300": [t.camera_id for t in b]}
-    latest = {a[0].camera_id: _result(a[0]), a[1].camera_id: _result(a[1], "blur"), a[2].camera_id: _result(a[2], "no_signal"),
-              b[0].camera_id: _result(b[0])}  # fmt: skip
+    latest = {
+        a[0].camera_id: _result(a[0]),
+        a[1].camera_id: _result(a[1], "blur"),
+        a[2].camera_id: _result(a[2], "no_signal"),
+        b[0].camera_id: _result(b[0]),
+    }
     beats = node_heartbeats(by_node, latest, version="t", interval_s=60)
-    assert beats == [{"type": "node_heartbeat", "node_id": "VN440100", "cameras_total": 3, "cameras_online": 2,
-                      "version": "t", "interval_s": 60}]  # fmt: skip
+    assert beats == [
+        {
+            "type": "node_heartbeat",
+            "node_id": "VN440100",
+            "cameras_total": 3,
+            "cameras_online": 2,
+            "version": "t",
+            "interval_s": 60,
+        }
+    ]
 
 
 def test_no_heartbeat_while_every_camera_of_the_node_is_unreachable() -> None:
@@ -131,7 +143,9 @@ class _WireSender:
         self.events: list[Any] = []
 
     def send(self, stream: str, events: Any, batch_id: str | None = None) -> list[Any]:
-        raw = encode_batch_parts(stream=stream, source=self.source, batch_id="b1", received_at=None, events=list(events))
+        raw = encode_batch_parts(
+            stream=stream, source=self.source, batch_id="b1", received_at=None, events=list(events)
+        )
         batch = decode_batch(raw)
         self.events.extend(STREAMS[batch.stream].adapter.validate_python(e) for e in batch.events)
         return []
@@ -157,8 +171,18 @@ def test_published_events_are_valid_video_events_from_the_cameras_city_source() 
     publisher = VideoPublisher(sources, factory, clock=lambda: T0)
     for t in targets:
         publisher.add_result(_result(t, "frozen"))
-    publisher.add_heartbeats([{"type": "node_heartbeat", "node_id": targets[0].node_id, "cameras_total": 6,
-                               "cameras_online": 6, "version": "t", "interval_s": 60}])  # fmt: skip
+    publisher.add_heartbeats(
+        [
+            {
+                "type": "node_heartbeat",
+                "node_id": targets[0].node_id,
+                "cameras_total": 6,
+                "cameras_online": 6,
+                "version": "t",
+                "interval_s": 60,
+            }
+        ]
+    )
     assert publisher.flush() == 7
     assert publisher.pending == 0
     events = [e for s in senders.values() for e in s.events]

@@ -1,16 +1,28 @@
 # Two entry points: `make demo` runs the embedded stack fed by the simulator,
 # `make test` runs the whole test suite. Both install what they need first.
+# `make lint` (style, types, import contracts) and `make unit` (the unit tests alone) are the quick checks.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench schemas clean
+.PHONY: demo test unit lint bench schemas clean
 
 demo: $(VENV)/.installed-embedded
 	$(BIN)/govpulse up --simulate --scenario 30:bad_review_burst --scenario 60:node_offline
 
 test: $(VENV)/.installed-test $(VENV)/.installed-debian
 	$(BIN)/python -m pytest -q
+
+# The unit tests alone: pure logic, fakes and a manual clock, no broker; well under a minute.
+unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q tests/unit
+
+# ruff (lint and format), mypy, and the import contracts that keep the layers apart (pyproject.toml).
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # govpulse against its ceiling and a Faust peer (README, Performance); about 30 minutes.
 bench: $(VENV)/.installed-embedded

@@ -393,6 +393,37 @@ class Registry:
         """Every entity of one kind, in insertion order."""
         return iter(self._tables[kind_spec(kind).kind].values())
 
+    # Each returns an iterator over the live table, in insertion order: no copy of
+    # hundreds of thousands of windows for a caller that stops at the first match.
+    # Like iterating a dict, it must be consumed before the registry next changes.
+
+    def cities(self) -> Iterator[City]:
+        return iter(self._cities.values())
+
+    def counties(self) -> Iterator[County]:
+        return iter(self._counties.values())
+
+    def halls(self) -> Iterator[Hall]:
+        return iter(self._halls.values())
+
+    def windows(self) -> Iterator[Window]:
+        return iter(self._windows.values())
+
+    def cameras(self) -> Iterator[Camera]:
+        return iter(self._cameras.values())
+
+    def nodes(self) -> Iterator[VideoNode]:
+        return iter(self._nodes.values())
+
+    def sources(self) -> Iterator[Source]:
+        return iter(self._sources.values())
+
+    def departments(self) -> Iterator[Department]:
+        return iter(self._departments.values())
+
+    def items(self) -> Iterator[ServiceItem]:
+        return iter(self._items.values())
+
     def counts(self) -> dict[str, int]:
         return {kind: len(table) for kind, table in self._tables.items()}
 

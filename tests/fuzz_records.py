@@ -64,9 +64,9 @@ HOSTILE_VALUES = st.one_of(
 def base_events(registry: Registry, city: int, now: datetime) -> list[dict[str, Any]]:
     """One valid event per stream for the city's first hall."""
     hall = registry.halls_in_city(city)[0]
-    window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
-    camera = next(c for c in registry.entities("camera") if c.hall_id == hall.hall_id)
-    item = next(iter(registry.entities("item")))
+    window = next(w for w in registry.windows() if w.hall_id == hall.hall_id)
+    camera = next(c for c in registry.cameras() if c.hall_id == hall.hall_id)
+    item = next(iter(registry.items()))
     source, at = f"node-{city}", (now - timedelta(minutes=1)).isoformat()
     head = {"source": source, "seq": 1, "occurred_at": at, "sent_at": now.isoformat()}
     return [

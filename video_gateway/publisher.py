@@ -199,7 +199,7 @@ def node_sources(registry: Any, source_format: str = DEFAULT_SOURCE_FORMAT) -> d
     worker would reject every one of its events as `unknown_entity`.
     """
     out = {}
-    for node in registry.entities("node"):
+    for node in registry.nodes():
         source = source_format.format(city_code=node.city_code, node_id=node.node_id)
         if registry.source(source) is None:
             raise ValueError(f"video node {node.node_id}: data source {source!r} is not in the registry")

@@ -74,7 +74,7 @@ def targets_from_registry(registry: Any, overrides: Iterable[CameraRow] = ()) ->
         urls[row.camera_id] = row.url
     return [
         CameraTarget(c.camera_id, c.node_id, urls.get(c.camera_id, c.stream_url))
-        for c in registry.entities("camera")
+        for c in registry.cameras()
         if urls.get(c.camera_id, c.stream_url)
     ]
 

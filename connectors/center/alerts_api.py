@@ -27,7 +27,7 @@ from streams.auth.access import Principal, alert_city
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import IndicatorQuery, QueryError
 from streams.indicators.service import run as run_indicator
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 RESOLVED_WINDOW = timedelta(hours=1)
 TREND_SPAN = timedelta(hours=6)
@@ -220,7 +220,7 @@ class AlertCenter:
         who = principal(request)
         views = [v for v in await self.board(who) if v["state"] != "resolved"]
         cities = []
-        for city in sorted(self.registry.entities("city"), key=lambda c: c.code):
+        for city in sorted(self.registry.cities(), key=lambda c: c.code):
             code = str(city.code)
             if not who.sees_city(code):
                 continue

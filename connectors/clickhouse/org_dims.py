@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
 
 from connectors.clickhouse.client import ClickHouse
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 HALL_COLUMNS = (
     "hall_id",
@@ -19,22 +18,26 @@ HALL_COLUMNS = (
     "windows_configured",
     "updated_at",
 )
+#: One org_halls row, in HALL_COLUMNS order.
+HallRow = tuple[str, str, str, int, int, int, int, datetime]
 
 
-def hall_rows(registry: Registry, now: datetime) -> list[tuple[Any, ...]]:
-    windows = Counter(w.hall_id for w in registry.entities("window"))
+def hall_rows(registry: Registry, now: datetime) -> list[HallRow]:
+    windows = Counter(w.hall_id for w in registry.windows())
     return [
         (h.hall_id, h.name, h.level, h.city_code, h.county_code, h.wait_target_s, windows[h.hall_id], now)
-        for h in registry.entities("hall")
+        for h in registry.halls()
     ]
 
 
 CAMERA_COLUMNS = ("camera_id", "hall_id", "node_id", "city_code", "county_code", "updated_at")
+#: One org_cameras row, in CAMERA_COLUMNS order.
+CameraRow = tuple[str, str, str, int, int, datetime]
 
 
-def camera_rows(registry: Registry, now: datetime) -> list[tuple[Any, ...]]:
-    rows = []
-    for cam in registry.entities("camera"):
+def camera_rows(registry: Registry, now: datetime) -> list[CameraRow]:
+    rows: list[CameraRow] = []
+    for cam in registry.cameras():
         hall = registry.hall(cam.hall_id)
         if hall is not None:
             rows.append((cam.camera_id, cam.hall_id, cam.node_id, hall.city_code, hall.county_code, now))

@@ -31,7 +31,7 @@ from typing import Any
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.scorecard import LEVEL_SCOPES, SCORE_WINDOW, EntityScore, Scorecard, Values, score
 from streams.indicators.service import Reader, run
-from streams.registry.model import City, Department, Registry
+from streams.registry import Registry
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: A quarter, the usual assessment (考核) period; longer would make every query scan months of tickets.
@@ -114,15 +114,15 @@ def entities(registry: Registry, level: str, city: int | None = None) -> list[En
     if level == "city":
         if city is not None:
             raise ScoringError("city only narrows level dept; level city ranks every city")
-        return [Entity(str(c.code), c.name, f"city:{c.code}") for c in registry.entities("city") if isinstance(c, City)]
+        return [Entity(str(c.code), c.name, f"city:{c.code}") for c in registry.cities()]
     if level == "dept":
         if city is not None and registry.city(city) is None:
             raise ScoringError(f"city {city} is not in the registry")
         wanted = ("city", city) if city is not None else ("province", None)
         return [
             Entity(d.dept_id, d.name, f"dept:{d.dept_id}")
-            for d in registry.entities("department")
-            if isinstance(d, Department) and (d.level, d.city_code) == wanted
+            for d in registry.departments()
+            if (d.level, d.city_code) == wanted
         ]
     raise ScoringError(f"level {level!r}: use one of {', '.join(LEVEL_SCOPES)}")
 

@@ -205,15 +205,15 @@ def build(rules: RuleSet, registry: Registry, book: AlertBook, now: datetime) ->
 def expected_groups(field: str, registry: Registry) -> list[dict[str, str]]:
     """Every registry entity an absence rule on `field` should hear from, as alert groups."""
     if field == "node_id":
-        return [{"city": str(n.city_code), "node": n.node_id} for n in registry.entities("node")]
+        return [{"city": str(n.city_code), "node": n.node_id} for n in registry.nodes()]
     if field == "source":
-        sources = [(s.source_id, s.city_code) for s in registry.entities("source")]
+        sources = [(s.source_id, s.city_code) for s in registry.sources()]
         return [{"city": str(city), "source": sid} for sid, city in sources]
     if field == "hall_id":
-        return [{"city": str(h.city_code), "hall": h.hall_id} for h in registry.entities("hall")]
+        return [{"city": str(h.city_code), "hall": h.hall_id} for h in registry.halls()]
     if field == "camera_id":
         out = []
-        for c in registry.entities("camera"):
+        for c in registry.cameras():
             hall = registry.hall(c.hall_id)
             out.append({"city": str(hall.city_code if hall else 0), "camera": c.camera_id})
         return out

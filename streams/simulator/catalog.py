@@ -7,7 +7,7 @@ import itertools
 import random
 from bisect import bisect_right
 
-from streams.registry.model import Department, Registry, ServiceItem
+from streams.registry import Department, Registry
 
 #: Items of departments that have city counterparts (公安, 人社, 不动产, 税务,
 #: 医保...) make up most of a hall's traffic; the rest are rare.
@@ -19,7 +19,7 @@ class Catalog:
     """Service items with their handling department per city."""
 
     def __init__(self, registry: Registry) -> None:
-        departments = {d.dept_id: d for d in registry.entities("department") if isinstance(d, Department)}
+        departments = {d.dept_id: d for d in registry.departments()}
         self._local: dict[tuple[str, int], str] = {}
         for dept in departments.values():
             if dept.parent_id is not None and dept.city_code is not None:
@@ -28,8 +28,8 @@ class Catalog:
         has_local = {parent for parent, _ in self._local}
         self._items: list[tuple[str, str]] = []
         weights: list[float] = []
-        for item in registry.entities("item"):
-            if not isinstance(item, ServiceItem) or item.dept_id not in departments:
+        for item in registry.items():
+            if item.dept_id not in departments:
                 continue
             self._items.append((item.item_id, item.dept_id))
             weights.append(LOCAL_ITEM_WEIGHT if item.dept_id in has_local else OTHER_ITEM_WEIGHT)

@@ -60,11 +60,11 @@ class Halls:
         self.catalog = catalog
         self.on_completed = on_completed
         windows: dict[str, list[Window]] = {}
-        for window in registry.entities("window"):
+        for window in registry.windows():
             if isinstance(window, Window):
                 windows.setdefault(window.hall_id, []).append(window)
         self.halls: dict[str, HallSim] = {}
-        for hall in registry.entities("hall"):
+        for hall in registry.halls():
             if isinstance(hall, Hall) and hall.city_code in kernel.sources:
                 self.halls[hall.hall_id] = hall_sim(hall, kernel.sources[hall.city_code], windows.get(hall.hall_id, []))
         self._order = list(self.halls.values())

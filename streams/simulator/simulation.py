@@ -169,7 +169,7 @@ def expected_events_per_ticket() -> float:
 def _city_sources(registry: Registry) -> dict[int, str]:
     """The data node that speaks for each city: `node-<citycode>` when the registry has it."""
     sources: dict[int, str] = {}
-    for source in registry.entities("source"):
+    for source in registry.sources():
         if isinstance(source, Source):
             if sources.get(source.city_code) != f"node-{source.city_code}":
                 sources[source.city_code] = source.source_id

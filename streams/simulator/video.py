@@ -65,7 +65,7 @@ class VideoNet:
         self.heartbeat_interval_s = heartbeat_interval_s
         self.probe_interval_s = probe_interval_s
         self.nodes: dict[str, NodeSim] = {}
-        for node in registry.entities("node"):
+        for node in registry.nodes():
             if not isinstance(node, VideoNode):
                 continue
             cameras = []

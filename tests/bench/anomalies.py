@@ -46,11 +46,11 @@ class Injector:
     """Builds the n-th injection; each goes to a hall of its own."""
 
     def __init__(self, registry: Registry, run: str) -> None:
-        self.halls = sorted(registry.entities("hall"), key=lambda h: h.hall_id)
+        self.halls = sorted(registry.halls(), key=lambda h: h.hall_id)
         self.windows: dict[str, list[str]] = {}
-        for window in registry.entities("window"):
+        for window in registry.windows():
             self.windows.setdefault(window.hall_id, []).append(window.window_id)
-        self.item = min(registry.entities("item"), key=lambda i: i.item_id)
+        self.item = min(registry.items(), key=lambda i: i.item_id)
         self.run = run
 
     def __call__(self, n: int) -> tuple[str, str, list[dict[str, Any]]]:

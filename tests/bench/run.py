@@ -487,7 +487,7 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
         bootstrap = f"127.0.0.1:{broker.port}"
         kafka_conn.ensure_topics(bootstrap, PARTITIONS)
         registry = generate(halls=halls)
-        senders = {b.source for b in bodies} | {f"node-{h.city_code}" for h in registry.entities("hall")}
+        senders = {b.source for b in bodies} | {f"node-{h.city_code}" for h in registry.halls()}
         tokens = issue_tokens(sorted(senders), data / "node_tokens.json")
         env = {
             **os.environ,

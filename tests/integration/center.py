@@ -38,8 +38,8 @@ async def signed_in(stack: Stack, username: str) -> aiohttp.ClientSession:
 def bad_reviews(stack: Stack, city: int, staff: str, n: int = 5, at: datetime | None = None) -> list[dict[str, Any]]:
     """`n` very-dissatisfied evaluations for one staff member of the city's first hall: fires staff_bad_review_burst."""
     hall = stack.registry.halls_in_city(city)[0]
-    window = next(w for w in stack.registry.entities("window") if w.hall_id == hall.hall_id)
-    item = next(iter(stack.registry.entities("item")))
+    window = next(w for w in stack.registry.windows() if w.hall_id == hall.hall_id)
+    item = next(iter(stack.registry.items()))
     at = at or datetime.now(UTC) - timedelta(minutes=2)
     run = f"{time.time_ns()}-{staff}"
     return [

@@ -18,7 +18,7 @@ def iso(ts: datetime) -> str:
 def queue_event(registry: Registry, city: int, **overrides: Any) -> dict[str, Any]:
     """A valid `ticket_called` event for the first hall of `city`."""
     hall = registry.halls_in_city(city)[0]
-    window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
+    window = next(w for w in registry.windows() if w.hall_id == hall.hall_id)
     now = datetime.now(UTC)
     n = next(_counter)
     event = {

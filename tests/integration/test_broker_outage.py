@@ -41,7 +41,7 @@ def _post(base: str, token: str, events: list[dict[str, Any]]) -> tuple[int, flo
 def _events(n: int, tag: str) -> list[dict[str, Any]]:
     registry = generate(halls=300)
     hall = registry.halls_in_city(CITY)[0]
-    window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
+    window = next(w for w in registry.windows() if w.hall_id == hall.hall_id)
     now = datetime.now(UTC)
     return [
         {

@@ -90,5 +90,5 @@ def _first_hall_and_window(_: Path) -> tuple[str, str]:
 
     registry = generate(halls=300)
     hall = registry.halls_in_city(440100)[0]
-    window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
+    window = next(w for w in registry.windows() if w.hall_id == hall.hall_id)
     return hall.hall_id, window.window_id

@@ -122,11 +122,11 @@ async def feed(stack) -> Fed:
     registry = stack.registry
     # Variables are checked with one city: the one whose video node goes offline (so fault panels have rows for it),
     # with its data node, and its busiest hall (so hall-level panels have rows).
-    node = min((n for n in registry.entities("node") if n.city_code not in RESERVED_CITIES), key=lambda n: n.node_id)
+    node = min((n for n in registry.nodes() if n.city_code not in RESERVED_CITIES), key=lambda n: n.node_id)
     city, source = node.city_code, f"node-{node.city_code}"
     city_hall = next(h for h in registry.halls_in_city(city) if h.level == "city")
     silent = {f"node-{c}" for c in RESERVED_CITIES} | {
-        n.node_id for n in registry.entities("node") if n.city_code in RESERVED_CITIES
+        n.node_id for n in registry.nodes() if n.city_code in RESERVED_CITIES
     }
 
     sim = Simulation(registry, RATE_EPS, seed=2024, clock_offset=offset_to(start, "10:00"))

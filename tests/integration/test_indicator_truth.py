@@ -37,7 +37,7 @@ class Script:
         self.seq = 0
         self.run = f"{datetime.now(UTC).timestamp():.0f}"
         self.windows = {
-            h: [w.window_id for w in stack.registry.entities("window") if w.hall_id == h][:2] for h in (H1, H2)
+            h: [w.window_id for w in stack.registry.windows() if w.hall_id == h][:2] for h in (H1, H2)
         }
         self.item_id, self.dept_id = foshan_item(stack.registry)
 
@@ -269,7 +269,7 @@ async def day(stack):
 
 
 def CAMERAS(stack) -> list[str]:  # noqa: N802 - reads like the constant it is
-    return sorted(c.camera_id for c in stack.registry.entities("camera") if c.hall_id == H1)
+    return sorted(c.camera_id for c in stack.registry.cameras() if c.hall_id == H1)
 
 
 def _day(midnight: datetime) -> str:
@@ -300,8 +300,8 @@ CITY = f"city:{FS}"
 def foshan_item(registry) -> tuple[str, str]:
     """A service item and the Foshan department that handles it: a city department, so no other
     test's evaluations (in other cities, or of provincial departments) count for it."""
-    for item in registry.entities("item"):
-        local = [d for d in registry.entities("department") if d.parent_id == item.dept_id and d.city_code == FS]
+    for item in registry.items():
+        local = [d for d in registry.departments() if d.parent_id == item.dept_id and d.city_code == FS]
         if local:
             return item.item_id, local[0].dept_id
     raise AssertionError("the generated registry has no Foshan counterpart of any provincial department")
@@ -411,7 +411,7 @@ async def test_windows_open_at_the_end_of_each_hour(stack, day) -> None:
     expected = {8: 1, 9: 3, 10: 1, 11: 1, 12: 0, 13: 1, 14: 1, 15: 1, 16: 1, **{h: 0 for h in range(17, 24)}}
     assert hourly == {_hour(day, h): v for h, v in expected.items()}
     assert await _ask(stack, "windows_open", CITY, "1d", day) == {_day(day): 0}
-    configured = sum(1 for w in stack.registry.entities("window") if stack.registry.hall(w.hall_id).city_code == FS)
+    configured = sum(1 for w in stack.registry.windows() if stack.registry.hall(w.hall_id).city_code == FS)
     ratio = await _ask(stack, "open_window_ratio", CITY, "1h", day)
     assert ratio[_hour(day, 9)] == pytest.approx(3 / configured)
 

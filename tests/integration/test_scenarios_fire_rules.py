@@ -50,7 +50,7 @@ async def simulated(stack):
     sent: dict[tuple[str, str], list[dict]] = defaultdict(list)
     injected = {}
     halls = sorted(
-        (h for h in stack.registry.entities("hall") if h.city_code in CITIES and h.level == "county"),
+        (h for h in stack.registry.halls() if h.city_code in CITIES and h.level == "county"),
         key=lambda h: h.hall_id,
     )
     for minute in range(MINUTES * 6):  # 10-second steps

@@ -136,8 +136,8 @@ class CityDay:
     def __init__(self, stack: Any, city: int, midnight: datetime) -> None:
         self.city, self.midnight, self.source = city, midnight, f"node-{city}"
         self.hall = stack.registry.halls_in_city(city)[0].hall_id
-        self.window = next(w.window_id for w in stack.registry.entities("window") if w.hall_id == self.hall)
-        self.item = next(iter(stack.registry.entities("item"))).item_id
+        self.window = next(w.window_id for w in stack.registry.windows() if w.hall_id == self.hall)
+        self.item = next(iter(stack.registry.items())).item_id
         self.run = f"{datetime.now(UTC).timestamp():.0f}"
         self.queue: list[dict[str, Any]] = []
         self.evaluations: list[dict[str, Any]] = []

@@ -13,7 +13,7 @@ T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 def test_an_offline_node_inhibits_its_cameras_and_a_silent_city_node_its_halls() -> None:
     """Camera alerts under node VN440100 and hall queue alerts in 440100 are inhibited; another city's are not."""
     registry = generate(halls=150)
-    camera = next(c for c in registry.entities("camera") if c.node_id == "VN440100")
+    camera = next(c for c in registry.cameras() if c.node_id == "VN440100")
     hall_gz = registry.halls_in_city(440100)[0]
     hall_sz = registry.halls_in_city(440300)[0]
     book = AlertBook()

@@ -20,7 +20,7 @@ REGISTRY = generate(halls=300)
 
 def _window_event(i: int, **overrides: Any) -> dict[str, Any]:
     hall = REGISTRY.halls_in_city(440100)[0]
-    window = next(w for w in REGISTRY.entities("window") if w.hall_id == hall.hall_id)
+    window = next(w for w in REGISTRY.windows() if w.hall_id == hall.hall_id)
     event = {
         "event_id": f"rf-{i}",
         "source": "node-440100",

@@ -366,7 +366,7 @@ async def test_ranking_queries_each_city_and_leaf_once_with_bounded_concurrency(
     assert len(reader.calls) == 21 * 4 and reader.most_in_flight <= 3
     assert {c["start"] for c in reader.calls} == {datetime(2026, 11, 17, 16, tzinfo=UTC)}
     assert {c["end"] for c in reader.calls} == {datetime(2026, 11, 20, 16, tzinfo=UTC)}
-    assert {c["scope_value"] for c in reader.calls} == {str(c.code) for c in registry.entities("city")}  # type: ignore[union-attr]
+    assert {c["scope_value"] for c in reader.calls} == {str(c.code) for c in registry.cities()}
     assert all(v == 2.0 for city in ranking.values.values() for v in city.values())
     body = ranking.to_json()
     assert body["ranked"] == 21 and body["period"]["days"] == 3 and body["ranking"][0]["name"]

@@ -306,7 +306,7 @@ async def test_client_batches_per_source_and_stream_and_retries_with_the_same_ba
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    senders = [*(s.source_id for s in registry.entities("source")), *(n.node_id for n in registry.entities("node"))]
+    senders = [*(s.source_id for s in registry.sources()), *(n.node_id for n in registry.nodes())]
     tokens = {source: f"secret-token-{source}" for source in senders}
     ticks = itertools.count()
 

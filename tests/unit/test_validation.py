@@ -20,7 +20,7 @@ def registry():
 
 def _queue(registry, city: int, **overrides):
     hall = registry.halls_in_city(city)[0]
-    window = next(w for w in registry.entities("window") if w.hall_id == hall.hall_id)
+    window = next(w for w in registry.windows() if w.hall_id == hall.hall_id)
     event = {
         "event_id": f"e-{city}",
         "source": f"node-{city}",
@@ -57,7 +57,7 @@ def test_a_valid_event_resolves_to_its_city_county_and_hall(registry) -> None:
 def test_each_bad_record_gets_its_own_reason(registry) -> None:
     """Schema, unknown hall, foreign window, other city, future and stale records each get the right reason."""
     other_hall = registry.halls_in_city(440100)[1]
-    foreign_window = next(w for w in registry.entities("window") if w.hall_id == other_hall.hall_id)
+    foreign_window = next(w for w in registry.windows() if w.hall_id == other_hall.hall_id)
     records = [
         _queue(registry, 440100),
         {"event_id": "x"},
@@ -99,7 +99,7 @@ def test_schema_detail_names_the_field(registry) -> None:
 
 def test_a_camera_probe_must_come_from_the_cameras_node(registry) -> None:
     """A probe naming another node than the camera's is an unknown entity; the camera's own node is fine."""
-    camera = next(c for c in registry.entities("camera") if c.node_id == "VN440100")
+    camera = next(c for c in registry.cameras() if c.node_id == "VN440100")
     base = {
         "event_id": "p1",
         "source": "VN440100",

@@ -206,7 +206,7 @@ def test_node_without_a_data_source_is_refused_up_front() -> None:
 def test_camera_file_overrides_registry_urls_and_shards_split_cameras() -> None:
     """URLs from the camera file win; shards partition the cameras without overlap."""
     registry = generate(halls=150, seed=4)
-    first = next(iter(registry.entities("camera")))
+    first = next(iter(registry.cameras()))
     targets = targets_from_registry(registry, [CameraRow(first.camera_id, "http://127.0.0.1:8081/cam.mjpg")])
     assert next(t for t in targets if t.camera_id == first.camera_id).url == "http://127.0.0.1:8081/cam.mjpg"
     shards = [select(targets, shard=(i, 3)) for i in range(3)]

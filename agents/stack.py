@@ -54,9 +54,9 @@ from streams.indicators.scorecard import load_scorecard
 from streams.ingest import IngestProcessor
 from streams.metrics import Metrics
 from streams.models import STREAMS
+from streams.registry import Registry
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
-from streams.registry.model import Registry
 from streams.rule_feed import RuleFeed
 from streams.rules.build import build as build_rules
 from streams.rules.loader import RuleSet
@@ -361,7 +361,7 @@ class Stack:
         registry = self.registry
 
         def city_names() -> dict[str, str]:
-            return {str(c.code): c.name for c in registry.entities("city")}
+            return {str(c.code): c.name for c in registry.cities()}
 
         auth = Auth(self.users, sessions, self.metrics, city_names, secure_cookie=s.cookie_secure)
         web_app.middlewares.append(auth.middleware)
@@ -493,8 +493,8 @@ class Stack:
         s = self.settings
         plain_path = s.data_dir / "simulator_tokens.json"
         # City data nodes and video nodes both send.
-        sources = [src.source_id for src in self.registry.entities("source")]
-        sources += [node.node_id for node in self.registry.entities("node")]
+        sources = [src.source_id for src in self.registry.sources()]
+        sources += [node.node_id for node in self.registry.nodes()]
         if plain_path.exists():
             tokens: dict[str, str] = json.loads(plain_path.read_text(encoding="utf-8"))
             if set(tokens) >= set(sources):

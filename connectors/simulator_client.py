@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import structlog
 
-from streams.registry.model import Registry
+from streams.registry import Registry
 from streams.simulator.kernel import Emitted
 from streams.simulator.scenarios import SCENARIOS, Injected
 from streams.simulator.simulation import DEFAULT_SALT, Simulation

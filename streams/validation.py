@@ -18,7 +18,7 @@ from streams.models.common import EventBase
 from streams.models.evaluation import CaseEvent, Evaluation
 from streams.models.hall import QueueEvent, WindowEvent
 from streams.models.video import CameraProbe, NodeHeartbeat
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 Reason = Literal["malformed", "schema", "unknown_entity", "scope_violation", "duplicate", "too_old", "future"]
 REASONS: tuple[Reason, ...] = (

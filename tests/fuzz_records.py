@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 _ids = itertools.count()
 

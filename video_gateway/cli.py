@@ -103,7 +103,7 @@ async def _registry_from_topic() -> Any:
     from connectors.kafka.registry_topic import RegistryFollower
     from connectors.kafka.topics import bootstrap_servers
     from streams.metrics import Metrics
-    from streams.registry.model import Registry
+    from streams.registry import Registry
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from streams.auth.access import alert_city
 from streams.indicators.catalog import INDICATORS
-from streams.registry.model import Registry
+from streams.registry import Registry
 from streams.rules.loader import RuleSet
 
 PROVINCE_NAME = "广东省"

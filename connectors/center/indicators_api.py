@@ -12,7 +12,7 @@ from streams.auth.access import Forbidden
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import IndicatorQuery, QueryError, Scope
 from streams.indicators.service import Reader, run
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 
 def _time(request: web.Request, key: str) -> datetime | None:

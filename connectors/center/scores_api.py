@@ -22,7 +22,7 @@ from streams.indicators.query import QueryError
 from streams.indicators.scorecard import Scorecard
 from streams.indicators.scoring import SHANGHAI, ScoringError, parse_period, rank
 from streams.indicators.service import Reader
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 
 def _pick(scorecards: Sequence[Scorecard], name: str | None, level: str) -> Scorecard:

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from connectors.kafka.topics import REGISTRY_TOPIC, send_all
 from streams.metrics import Metrics
-from streams.registry.model import InvalidRow, Registry, topic_key
+from streams.registry import InvalidRow, Registry, topic_key
 
 log = structlog.get_logger(__name__)
 

@@ -9,11 +9,28 @@ from __future__ import annotations
 
 import csv
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
-from streams.registry.model import KINDS, InvalidRow, Key, Registry, key_of, parse_row, to_row
+from streams.registry.entities import (
+    Camera,
+    City,
+    County,
+    Department,
+    Entity,
+    Hall,
+    Key,
+    ServiceItem,
+    Source,
+    VideoNode,
+    Window,
+)
+from streams.registry.registry import Registry
+from streams.registry.rows import KINDS, InvalidRow, key_of, parse_entity, spec_of
+
+E = TypeVar("E", bound=Entity)
 
 FILE_NAMES: dict[str, str] = {
     "city": "cities.csv",
@@ -43,57 +60,81 @@ def write_csv_dir(registry: Registry, path: str | os.PathLike[str]) -> list[Path
     """Write one CSV per kind (with a header row) into `path`; returns the files written."""
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind, spec in KINDS.items():
-        file = directory / FILE_NAMES[kind]
-        with file.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(spec.columns)
-            for entity in registry.entities(kind):
-                row = to_row(entity)
-                writer.writerow(["" if row[c] is None else row[c] for c in spec.columns])
-        written.append(file)
-    return written
+    paths = {kind: directory / FILE_NAMES[kind] for kind in KINDS}
+    with ExitStack() as files:
+        writers = {
+            kind: csv.writer(files.enter_context(path.open("w", encoding="utf-8", newline="")))
+            for kind, path in paths.items()
+        }
+        for kind, spec in KINDS.items():
+            writers[kind].writerow(spec.columns)
+        for kind, _key, row in registry.to_rows():
+            writers[kind].writerow(["" if row[c] is None else row[c] for c in KINDS[kind].columns])
+    return list(paths.values())
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class _Loaded(Generic[E]):
     """One file's entities by key, with the line each came from."""
 
     file: Path
-    # Values are the kind's entity class (parse_row guarantees it); Any keeps
-    # the reference checks below free of isinstance noise.
-    entities: dict[Key, Any]
+    entities: dict[Key, E]
     lines: dict[Key, int]
 
     def fail(self, key: Key, problem: str) -> RegistryImportError:
         return RegistryImportError(self.file, self.lines[key], problem)
 
 
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """Every kind's file, loaded but not yet checked against the others."""
+
+    cities: _Loaded[City]
+    counties: _Loaded[County]
+    nodes: _Loaded[VideoNode]
+    sources: _Loaded[Source]
+    departments: _Loaded[Department]
+    items: _Loaded[ServiceItem]
+    halls: _Loaded[Hall]
+    windows: _Loaded[Window]
+    cameras: _Loaded[Camera]
+
+
 def read_csv_dir(path: str | os.PathLike[str]) -> Registry:
     """Read a directory written by `write_csv_dir`; raises `RegistryImportError` on any problem."""
     directory = Path(path)
-    loaded = {kind: _read_file(directory / FILE_NAMES[kind], kind) for kind in KINDS}
-    _check_references(loaded)
-    tables = {kind: loaded[kind].entities.values() for kind in KINDS}
+    # Parents first (the order of KINDS): a broken parent file is reported before the children it would break.
+    files = _Files(
+        cities=_read_file(directory, City),
+        counties=_read_file(directory, County),
+        nodes=_read_file(directory, VideoNode),
+        sources=_read_file(directory, Source),
+        departments=_read_file(directory, Department),
+        items=_read_file(directory, ServiceItem),
+        halls=_read_file(directory, Hall),
+        windows=_read_file(directory, Window),
+        cameras=_read_file(directory, Camera),
+    )
+    _check_references(files)
     return Registry(
-        cities=tables["city"],
-        counties=tables["county"],
-        halls=tables["hall"],
-        windows=tables["window"],
-        cameras=tables["camera"],
-        nodes=tables["node"],
-        sources=tables["source"],
-        departments=tables["department"],
-        items=tables["item"],
+        cities=files.cities.entities.values(),
+        counties=files.counties.entities.values(),
+        halls=files.halls.entities.values(),
+        windows=files.windows.entities.values(),
+        cameras=files.cameras.entities.values(),
+        nodes=files.nodes.entities.values(),
+        sources=files.sources.entities.values(),
+        departments=files.departments.entities.values(),
+        items=files.items.entities.values(),
     )
 
 
-def _read_file(file: Path, kind: str) -> _Loaded:
-    spec = KINDS[kind]
+def _read_file(directory: Path, entity_class: type[E]) -> _Loaded[E]:
+    spec = spec_of(entity_class)
+    file = directory / FILE_NAMES[spec.kind]
     if not file.is_file():
         raise RegistryImportError(file, None, "file is missing")
-    entities: dict[Key, Any] = {}
+    entities: dict[Key, E] = {}
     lines: dict[Key, int] = {}
     # utf-8-sig: files saved from Excel start with a BOM that would otherwise
     # become part of the first column name.
@@ -118,7 +159,7 @@ def _read_file(file: Path, kind: str) -> _Loaded:
             if len(cells) != len(header):
                 raise RegistryImportError(file, line, f"expected {len(header)} cells, got {len(cells)}")
             try:
-                entity = parse_row(kind, dict(zip(header, cells)))
+                entity = parse_entity(entity_class, dict(zip(header, cells, strict=True)))
             except InvalidRow as exc:
                 raise RegistryImportError(file, line, str(exc)) from None
             key = key_of(entity)
@@ -130,47 +171,47 @@ def _read_file(file: Path, kind: str) -> _Loaded:
     return _Loaded(file, entities, lines)
 
 
-def _check_references(loaded: dict[str, _Loaded]) -> None:
-    cities = loaded["city"].entities
-    counties = loaded["county"].entities
-    nodes = loaded["node"].entities
-    departments = loaded["department"].entities
-    halls = loaded["hall"].entities
+def _check_references(files: _Files) -> None:
+    cities = files.cities.entities
+    counties = files.counties.entities
+    nodes = files.nodes.entities
+    departments = files.departments.entities
+    halls = files.halls.entities
 
-    def check_city(kind: str, key: Key, city_code: int | None) -> None:
+    def check_city(loaded: _Loaded[E], key: Key, city_code: int | None) -> None:
         if city_code is not None and city_code not in cities:
-            raise loaded[kind].fail(key, f"unknown city code {city_code}")
+            raise loaded.fail(key, f"unknown city code {city_code}")
 
-    for key, county in loaded["county"].entities.items():
-        check_city("county", key, county.city_code)
-    for key, node in loaded["node"].entities.items():
-        check_city("node", key, node.city_code)
-    for key, source in loaded["source"].entities.items():
-        check_city("source", key, source.city_code)
+    for key, county in counties.items():
+        check_city(files.counties, key, county.city_code)
+    for key, node in nodes.items():
+        check_city(files.nodes, key, node.city_code)
+    for key, source in files.sources.entities.items():
+        check_city(files.sources, key, source.city_code)
     for key, dept in departments.items():
-        check_city("department", key, dept.city_code)
+        check_city(files.departments, key, dept.city_code)
         if dept.parent_id is not None and dept.parent_id not in departments:
-            raise loaded["department"].fail(key, f"unknown parent department {dept.parent_id!r}")
-    for key, item in loaded["item"].entities.items():
+            raise files.departments.fail(key, f"unknown parent department {dept.parent_id!r}")
+    for key, item in files.items.entities.items():
         if item.dept_id not in departments:
-            raise loaded["item"].fail(key, f"unknown department {item.dept_id!r}")
+            raise files.items.fail(key, f"unknown department {item.dept_id!r}")
     for key, hall in halls.items():
-        check_city("hall", key, hall.city_code)
-        county = counties.get(hall.county_code)
-        if county is None:
-            raise loaded["hall"].fail(key, f"unknown county code {hall.county_code}")
-        if county.city_code != hall.city_code:
-            raise loaded["hall"].fail(key, f"county {hall.county_code} is not in city {hall.city_code}")
-    for key, window in loaded["window"].entities.items():
+        check_city(files.halls, key, hall.city_code)
+        hall_county = counties.get(hall.county_code)
+        if hall_county is None:
+            raise files.halls.fail(key, f"unknown county code {hall.county_code}")
+        if hall_county.city_code != hall.city_code:
+            raise files.halls.fail(key, f"county {hall.county_code} is not in city {hall.city_code}")
+    for key, window in files.windows.entities.items():
         if window.hall_id not in halls:
-            raise loaded["window"].fail(key, f"unknown hall {window.hall_id!r}")
-    for key, camera in loaded["camera"].entities.items():
+            raise files.windows.fail(key, f"unknown hall {window.hall_id!r}")
+    for key, camera in files.cameras.entities.items():
         camera_hall = halls.get(camera.hall_id)
         if camera_hall is None:
-            raise loaded["camera"].fail(key, f"unknown hall {camera.hall_id!r}")
-        node = nodes.get(camera.node_id)
-        if node is None:
-            raise loaded["camera"].fail(key, f"unknown video node {camera.node_id!r}")
-        if node.city_code != camera_hall.city_code:
+            raise files.cameras.fail(key, f"unknown hall {camera.hall_id!r}")
+        camera_node = nodes.get(camera.node_id)
+        if camera_node is None:
+            raise files.cameras.fail(key, f"unknown video node {camera.node_id!r}")
+        if camera_node.city_code != camera_hall.city_code:
             problem = f"node {camera.node_id!r} serves another city than hall {camera.hall_id!r}"
-            raise loaded["camera"].fail(key, problem)
+            raise files.cameras.fail(key, problem)

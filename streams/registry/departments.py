@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from streams.registry.model import City, Department, ServiceItem
+from streams.registry.entities import City, Department, ServiceItem
 
 PROVINCE_DEPT_PREFIX = "D440000"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.registry.model import City, County
+from streams.registry.entities import City, County
 
 PROVINCE_CODE = 440000
 

@@ -12,16 +12,8 @@ from collections.abc import Sequence
 
 from streams.registry import departments as dept_seed
 from streams.registry import gb2260
-from streams.registry.model import (
-    Camera,
-    City,
-    County,
-    Hall,
-    Registry,
-    Source,
-    VideoNode,
-    Window,
-)
+from streams.registry.entities import Camera, City, County, Hall, Source, VideoNode, Window
+from streams.registry.registry import Registry
 
 #: hall_id ends in a 3-digit sequence, so one county holds at most 999 halls.
 MAX_HALLS_PER_COUNTY = 999
@@ -87,7 +79,7 @@ def generate(halls: int = 2100, seed: int = 2260) -> Registry:
     town_counts = _town_halls_per_county(rng, halls, counties, seeds)
     hall_rows: list[Hall] = []
     city_by_code = {c.code: c for c in cities}
-    for county, town_count in zip(counties, town_counts):
+    for county, town_count in zip(counties, town_counts, strict=True):
         city = city_by_code[county.city_code]
         hall_rows.extend(_halls_of_county(rng, city, county, seeds[city.code].hall_county, town_count))
 

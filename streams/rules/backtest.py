@@ -17,7 +17,7 @@ from typing import Any
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Notice, fingerprint
 from streams.indicators.service import Reader
-from streams.registry.model import Registry
+from streams.registry import Registry
 from streams.rules.build import build
 from streams.rules.loader import RuleSet
 from streams.rules.runner import in_schedule

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation, RulePolicy, fingerprint
 from streams.indicators.service import Reader
-from streams.registry.model import Registry
+from streams.registry import Registry
 from streams.rules import event_rules
 from streams.rules.conditions import (
     RatioCondition,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from streams.alerts.model import InhibitRule, Observation
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 #: A silent city data node explains its halls' queue and window alerts; an offline video node its cameras'.
 INHIBITIONS = (

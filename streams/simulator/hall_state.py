@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from streams.registry.model import Hall, Window
+from streams.registry import Hall, Window
 from streams.simulator.hours import Session, parse_opening
 
 #: Median service time per window kind; 综合受理 and 专项 land in the 6–10 min range.

@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from functools import partial
 
-from streams.registry.model import Hall, Registry, Window
+from streams.registry import Hall, Registry, Window
 from streams.simulator.catalog import Catalog
 from streams.simulator.hall_state import (
     APPOINTMENT_LETTER,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.registry.model import Registry, Source
+from streams.registry import Registry, Source
 from streams.simulator import hall_state as hall_model
 from streams.simulator import reviews as review_model
 from streams.simulator.catalog import Catalog

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from functools import partial
 
-from streams.registry.model import Camera, Registry, VideoNode
+from streams.registry import Camera, Registry, VideoNode
 from streams.simulator.kernel import Fields, Kernel
 
 NODE_VERSION = "3.2.1"

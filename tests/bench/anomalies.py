@@ -14,7 +14,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 EVENT_RULE = "hall_bad_review_burst"
 INDICATOR_RULE = "bench_hall_bad_review_rate"

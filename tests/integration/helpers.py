@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from streams.registry.model import Registry
+from streams.registry import Registry
 
 _counter = itertools.count(1)
 

@@ -14,13 +14,23 @@ from pathlib import Path
 import pytest
 
 from streams.registry import (
+    Camera,
+    City,
+    County,
+    Department,
+    Hall,
     InvalidRow,
     Registry,
     RegistryImportError,
+    ServiceItem,
+    Source,
+    VideoNode,
+    Window,
     read_csv_dir,
     write_csv_dir,
 )
 from streams.registry.generate import generate
+from streams.registry.rows import key_of
 
 GUANGDONG_CITY_CODES = {
     440100,
@@ -80,7 +90,7 @@ def _rewrite(file: Path, edit: CsvEdit) -> None:
 
 def test_the_21_cities_have_their_gb2260_codes(registry: Registry) -> None:
     """The registry holds exactly Guangdong's 21 prefecture-level cities under their GB/T 2260 codes."""
-    assert {c.code for c in registry.entities("city")} == GUANGDONG_CITY_CODES
+    assert {c.code for c in registry.cities()} == GUANGDONG_CITY_CODES
     assert registry.city(440100).name_en == "Guangzhou"
     assert registry.city(440300).name == "深圳市"
     assert registry.city(445300).name_en == "Yunfu"
@@ -88,7 +98,7 @@ def test_the_21_cities_have_their_gb2260_codes(registry: Registry) -> None:
 
 def test_counties_are_real_and_dongguan_zhongshan_have_a_pseudo_county(registry: Registry) -> None:
     """Counties carry real codes inside their city, and the two cities without counties get one pseudo-county each."""
-    counties = list(registry.entities("county"))
+    counties = list(registry.counties())
     assert 115 <= len(counties) <= 130
     assert registry.county(440106).name == "天河区"
     assert registry.county(440106).city_code == 440100
@@ -102,7 +112,7 @@ def test_counties_are_real_and_dongguan_zhongshan_have_a_pseudo_county(registry:
 
 def test_every_hall_sits_in_a_county_of_its_own_city(registry: Registry) -> None:
     """Each hall's county exists and belongs to the hall's city."""
-    for hall in registry.entities("hall"):
+    for hall in registry.halls():
         county = registry.county(hall.county_code)
         assert county is not None, hall
         assert county.city_code == hall.city_code, hall
@@ -110,12 +120,12 @@ def test_every_hall_sits_in_a_county_of_its_own_city(registry: Registry) -> None
 
 def test_default_size_has_2100_halls_with_one_city_hall_per_city(registry: Registry) -> None:
     """The default registry has at least 2,000 halls: one city hall per city, one county hall per real county."""
-    halls = list(registry.entities("hall"))
+    halls = list(registry.halls())
     assert len(halls) == 2100
     city_halls = [h for h in halls if h.level == "city"]
     assert sorted(h.city_code for h in city_halls) == sorted(GUANGDONG_CITY_CODES)
     county_halls = {h.county_code for h in halls if h.level == "county"}
-    real_counties = {c.code for c in registry.entities("county") if c.code != c.city_code}
+    real_counties = {c.code for c in registry.counties() if c.code != c.city_code}
     assert county_halls == real_counties
     assert len({h.name for h in halls}) == len(halls)
     assert registry.hall("H440106001").name == "广州市政务服务中心"
@@ -132,17 +142,17 @@ def test_halls_follow_population(registry: Registry) -> None:
 def test_ids_and_sizes_follow_the_formats(registry: Registry) -> None:
     """Hall, window and camera ids follow their formats and per-level counts stay in range."""
     windows_per_hall: dict[str, int] = {}
-    for window in registry.entities("window"):
+    for window in registry.windows():
         assert window.window_id.startswith(window.hall_id + "-W")
         windows_per_hall[window.hall_id] = windows_per_hall.get(window.hall_id, 0) + 1
     cameras_per_hall: dict[str, int] = {}
-    for camera in registry.entities("camera"):
+    for camera in registry.cameras():
         assert camera.camera_id.startswith("C" + camera.hall_id[1:] + "-")
         assert camera.stream_url.startswith("rtsp://10.44.")
         cameras_per_hall[camera.hall_id] = cameras_per_hall.get(camera.hall_id, 0) + 1
     window_range = {"city": (30, 80), "county": (10, 30), "town": (3, 8)}
     camera_range = {"city": (8, 12), "county": (4, 8), "town": (2, 4)}
-    for hall in registry.entities("hall"):
+    for hall in registry.halls():
         assert len(hall.hall_id) == 10 and hall.hall_id[1:7] == str(hall.county_code)
         lo, hi = window_range[hall.level]
         assert lo <= windows_per_hall[hall.hall_id] <= hi, hall
@@ -152,12 +162,12 @@ def test_ids_and_sizes_follow_the_formats(registry: Registry) -> None:
 
 def test_each_camera_goes_through_its_hall_city_node(registry: Registry) -> None:
     """A camera's video node is the node of its hall's city, and the node index agrees."""
-    cameras = list(registry.entities("camera"))
+    cameras = list(registry.cameras())
     for camera in cameras:
         hall = registry.hall(camera.hall_id)
         assert camera.node_id == f"VN{hall.city_code}"
         assert registry.node(camera.node_id).city_code == hall.city_code
-    assert sum(len(registry.cameras_of_node(n.node_id)) for n in registry.entities("node")) == len(cameras)
+    assert sum(len(registry.cameras_of_node(n.node_id)) for n in registry.nodes()) == len(cameras)
 
 
 def test_sources_resolve_to_their_city(registry: Registry) -> None:
@@ -170,7 +180,7 @@ def test_sources_resolve_to_their_city(registry: Registry) -> None:
 
 def test_departments_have_city_counterparts_and_items(registry: Registry) -> None:
     """About 54 provincial departments exist, city counterparts point to them, and items belong to departments."""
-    depts = list(registry.entities("department"))
+    depts = list(registry.departments())
     provincial = [d for d in depts if d.level == "province"]
     assert 50 <= len(provincial) <= 60
     assert all(d.city_code is None and d.parent_id is None for d in provincial)
@@ -180,9 +190,9 @@ def test_departments_have_city_counterparts_and_items(registry: Registry) -> Non
     for dept in depts:
         if dept.parent_id is not None:
             assert registry.department(dept.parent_id).level == "province"
-    for item in registry.entities("item"):
+    for item in registry.items():
         assert registry.department(item.dept_id) is not None
-    names = {i.name for i in registry.entities("item")}
+    names = {i.name for i in registry.items()}
     assert {"居民身份证换领", "社会保障卡申领", "不动产登记", "企业开办"} <= names
 
 
@@ -215,7 +225,7 @@ def test_generation_does_not_depend_on_the_process_hash_seed() -> None:
 def test_generate_scales_to_24000_halls() -> None:
     """generate(24000) yields exactly 24,000 uniquely named halls, none above 999 per county."""
     big = generate(24000)
-    halls = list(big.entities("hall"))
+    halls = list(big.halls())
     assert len(halls) == 24000
     assert len({h.name for h in halls}) == 24000
     per_county: dict[int, int] = {}
@@ -238,6 +248,28 @@ def test_rows_are_plain_json(registry: Registry) -> None:
     assert ("city", "440100", {"code": 440100, "name": "广州市", "name_en": "Guangzhou"}) in rows
     kinds = [kind for kind, _, _ in rows]
     assert kinds.index("hall") < kinds.index("window") and kinds.index("city") < kinds.index("hall")
+
+
+def test_each_kind_has_an_accessor_listing_only_that_kind(registry: Registry) -> None:
+    """Each kind's accessor yields every entity of that kind and no other, in the order the topic publishes them."""
+    listed = {
+        "city": (City, list(registry.cities())),
+        "county": (County, list(registry.counties())),
+        "node": (VideoNode, list(registry.nodes())),
+        "source": (Source, list(registry.sources())),
+        "department": (Department, list(registry.departments())),
+        "item": (ServiceItem, list(registry.items())),
+        "hall": (Hall, list(registry.halls())),
+        "window": (Window, list(registry.windows())),
+        "camera": (Camera, list(registry.cameras())),
+    }
+    published: dict[str, list[str]] = {kind: [] for kind in listed}
+    for kind, key, _ in registry.to_rows():
+        published[kind].append(key)
+    for kind, (cls, entities) in listed.items():
+        assert entities and {type(e) for e in entities} == {cls}, kind
+        assert len(entities) == registry.counts()[kind], kind
+        assert [str(key_of(e)) for e in entities] == published[kind], kind
 
 
 def test_csv_round_trip_keeps_everything(registry: Registry, csv_dir: Path) -> None:
@@ -274,7 +306,7 @@ def _set_cell(line: int, column: int, value: str) -> CsvEdit:
 
 
 def _replace_line(line: int, cells: list[str]) -> CsvEdit:
-    return lambda rows: rows[: line - 1] + [cells] + rows[line:]
+    return lambda rows: [*rows[: line - 1], cells, *rows[line:]]
 
 
 def _drop_last_column(rows: list[list[str]]) -> list[list[str]]:
@@ -292,7 +324,7 @@ def _drop_last_column(rows: list[list[str]]) -> list[list[str]]:
             3,
             "unknown hall 'H999999001'",
         ),
-        ("cities.csv", lambda rows: rows + [rows[2]], 23, "duplicate code 440200 (first on line 3)"),
+        ("cities.csv", lambda rows: [*rows, rows[2]], 23, "duplicate code 440200 (first on line 3)"),
         ("halls.csv", _set_cell(3, 2, "village"), 3, "level 'village'"),
         ("cameras.csv", _set_cell(6, 2, "VN440300"), 6, "serves another city"),
     ],

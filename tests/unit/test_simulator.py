@@ -15,8 +15,8 @@ from aiohttp import web
 
 from connectors.simulator_client import run_simulator
 from streams.models import STREAMS
+from streams.registry import Registry
 from streams.registry.generate import generate
-from streams.registry.model import Registry
 from streams.simulator import SCENARIOS, Emitted, Simulation
 from streams.simulator.hours import SHANGHAI, offset_to, parse_opening
 from streams.validation import Validator

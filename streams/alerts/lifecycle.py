@@ -21,13 +21,12 @@ Choices worth knowing:
   Holding it firing (rather than muting it) keeps the problem on the duty
   officer's screen while stopping the notification storm.
 - Silences mute, they do not hide: a silenced alert still changes state and
-  its notices carry `silenced=True`. "silenced"/"unsilenced"/"inhibited"/
+  its notices carry `silenced=True` (what mutes an alert is
+  `streams.alerts.suppression`). "silenced"/"unsilenced"/"inhibited"/
   "uninhibited" notices are only emitted for firing alerts, and can repeat in
   one episode, so their key ends with a per-episode count
   (`fp:episode:silenced:2`); firing/resolved/acknowledged keys are
   `fp:episode:kind`, exactly once per episode.
-- Inhibition needs a firing source (pending does not inhibit); a silenced or
-  inhibited source still inhibits. An alert never inhibits itself.
 - Snapshot holds alerts, per-fingerprint memory and silences, not rule
   policies or inhibit rules: those come from the rule files, registered
   before `restore`.
@@ -56,12 +55,12 @@ from streams.alerts.model import (
     snapshot_of,
     to_iso,
 )
+from streams.alerts.suppression import Suppression, Suppressions, suppression
 
 SNAPSHOT_VERSION = 1
 _REPEATABLE: frozenset[str] = frozenset({"silenced", "unsilenced", "inhibited", "uninhibited"})
 
 Change = Literal["fired", "resolved", "dropped"] | None
-Suppression = tuple[str | None, str | None]  # (silenced_by, inhibited_by)
 
 
 class UnknownRule(KeyError):
@@ -73,8 +72,7 @@ class AlertBook:
 
     def __init__(self) -> None:
         self._policies: dict[str, RulePolicy] = {}
-        self._inhibitions: list[InhibitRule] = []
-        self._silences: dict[str, Silence] = {}
+        self._suppressions = Suppressions()
         self._tracks: dict[str, Track] = {}
         self._active: dict[str, Alert] = {}  # pending and firing
         self._retired_episodes: dict[str, int] = {}  # pruned fingerprints keep their episode count
@@ -105,11 +103,11 @@ class AlertBook:
 
     def add_inhibition(self, rule: InhibitRule) -> None:
         """Applies to new changes at once, and to alerts already firing at the next tick()."""
-        self._inhibitions.append(rule)
+        self._suppressions.add_inhibition(rule)
 
     def set_inhibitions(self, rules: Iterable[InhibitRule]) -> None:
         """Replace all inhibit rules (hot reload); as add_inhibition, tick() re-evaluates."""
-        self._inhibitions = list(rules)
+        self._suppressions.set_inhibitions(rules)
 
     # -- observations --------------------------------------------------------
 
@@ -130,7 +128,7 @@ class AlertBook:
 
         alert = self._active.get(fp)
         was_firing = alert is not None and alert.state == "firing"
-        before = _suppression(alert)
+        before = suppression(alert)
         if alert is None:
             alert, change = self._start(policy, fp, track, obs)
         else:
@@ -138,7 +136,7 @@ class AlertBook:
         if alert is None or change == "dropped":
             return []  # a pending alert that never fired leaves without a word
 
-        self._suppress(alert, obs.at, self._sources())
+        self._suppressions.apply(alert, obs.at, self._suppressions.sources(self._active))
         notices: list[Notice] = []
         if change == "fired":
             notices.append(self._notice("firing", alert, obs.at))
@@ -146,7 +144,7 @@ class AlertBook:
             notices.append(self._notice("resolved", alert, obs.at))
         elif was_firing:
             notices.extend(self._toggles(alert, before, obs.at))
-        if change is not None and self._may_inhibit(alert):
+        if change is not None and self._suppressions.may_inhibit(alert):
             notices.extend(self._refresh(obs.at, skip=fp))
         return notices
 
@@ -253,21 +251,20 @@ class AlertBook:
 
     def add_silence(self, silence: Silence, at: datetime) -> list[Notice]:
         """Add or replace (same id) a silence; firing alerts it covers now get a "silenced" notice."""
-        self._silences[silence.id] = silence
+        self._suppressions.silences[silence.id] = silence
         return self._refresh(at)
 
     def remove_silence(self, silence_id: str, at: datetime) -> list[Notice]:
-        if self._silences.pop(silence_id, None) is None:
+        if self._suppressions.silences.pop(silence_id, None) is None:
             return []
         return self._refresh(at)
 
     def silences(self) -> list[Silence]:
-        return list(self._silences.values())
+        return list(self._suppressions.silences.values())
 
     def tick(self, at: datetime) -> list[Notice]:
         """Apply the clock: silences that start or end, inhibit rules added since the last call."""
-        for silence_id in [s.id for s in self._silences.values() if s.ends_at <= at]:
-            del self._silences[silence_id]
+        self._suppressions.drop_silences_ended(at)
         return self._refresh(at)
 
     # -- reading -------------------------------------------------------------
@@ -291,43 +288,15 @@ class AlertBook:
 
     # -- suppression ---------------------------------------------------------
 
-    def _sources(self) -> list[tuple[str, dict[str, str]]]:
-        if not self._inhibitions:
-            return []
-        firing = ((fp, a.match_labels()) for fp, a in self._active.items() if a.state == "firing")
-        return [(fp, labels) for fp, labels in firing if any(r.is_source(labels) for r in self._inhibitions)]
-
-    def _may_inhibit(self, alert: Alert) -> bool:
-        labels = alert.match_labels()
-        return any(rule.is_source(labels) for rule in self._inhibitions)
-
-    def _suppress(self, alert: Alert, at: datetime, sources: list[tuple[str, dict[str, str]]]) -> None:
-        labels = alert.match_labels()
-        alert.silenced_by = next(
-            (
-                sid
-                for sid in sorted(self._silences)
-                if self._silences[sid].active_at(at) and self._silences[sid].matches(labels)
-            ),
-            None,
-        )
-        inhibitors = [
-            fp
-            for rule in self._inhibitions
-            if rule.is_target(labels)
-            for fp, source in sources
-            if fp != alert.fingerprint and rule.is_source(source) and rule.same_scope(source, labels)
-        ]
-        alert.inhibited_by = min(inhibitors) if inhibitors else None
-
     def _refresh(self, at: datetime, skip: str | None = None) -> list[Notice]:
-        sources = self._sources()
+        """Re-apply silences and inhibitions to every active alert; firing ones say what changed."""
+        sources = self._suppressions.sources(self._active)
         notices: list[Notice] = []
         for fp, alert in self._active.items():
             if fp == skip:
                 continue
-            before = _suppression(alert)
-            self._suppress(alert, at, sources)
+            before = suppression(alert)
+            self._suppressions.apply(alert, at, sources)
             if alert.state == "firing":
                 notices.extend(self._toggles(alert, before, at))
         return notices
@@ -365,7 +334,7 @@ class AlertBook:
             "active": [alert.to_dict() for alert in self._active.values()],
             "tracks": {fp: track.to_dict() for fp, track in self._tracks.items()},
             "retired_episodes": dict(self._retired_episodes),
-            "silences": [silence.to_dict() for silence in self._silences.values()],
+            "silences": [silence.to_dict() for silence in self._suppressions.silences.values()],
         }
 
     def restore(self, data: Mapping[str, Any]) -> None:
@@ -376,7 +345,7 @@ class AlertBook:
         self._tracks = {fp: Track.from_dict(t) for fp, t in data["tracks"].items()}
         self._active = {a["fingerprint"]: Alert.from_dict(a) for a in data["active"]}
         self._retired_episodes = {fp: int(n) for fp, n in data.get("retired_episodes", {}).items()}
-        self._silences = {s["id"]: Silence.from_dict(s) for s in data.get("silences", [])}
+        self._suppressions.silences = {s["id"]: Silence.from_dict(s) for s in data.get("silences", [])}
 
     def prune(self, before: datetime) -> int:
         """Forget quiet fingerprints last observed before `before`; later, older observations are ignored."""
@@ -393,11 +362,6 @@ class AlertBook:
                 self._retired_episodes[fp] = track.episode
             del self._tracks[fp]
             removed += 1
-        for silence_id in [s.id for s in self._silences.values() if s.ends_at <= before]:
-            del self._silences[silence_id]
+        self._suppressions.drop_silences_ended(before)
         self._horizon = before if self._horizon is None else max(self._horizon, before)
         return removed
-
-
-def _suppression(alert: Alert | None) -> Suppression:
-    return (None, None) if alert is None else (alert.silenced_by, alert.inhibited_by)

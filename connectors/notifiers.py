@@ -50,7 +50,7 @@ class WebhookNotifier:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=self.timeout)
-        self._task = asyncio.create_task(self._deliver(), name="webhook-notifier")
+        self._task = asyncio.create_task(self._deliver(self._session), name="webhook-notifier")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -74,18 +74,17 @@ class WebhookNotifier:
                     self.metrics.notifications.labels(route, "dropped").inc()
                 self._queue.put_nowait((name, body))
 
-    async def _deliver(self) -> None:
+    async def _deliver(self, session: aiohttp.ClientSession) -> None:
         while True:
             name, body = await self._queue.get()
-            await self._send(name, body)
+            await self._send(session, name, body)
 
-    async def _send(self, name: str, body: bytes) -> None:
-        assert self._session is not None
+    async def _send(self, session: aiohttp.ClientSession, name: str, body: bytes) -> None:
         route = f"webhook:{name}"
         delay = self.backoff_s
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with self._session.post(
+                async with session.post(
                     self.urls[name], data=body, headers={"Content-Type": "application/json"}, allow_redirects=False
                 ) as resp:
                     if resp.status < 300:

@@ -88,7 +88,13 @@ class _Worker:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = self.conn.fileno()
-        loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+
+        def wake() -> None:
+            # The pipe stays readable until recv(), so this can run more than once.
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             self.conn.send((target.camera_id, target.node_id, target.url))
             await asyncio.wait_for(ready, deadline_s)
@@ -131,9 +137,14 @@ class ProbeRunner:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     async def start(self) -> None:
+        await self._started()
+
+    async def _started(self) -> asyncio.Queue[_Worker]:
+        """The queue of idle workers, started on first use."""
         if self._idle is not None:
-            return
-        self._idle = asyncio.Queue()
+            return self._idle
+        # Set before the workers exist, so that a probe arriving meanwhile waits in the queue.
+        idle = self._idle = asyncio.Queue()
         loop = asyncio.get_running_loop()
         # Starting a worker imports OpenCV (a few hundred ms); start them side by side.
         workers = await asyncio.gather(
@@ -141,7 +152,8 @@ class ProbeRunner:
         )
         for worker in workers:
             self._workers.append(worker)
-            self._idle.put_nowait(worker)
+            idle.put_nowait(worker)
+        return idle
 
     async def stop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -157,11 +169,9 @@ class ProbeRunner:
         await self.stop()
 
     async def probe(self, target: CameraTarget) -> ProbeResult:
-        if self._idle is None:
-            await self.start()
-        assert self._idle is not None
+        idle = await self._started()
         queued = time.monotonic()
-        worker = await self._idle.get()
+        worker = await idle.get()
         probed_at, started = datetime.now(UTC), time.monotonic()
         self.metrics.probe_wait_seconds.observe(started - queued)
         deadline = self.config.deadline_s()
@@ -176,7 +186,7 @@ class ProbeRunner:
             log.warning("probe_worker_replaced", camera_id=target.camera_id, reason=why)
             result = failed(target, "offline", why, probed_at, started)
         finally:
-            self._idle.put_nowait(worker)
+            idle.put_nowait(worker)
         self.metrics.probes.labels(result.status).inc()
         self.metrics.probe_seconds.observe(result.duration_s)
         return result

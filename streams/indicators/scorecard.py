@@ -78,8 +78,7 @@ class Node(BaseModel):
         out: dict[str, Any] = {"name": self.label, "path": path, "weight": self.weight, "global_weight": global_weight}
         if self.name_en:
             out["name_en"] = self.name_en
-        if self.is_leaf:
-            assert self.indicator is not None
+        if self.indicator is not None:
             indicator = INDICATORS[self.indicator]
             out |= {
                 "indicator": self.indicator,
@@ -246,17 +245,16 @@ def _check_siblings(nodes: tuple[Node, ...], parent: str, levels: tuple[str, ...
 
 
 def _check_node(node: Node, path: str, levels: tuple[str, ...], fail: _Fail) -> None:
-    if node.children is not None and node.indicator is not None:
-        fail(path, "has both children and an indicator; a node is a dimension or a leaf")
-    if node.children is None and node.indicator is None:
-        fail(path, "needs either children or an indicator")
     if node.children is not None:
+        if node.indicator is not None:
+            fail(path, "has both children and an indicator; a node is a dimension or a leaf")
         for field in _LEAF_FIELDS:
             if getattr(node, field) is not None:
                 fail(path, f"{field} only applies to a leaf (a node with an indicator)")
         _check_siblings(node.children, path, levels, fail)
         return
-    assert node.indicator is not None
+    if node.indicator is None:
+        fail(path, "needs either children or an indicator")
     indicator = INDICATORS.get(node.indicator)
     if indicator is None:
         fail(path, f"indicator: unknown indicator {node.indicator!r}; GET /api/v1/indicators lists them")
@@ -305,8 +303,10 @@ def _normalizer(leaf: Leaf, present: list[float]) -> Callable[[float], float]:
     """Raw value → 0–100 for one leaf; min_max bounds come from the entities that have a value."""
     node = leaf.node
     if node.normalization == "target":
-        assert node.best is not None and node.worst is not None  # checked at load
         best, worst = node.best, node.worst
+        if best is None or worst is None:
+            # The scorecard check at load refuses a target leaf without both bounds.
+            raise RuntimeError(f"{leaf.path}: target normalization needs best and worst, the leaf has {best=} {worst=}")
         # Clamped: beyond best is no better than best, beyond worst no worse than worst.
         return lambda v: min(100.0, max(0.0, 100.0 * (v - worst) / (best - worst)))
     low, high = (min(present), max(present)) if present else (0.0, 0.0)

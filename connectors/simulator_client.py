@@ -6,6 +6,7 @@ the same batch_id."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import random
@@ -174,10 +175,8 @@ async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float, stop: a
     if stop is None:
         await asyncio.sleep(delay)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=delay)
-    except TimeoutError:
-        pass
 
 
 def _batches(emitted: Iterable[Emitted], max_events: int, run_id: str, tick: int) -> list[_Batch]:
@@ -285,7 +284,8 @@ class _Poster:
     def _record(self, batch: _Batch, answer: dict[str, Any]) -> None:
         stats = self.stats
         accepted = answer.get("accepted")
-        rejected = answer.get("rejected") if isinstance(answer.get("rejected"), list) else []
+        listed = answer.get("rejected")
+        rejected: list[Any] = listed if isinstance(listed, list) else []
         stats.accepted += accepted if isinstance(accepted, int) else 0
         stats.rejected += len(rejected)
         for item in rejected:

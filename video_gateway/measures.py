@@ -13,10 +13,12 @@ the same thing for a 640x360 sub-stream and a 1080p main stream:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from cv2.typing import MatLike
 
 Frame = npt.NDArray[np.uint8]
 
@@ -57,7 +59,13 @@ class PreparedFrame:
     height: int
 
 
-def prepare(frame: Frame, analysis_width: int) -> PreparedFrame:
+def _u8(image: MatLike) -> Frame:
+    # OpenCV's stubs type every image as MatLike whatever its depth; a decoded
+    # frame is 8-bit and resizing, blurring or converting it keeps it 8-bit.
+    return cast(Frame, image)
+
+
+def prepare(frame: MatLike, analysis_width: int) -> PreparedFrame:
     """Downscale once; every measure reads from the result."""
     if frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"expected a BGR frame, got shape {frame.shape}")
@@ -68,7 +76,7 @@ def prepare(frame: Frame, analysis_width: int) -> PreparedFrame:
     crop_w, crop_h = min(width, 2 * size[0]), min(height, 2 * size[1])
     x0, y0 = (width - crop_w) // 2, (height - crop_h) // 2
     detail = cv2.cvtColor(frame[y0 : y0 + crop_h, x0 : x0 + crop_w], cv2.COLOR_BGR2GRAY)
-    return PreparedFrame(small, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), detail, width, height)
+    return PreparedFrame(_u8(small), _u8(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)), _u8(detail), width, height)
 
 
 def measure(frame: PreparedFrame, flat_std: float) -> FrameMeasures:
@@ -97,7 +105,7 @@ def blur_index(grey: Frame) -> float:
     """
     worst = 0.0
     for ksize, cut in (((1, _REBLUR), _rows), ((_REBLUR, 1), _cols)):
-        reblurred = cv2.blur(grey, ksize)
+        reblurred = _u8(cv2.blur(grey, ksize))
         d_frame = cv2.absdiff(*cut(grey))
         d_reblurred = cv2.absdiff(*cut(reblurred))
         total = cv2.sumElems(d_frame)[0]

@@ -9,12 +9,14 @@ skipped, not queued twice, and a slow camera only ever holds its own slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import structlog
@@ -170,15 +172,16 @@ class Scheduler:
                     continue
                 task = asyncio.create_task(self._probe_and_record(target), name=f"probe-{target.camera_id}")
                 self._in_flight[target.camera_id] = task
-                task.add_done_callback(lambda _t, cid=target.camera_id: self._in_flight.pop(cid, None))
+                task.add_done_callback(partial(self._forget, target.camera_id))
             next_due = self.plan.next_due()
             wait = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self.clock()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(wait, 0.01))
-            except TimeoutError:
-                pass
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    def _forget(self, camera_id: str, _task: asyncio.Task[ProbeResult]) -> None:
+        self._in_flight.pop(camera_id, None)
 
     async def _probe_and_record(self, target: CameraTarget) -> ProbeResult:
         result = await self.runner.probe(target)

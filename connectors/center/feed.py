@@ -119,10 +119,10 @@ class LiveFeed:
             return
         if rendered is None:
             return
-        event, data, visible = rendered
+        event, body, visible = rendered
         for viewer in list(self._viewers):
             if visible(viewer.who):
-                viewer.put((event, data))
+                viewer.put((event, body))
 
     def _fan_out_raw(self, item: tuple[str, dict[str, Any] | None]) -> None:
         for viewer in list(self._viewers):

@@ -152,12 +152,13 @@ def build_web_app(
         status = health()
         return web.json_response(status, status=200 if status.get("ok") else 503)
 
-    async def stats_handler(_: web.Request) -> web.Response:
-        return web.json_response(await stats())
-
     if gateway is not None:
         app.router.add_post("/api/v1/ingest/{stream}", gateway.ingest)
     if stats is not None:
+
+        async def stats_handler(_: web.Request) -> web.Response:
+            return web.json_response(await stats())
+
         app.router.add_get("/api/v1/stats", stats_handler)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)

@@ -4,9 +4,10 @@ With the roles split, workers write ClickHouse and one center evaluates the
 rules. The center reads the same raw topics in its own consumer group, so it
 sees every city's events whichever worker stores them, and a worker
 rebalance never moves rule state. Records are validated with the same
-validator (or rebuilt, under the gateway's seal, as it validated them); a rejected one is the worker's to dead-letter and is only
-skipped here. The rules count an event id once, so a redelivered or
-duplicated batch changes nothing.
+validator (or rebuilt, under the gateway's seal, as it validated them); a
+rejected one is the worker's to dead-letter and is only skipped here. The
+rules count an event id once, so a redelivered or duplicated batch changes
+nothing.
 """
 
 from __future__ import annotations

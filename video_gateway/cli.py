@@ -243,10 +243,8 @@ async def _tick(stop: asyncio.Event, publisher: VideoPublisher, scheduler: Sched
     loop = asyncio.get_running_loop()
     next_beat = loop.time() + config.heartbeat_interval_s
     while not stop.is_set():
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=PUBLISH_EVERY_S)
-        except TimeoutError:
-            pass
         if loop.time() >= next_beat:
             publisher.add_heartbeats(scheduler.heartbeats(VERSION), datetime.now(UTC))
             next_beat += config.heartbeat_interval_s

@@ -10,6 +10,7 @@ score among those at or above their threshold, else `ok`.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,7 +79,7 @@ def diagnose(prepared: Sequence[PreparedFrame], config: ProbeConfig) -> Diagnosi
         raise ValueError("no frames to classify")
     measures = tuple(measure(p, config.occlusion_flat_std) for p in prepared)
     per_frame = [frame_scores(m, config) for m in measures]
-    changes = tuple(frame_change(a, b) for a, b in zip(prepared, prepared[1:], strict=False))
+    changes = tuple(frame_change(a, b) for a, b in itertools.pairwise(prepared))
     scores: dict[str, float] = {}
     for fault in PICTURE_FAULTS:
         if fault == "frozen":

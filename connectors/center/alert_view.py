@@ -74,7 +74,10 @@ def _info(r: Any) -> RuleInfo:
 
 
 def board_state(alert: Mapping[str, Any]) -> str:
-    """What the duty officer sees: resolved, silenced (muted by a silence or an inhibiting alert), acknowledged, firing."""
+    """What the duty officer sees.
+
+    Resolved, silenced (muted by a silence or an inhibiting alert), acknowledged, firing.
+    """
     if alert["state"] == "resolved":
         return "resolved"
     if alert.get("silenced_by") or alert.get("inhibited_by"):

@@ -31,7 +31,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 async def history(ch: ClickHouse, fingerprint: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Notices and actions of one fingerprint, oldest first: fired, acknowledged (who, comment), silenced (by whom)..."""
+    """Notices and actions of one fingerprint, oldest first.
+
+    Fired, acknowledged (who, comment), silenced (by whom)...
+    """
     notices = await ch.query(
         "SELECT kind, at, episode, acknowledged_by, silenced_by, inhibited_by FROM alert_notices FINAL "
         "WHERE fingerprint = {fp:String} ORDER BY at DESC LIMIT {n:UInt32}",
@@ -46,7 +49,7 @@ async def history(ch: ClickHouse, fingerprint: str, limit: int = 200) -> list[di
     )
     creators = {sid: (actor, comment) for _, actor, action, comment, sid in actions if action == "silence"}
     items: list[dict[str, Any]] = []
-    for kind, at, episode, ack_by, silenced_by, inhibited_by in notices:
+    for kind, at, episode, _ack_by, silenced_by, inhibited_by in notices:
         if kind in _BY_ACTION:
             continue
         by, comment = creators.get(silenced_by, ("", "")) if kind == "silenced" else ("", "")
@@ -77,7 +80,8 @@ async def recently_resolved(
         "      AND ({fp:String} = '' OR fingerprint = {fp:String}) "
         "      ORDER BY at DESC LIMIT 1 BY fingerprint LIMIT {n:UInt32}) AS r "
         "LEFT JOIN (SELECT fingerprint, episode, min(at) AS fired_at FROM alert_notices "
-        "      WHERE kind = 'firing' AND at >= {since:DateTime64(3)} - INTERVAL 7 DAY GROUP BY fingerprint, episode) AS f "
+        "      WHERE kind = 'firing' AND at >= {since:DateTime64(3)} - INTERVAL 7 DAY "
+        "      GROUP BY fingerprint, episode) AS f "
         "ON r.fingerprint = f.fingerprint AND r.episode = f.episode ORDER BY r.at DESC",
         {"since": now - within, "n": limit, "fp": fingerprint or ""},
     )

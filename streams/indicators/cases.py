@@ -42,9 +42,10 @@ def _snapshot(q: IndicatorQuery, value: str) -> str:
 
 def _on_time(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, {"city": "city_code"})
+    bucket = sql.key(q, sql.bucket("r.first_at", q.window), _CASE_COLUMNS, "r.")
     return f"""
     SELECT b, countIf(rectified_at <= deadline) / count() AS value FROM (
-        SELECT r.case_id, r.first_at AS rectified_at, {sql.key(q, sql.bucket("r.first_at", q.window), _CASE_COLUMNS, "r.")} AS b,
+        SELECT r.case_id, r.first_at AS rectified_at, {bucket} AS b,
                argMax(s.deadline_at, s.at) AS deadline
         FROM (SELECT case_id, city_code, min(at) AS first_at FROM case_steps
               WHERE type = 'case_rectified' AND {sql.in_range("at")}{where} GROUP BY case_id, city_code) AS r

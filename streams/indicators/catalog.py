@@ -276,7 +276,8 @@ INDICATORS: dict[str, Indicator] = {
             "评价覆盖率",
             "ratio",
             "Evaluations in the window divided by tickets served in the window, same scope. Online evaluations have "
-            "no hall, so at hall and county scope only hall evaluations count. Windows without evaluations are omitted.",
+            "no hall, so at hall and county scope only hall evaluations count. Windows without evaluations are "
+            "omitted.",
             QUEUE_SCOPES,
             ALL_WINDOWS,
             _coverage,
@@ -297,7 +298,8 @@ INDICATORS: dict[str, Indicator] = {
             _D,
             "入库延迟中位数",
             "s",
-            "Median of ingested_at - occurred_at of events stored in the window (placed by ingested_at); t-digest estimate.",
+            "Median of ingested_at - occurred_at of events stored in the window (placed by ingested_at); "
+            "t-digest estimate.",
             QUALITY_SCOPES,
             ALL_WINDOWS,
             lambda q: sql.ingest_quality(q, "quantilesTDigestMerge(0.5, 0.95)(lag_s)[1]"),
@@ -328,7 +330,8 @@ INDICATORS: dict[str, Indicator] = {
             "序号缺口",
             "events",
             "Per source, sequence numbers missing between the lowest and highest seq stored in the window "
-            "(max - min + 1 - distinct seqs), summed over sources. A number sent in another window counts as missing here.",
+            "(max - min + 1 - distinct seqs), summed over sources. A number sent in another window counts as "
+            "missing here.",
             QUALITY_SCOPES,
             ALL_WINDOWS,
             _sequence_gaps,
@@ -355,7 +358,7 @@ INDICATORS: dict[str, Indicator] = {
             _rejected_share,
             grouped_by="reason",
         ),
+        *CASE_INDICATORS,
+        *WINDOW_AND_VIDEO,
     )
-    + CASE_INDICATORS
-    + WINDOW_AND_VIDEO
 }

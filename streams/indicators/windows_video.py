@@ -47,18 +47,20 @@ def _idle_windows(q: IndicatorQuery) -> str:
     ends, step = sql.window_ends(q)
     where = sql.scope_filter(q, _HALL_COLUMNS)
     end_b = f"toDateTime(window_end - toIntervalSecond({step}), 'UTC')"
+    called_b = f"toDateTime({sql.bucket('called_at', q.window)}, 'UTC')"
     return f"""
     WITH ends AS ({ends}), t AS ({sql.tickets(q)}),
          tr AS (SELECT city_code, county_code, hall_id, window_id, at, open FROM window_transitions
                 WHERE at >= {sql.START} - INTERVAL 1 DAY AND at < {sql.END}{where}),
          open_windows AS (
              SELECT b, hall_id, window_id FROM (
-                 SELECT {sql.key(q, end_b, _HALL_COLUMNS, "tr.")} AS b, hall_id, window_id, argMax(open, at) AS last_open
+                 SELECT {sql.key(q, end_b, _HALL_COLUMNS, "tr.")} AS b, hall_id, window_id,
+                        argMax(open, at) AS last_open
                  FROM ends CROSS JOIN tr
                  WHERE tr.at < window_end AND {sql.same_local_day("tr.at", "window_end")}
                  GROUP BY b, hall_id, window_id)
              WHERE last_open = 1),
-         busy AS (SELECT DISTINCT {sql.key(q, f"toDateTime({sql.bucket('called_at', q.window)}, 'UTC')", _HALL_COLUMNS)} AS b,
+         busy AS (SELECT DISTINCT {sql.key(q, called_b, _HALL_COLUMNS)} AS b,
                          window_id
                   FROM t WHERE called_at IS NOT NULL AND {sql.in_range("called_at")}),
          long_queues AS (
@@ -114,13 +116,16 @@ def _camera_faults(q: IndicatorQuery) -> str:
 def _nodes_online(q: IndicatorQuery) -> str:
     ends, step = sql.window_ends(q)
     where = sql.scope_filter(q, {"city": "city_code"})
+    beat_b = f"window_end - toIntervalSecond({step})"
     return f"""
     WITH ends AS ({ends}),
          beats AS (SELECT city_code, node_id, bucket, last_beat_at, interval_s FROM node_beats_5m
                    WHERE bucket >= {sql.START} - INTERVAL 1 HOUR AND bucket < {sql.END}{where})
     SELECT o.b AS b, if(n.nodes = 0, NULL, o.online / n.nodes) AS value
-    FROM (SELECT b, countIf(dateDiff('millisecond', last_at, window_end) <= {MISSED_BEATS_OFFLINE} * interval_s * 1000) AS online
-          FROM (SELECT {sql.key(q, f"window_end - toIntervalSecond({step})", _NODE_COLUMNS, "beats.")} AS b, window_end, node_id,
+    FROM (SELECT b,
+                 countIf(dateDiff('millisecond', last_at, window_end) <= {MISSED_BEATS_OFFLINE} * interval_s * 1000)
+                     AS online
+          FROM (SELECT {sql.key(q, beat_b, _NODE_COLUMNS, "beats.")} AS b, window_end, node_id,
                        max(last_beat_at) AS last_at, argMax(interval_s, last_beat_at) AS interval_s
                 FROM ends CROSS JOIN beats WHERE beats.last_beat_at < window_end
                 GROUP BY b, window_end, node_id)

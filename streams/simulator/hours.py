@@ -106,7 +106,10 @@ def is_open(spans: tuple[tuple[int, int], ...], t: float, offset_s: float) -> bo
 
 
 def offset_to(now: datetime, hhmm: str = "10:00") -> timedelta:
-    """The `clock_offset` that shows `hhmm` on the latest working day on hall clocks at `now` (for demos at any hour)."""
+    """The `clock_offset` that shows `hhmm` on the latest working day on hall clocks at `now`.
+
+    For demos at any hour.
+    """
     local = now.astimezone(SHANGHAI)
     day = local.date()
     while not is_working_day((day - _EPOCH_DATE).days):

@@ -133,7 +133,10 @@ class Simulation:
     def inject(
         self, name: str, now: datetime, *, target: str | None = None, duration_s: float | None = None, **params: Any
     ) -> Injected:
-        """Start scenario `name` at `now` (see `SCENARIOS`); `target` is a hall, staff or node id, else one is chosen."""
+        """Start scenario `name` at `now` (see `SCENARIOS`).
+
+        `target` is a hall, staff or node id, else one is chosen.
+        """
         t = _epoch(now)
         self._start(t)
         return self.scenarios.inject(name, t, target, duration_s, params)
@@ -159,7 +162,9 @@ def expected_events_per_ticket() -> float:
     p_walkout, p_no_show = hall_model.WALKOUT_SHARE, hall_model.P_NO_SHOW
     called = 1.0 - p_walkout
     served = called * (1.0 - p_no_show)
-    bad_share = sum(w for level, w in zip(review_model.LEVELS, review_model.LEVEL_WEIGHTS) if level in review_model.BAD)
+    bad_share = sum(
+        w for level, w in zip(review_model.LEVELS, review_model.LEVEL_WEIGHTS, strict=True) if level in review_model.BAD
+    )
     bad_share /= sum(review_model.LEVEL_WEIGHTS)
     active = review_model.P_HALL_PAD + review_model.P_ONLINE
     per_served = 2.0 + 3.0 * hall_model.P_TRANSFER + 1.0 + active * bad_share * CASE_STEPS
@@ -170,9 +175,8 @@ def _city_sources(registry: Registry) -> dict[int, str]:
     """The data node that speaks for each city: `node-<citycode>` when the registry has it."""
     sources: dict[int, str] = {}
     for source in registry.sources():
-        if isinstance(source, Source):
-            if sources.get(source.city_code) != f"node-{source.city_code}":
-                sources[source.city_code] = source.source_id
+        if isinstance(source, Source) and sources.get(source.city_code) != f"node-{source.city_code}":
+            sources[source.city_code] = source.source_id
     return sources
 
 

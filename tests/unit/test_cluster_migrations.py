@@ -120,7 +120,8 @@ def test_a_sharded_table_is_replicated_per_shard_behind_a_distributed_table() ->
             rf"ENGINE = Replicated\w*MergeTree\('{re.escape(path)}', '\{{replica\}}'", _create_of(f"{name}_local")
         )
         assert _create_of(name).endswith(
-            f"AS {DATABASE}.{name}_local ENGINE = Distributed('{CLUSTER}', '{DATABASE}', '{name}_local', cityHash64(city_code))"
+            f"AS {DATABASE}.{name}_local ENGINE = Distributed('{CLUSTER}', '{DATABASE}', '{name}_local', "
+            "cityHash64(city_code))"
         )
 
 
@@ -138,7 +139,9 @@ def test_views_read_and_write_the_shard_local_tables() -> None:
     views = [s for s in PLAN if s.startswith("CREATE MATERIALIZED VIEW")]
     assert views
     for stmt in views:
-        target = re.search(rf"TO {DATABASE}\.(\w+) AS SELECT", stmt).group(1)  # type: ignore[union-attr]
+        to_table = re.search(rf"TO {DATABASE}\.(\w+) AS SELECT", stmt)
+        assert to_table is not None, stmt
+        target = to_table.group(1)
         assert target in GLOBAL_TABLES or (
             target.endswith("_local") and target.removesuffix("_local") in SHARDED_TABLES
         )
@@ -158,14 +161,16 @@ def test_an_alter_of_a_sharded_table_reaches_the_shards_and_the_distributed_tabl
         "ALTER TABLE camera_probes ADD COLUMN IF NOT EXISTS reason String DEFAULT ''", CLUSTER, DATABASE
     )
     assert sharded == [
-        f"ALTER TABLE {DATABASE}.camera_probes_local ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
+        f"ALTER TABLE {DATABASE}.camera_probes_local ON CLUSTER {CLUSTER} "
+        "ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
         f"ALTER TABLE {DATABASE}.camera_probes ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS reason String DEFAULT ''",
     ]
     single = cluster_statements(
         "ALTER TABLE alert_notices ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''", CLUSTER, DATABASE
     )
     assert single == [
-        f"ALTER TABLE {DATABASE}.alert_notices ON CLUSTER {CLUSTER} ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''"
+        f"ALTER TABLE {DATABASE}.alert_notices ON CLUSTER {CLUSTER} "
+        "ADD COLUMN IF NOT EXISTS silenced_by String DEFAULT ''"
     ]
     for i, stmt in enumerate(PLAN):
         if not stmt.startswith("ALTER TABLE"):
@@ -229,7 +234,7 @@ class _RecordingClickHouse:
 def test_migrate_on_a_cluster_sends_the_cluster_form_and_records_each_migration() -> None:
     """migrate(ch, cluster) runs the ledger and every migration ON CLUSTER, and notes each one in the ledger."""
     ch = _RecordingClickHouse()
-    applied = migrate(ch, CLUSTER)  # type: ignore[arg-type]
+    applied = migrate(ch, CLUSTER)  # type: ignore[arg-type]  # records the statements ClickHouse would run
     assert applied == [name for _, name, _ in migration_files()]
     assert [c for c in ch.commands if not c.startswith("INSERT INTO schema_migrations")] == PLAN
     assert sum(c.startswith("INSERT INTO schema_migrations") for c in ch.commands) == len(applied)
@@ -263,8 +268,10 @@ _EVENTS = {
     "queue_events_local": (
         "event_id, type, source, seq, occurred_at, ingested_at, city_code, hall_id, ticket_no, window_id",
         (
-            "('q1', 'ticket_issued', 'hall-a', 1, '2024-05-06 01:00:00', '2024-05-06 01:00:01', 4401, 'h1', 'A001', ''),"
-            "('q2', 'ticket_called', 'hall-a', 2, '2024-05-06 01:05:00', '2024-05-06 01:05:01', 4401, 'h1', 'A001', 'w7'),"
+            "('q1', 'ticket_issued', 'hall-a', 1, '2024-05-06 01:00:00', '2024-05-06 01:00:01', "
+            "4401, 'h1', 'A001', ''),"
+            "('q2', 'ticket_called', 'hall-a', 2, '2024-05-06 01:05:00', '2024-05-06 01:05:01', "
+            "4401, 'h1', 'A001', 'w7'),"
             "('q3', 'ticket_issued', 'hall-b', 1, '2024-05-06 01:00:00', '2024-05-06 01:00:01', 4403, 'h2', 'B001', '')"
         ),
     ),
@@ -274,11 +281,13 @@ _EVENTS = {
     ),
     "evaluations_local": (
         "event_id, type, source, seq, occurred_at, ingested_at, city_code, hall_id, level, device_id",
-        "('e1', 'evaluation', 'hall-a', 4, '2024-05-06 01:10:00', '2024-05-06 01:10:01', 4401, 'h1', 'satisfied', 'pad-1')",
+        "('e1', 'evaluation', 'hall-a', 4, '2024-05-06 01:10:00', '2024-05-06 01:10:01', "
+        "4401, 'h1', 'satisfied', 'pad-1')",
     ),
     "case_events_local": (
         "event_id, type, source, seq, occurred_at, ingested_at, city_code, case_id, deadline_at",
-        "('c1', 'case_opened', 'cases', 1, '2024-05-06 02:00:00', '2024-05-06 02:00:01', 4401, 'case-1', '2024-05-08 09:59:59')",
+        "('c1', 'case_opened', 'cases', 1, '2024-05-06 02:00:00', '2024-05-06 02:00:01', "
+        "4401, 'case-1', '2024-05-08 09:59:59')",
     ),
     "node_heartbeats_local": (
         "event_id, type, source, seq, occurred_at, ingested_at, city_code, node_id, interval_s",
@@ -310,7 +319,10 @@ _MV_TARGETS = (
 
 
 def test_the_declustered_cluster_form_runs_and_views_fill_the_local_tables(ch: _ChdbProcess) -> None:
-    """Names, columns, view sources and targets of the rewrite fit together: inserts into _local fill every view's target."""
+    """Names, columns, view sources and targets of the rewrite fit together.
+
+    Inserts into _local fill every view's target.
+    """
     for stmt in PLAN:
         ch.command_sync(_declustered(stmt))
     for table, (columns, rows) in _EVENTS.items():
@@ -341,7 +353,8 @@ def test_the_declustered_cluster_form_runs_and_views_fill_the_local_tables(ch: _
 def test_the_synchronous_insert_setting_exists_under_both_names(ch: _ChdbProcess) -> None:
     """ClickHouse knows distributed_foreground_insert, with insert_distributed_sync as its alias for older servers."""
     rows = ch.query_sync(
-        "SELECT name, alias_for FROM system.settings WHERE name IN ('distributed_foreground_insert', 'insert_distributed_sync')"
+        "SELECT name, alias_for FROM system.settings "
+        "WHERE name IN ('distributed_foreground_insert', 'insert_distributed_sync')"
     )
     assert sorted(rows) == [
         ("distributed_foreground_insert", ""),
@@ -387,7 +400,10 @@ class _FakeDriver:
 async def test_inserts_are_synchronous_on_a_cluster_only(
     monkeypatch: pytest.MonkeyPatch, cluster: str | None, create: str, settings: dict[str, Any] | None
 ) -> None:
-    """On a cluster the database is created on every node and each insert waits for the shards; one node is unchanged."""
+    """On a cluster the database is created on every node and each insert waits for the shards.
+
+    One node is unchanged.
+    """
     driver = _FakeDriver()
     monkeypatch.setattr(client_module.clickhouse_connect, "get_client", lambda dsn: driver)
     store = ClickHouse("http://clickhouse:8123", "govpulse", cluster=cluster)

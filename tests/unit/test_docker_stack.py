@@ -97,17 +97,19 @@ def _closing_brace(text: str, start: int) -> int:
 
 
 def _expand(expr: str, values: Mapping[str, str]) -> str:
-    name, op, arg = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?", expr, re.DOTALL).groups()  # type: ignore[union-attr]
+    parts = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?", expr, re.DOTALL)
+    assert parts is not None, f"not a variable expression: {expr!r}"
+    name, op, arg = parts.groups()
     value = values.get(name)
     if op is None:
         return value or ""
     present = bool(value) if op.startswith(":") else value is not None
     if op.endswith("-"):
-        return value if present else interpolate(arg, values)  # type: ignore[return-value]
+        return value if present else interpolate(arg, values)  # type: ignore[return-value]  # present: value is set
     if op.endswith("?"):
         if not present:
             raise MissingVariable(f"{name}: {interpolate(arg, values)}")
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]  # present: value is set
     return interpolate(arg, values) if present else ""
 
 
@@ -197,7 +199,10 @@ def cli_args(command: list[str]) -> argparse.Namespace:
 
 
 def listen(service: str, settings: Settings) -> tuple[str, int]:
-    """Where the service serves /metrics: --metrics-host/--metrics-port for the video gateway, GOVPULSE_HTTP_* otherwise."""
+    """Where the service serves /metrics.
+
+    --metrics-host/--metrics-port for the video gateway, GOVPULSE_HTTP_* otherwise.
+    """
     args = cli_args(SERVICES[service]["command"])
     if args.cmd == "video-gateway":
         return args.metrics_host, args.metrics_port
@@ -206,7 +211,10 @@ def listen(service: str, settings: Settings) -> tuple[str, int]:
 
 @pytest.fixture
 def service_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Build a service's Settings the way its container would: its env, its command, a tokens file where one is needed."""
+    """Build a service's Settings the way its container would.
+
+    Its env, its command, a tokens file where one is needed.
+    """
 
     def build(service: str) -> Settings:
         for key in [k for k in os.environ if k.startswith("GOVPULSE_")]:
@@ -225,7 +233,10 @@ def service_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_compose_declares_the_stack_with_healthchecks_and_named_volumes() -> None:
-    """Every service of the stack is there, each long-running one has a healthcheck, and every named volume is declared."""
+    """Every service of the stack is there, and every named volume is declared.
+
+    Each long-running one has a healthcheck.
+    """
     assert {
         "kafka",
         "clickhouse",
@@ -255,7 +266,10 @@ def test_compose_declares_the_stack_with_healthchecks_and_named_volumes() -> Non
 
 
 def test_govpulse_services_share_one_image_and_one_environment() -> None:
-    """Every govpulse service is built from docker/Dockerfile at the repo root and gets the shared GOVPULSE_ block and docker/.env."""
+    """Every govpulse service is built from docker/Dockerfile at the repo root.
+
+    Each gets the shared GOVPULSE_ block and docker/.env.
+    """
     shared = set(COMPOSE["x-govpulse-env"])
     for name in GOVPULSE:
         svc = SERVICES[name]
@@ -297,7 +311,10 @@ def test_every_govpulse_command_parses_with_the_real_cli(service: str) -> None:
 
 
 def test_govpulse_variables_are_settings_and_every_setting_is_documented() -> None:
-    """Each GOVPULSE_ name in the compose file, the Dockerfile and .env.example is a setting, and .env.example lists every setting."""
+    """Each GOVPULSE_ name in the compose file, the Dockerfile and .env.example is a setting.
+
+    And .env.example lists every setting.
+    """
     fields = {f"GOVPULSE_{name.upper()}" for name in Settings.model_fields}
     for source, text in (
         ("docker-compose.yml", COMPOSE_WORDS),
@@ -357,7 +374,10 @@ def test_worker_containers_and_the_worker_setting_agree() -> None:
 
 
 def test_the_gateway_and_the_center_share_tokens_and_users(service_settings: Any) -> None:
-    """Node tokens and users live in one named volume mounted into the gateway and the center, where `run` writes them."""
+    """Node tokens and users live in one named volume, where `run` writes them.
+
+    The volume is mounted into the gateway and the center.
+    """
     gateway, center = service_settings("gateway"), service_settings("center")
     assert gateway.tokens_path.exists()
     tokens_dir = str(Path(SERVICES["gateway"]["environment"]["GOVPULSE_NODE_TOKENS_FILE"]).parent)
@@ -393,7 +413,10 @@ def _scraped() -> dict[str, set[tuple[str, int]]]:
 
 
 def test_prometheus_scrapes_every_govpulse_process_on_its_port(service_settings: Any) -> None:
-    """Each long-running govpulse service is a scrape target at its service name and metrics port; scaled ones by DNS."""
+    """Each long-running govpulse service is a scrape target at its service name and metrics port.
+
+    Scaled ones are found by DNS.
+    """
     scraped = _scraped()
     for name in sorted(set(GOVPULSE) & set(LONG_RUNNING)):
         _, port = listen(name, service_settings(name))
@@ -405,7 +428,10 @@ def test_prometheus_scrapes_every_govpulse_process_on_its_port(service_settings:
 
 
 def test_the_pipeline_dashboard_uses_labels_prometheus_attaches() -> None:
-    """The pipeline-health queries select by `instance` (set on every target), and any `job` they name is a scrape job."""
+    """The pipeline-health queries select by `instance` (set on every target).
+
+    Any `job` they name is a scrape job.
+    """
     text = (DOCKER / "grafana" / "dashboards" / "pipeline-health.json").read_text(encoding="utf-8")
     exprs = re.findall(r'"(?:expr|definition)": "((?:[^"\\]|\\.)*)"', text)
     assert exprs and any("instance" in e for e in exprs)
@@ -419,7 +445,10 @@ def test_the_pipeline_dashboard_uses_labels_prometheus_attaches() -> None:
 
 
 def test_grafana_provisioning_matches_the_mounts_and_the_dashboards() -> None:
-    """Dashboards have unique uids, the provider reads where compose mounts them, and every datasource they use is provisioned."""
+    """Dashboards have unique uids and the provider reads where compose mounts them.
+
+    Every datasource they use is provisioned.
+    """
     uids = [
         json.loads(p.read_text(encoding="utf-8"))["uid"]
         for p in sorted((DOCKER / "grafana" / "dashboards").glob("*.json"))
@@ -446,24 +475,30 @@ def test_a_missing_dashboard_is_reported_and_refused(tmp_path: Path) -> None:
 
 
 def test_clickhouse_users_match_the_dsn_and_grafanas_datasource() -> None:
-    """govpulse writes as the users.d writer, Grafana reads as its read-only user, both from passwords compose passes in."""
+    """govpulse writes as the users.d writer, Grafana reads as its read-only user.
+
+    Both use passwords compose passes in.
+    """
     users = ET.parse(DOCKER / "clickhouse" / "users.d" / "govpulse.xml").getroot().find("users")
     assert users is not None
     dsn = interpolate(COMPOSE["x-govpulse-env"]["GOVPULSE_CLICKHOUSE_DSN"], operator_values())
-    writer = re.match(r"http://(\w+):", dsn).group(1)  # type: ignore[union-attr]
+    user_in_dsn = re.match(r"http://(\w+):", dsn)
+    assert user_in_dsn is not None, dsn
+    writer = user_in_dsn.group(1)
     reader = SERVICES["grafana"]["environment"]["CLICKHOUSE_USER"]
-    assert users.find(writer) is not None and users.find(f"{reader}/profile").text == "grafana_readonly"  # type: ignore[union-attr]
+    profile = users.find(f"{reader}/profile")
+    assert users.find(writer) is not None and profile is not None and profile.text == "grafana_readonly"
     datasources = yaml.safe_load(
         (DOCKER / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text(encoding="utf-8")
     )
     database = next(ds for ds in datasources["datasources"] if ds["uid"] == "clickhouse")["jsonData"]["defaultDatabase"]
-    assert (
-        database
-        == Settings.model_fields["clickhouse_database"].default
-        == users.find(f"{reader}/allow_databases/database").text
-    )  # type: ignore[union-attr]
+    allowed = users.find(f"{reader}/allow_databases/database")
+    assert allowed is not None
+    assert database == Settings.model_fields["clickhouse_database"].default == allowed.text
     for user in (writer, reader):
-        env_name = users.find(f"{user}/password").get("from_env")  # type: ignore[union-attr]
+        password = users.find(f"{user}/password")
+        assert password is not None, user
+        env_name = password.get("from_env")
         assert env_name in SERVICES["clickhouse"]["environment"]
     mounted = mounts("clickhouse")
     assert mounted["/etc/clickhouse-server/users.d/govpulse.xml"] == str(

@@ -284,7 +284,10 @@ def test_scenarios_are_described_and_unknown_names_rejected(registry: Registry) 
 
 
 async def test_client_batches_per_source_and_stream_and_retries_with_the_same_batch_id(registry: Registry) -> None:
-    """The client posts split batches with each source's token, retries a 503 with the same body, and never logs tokens."""
+    """The client posts split batches with each source's token and retries a 503 with the same body.
+
+    It never logs tokens.
+    """
     bodies: dict[str, list[bytes]] = {}
     posted: list[tuple[str, dict, str]] = []
 

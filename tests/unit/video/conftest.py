@@ -25,7 +25,7 @@ def render(clip_dir: Path) -> Callable[[str, object], Path]:
     def make(name: str, frames: object) -> Path:
         path = clip_dir / f"{name}.avi"
         if not path.exists():
-            scenes.write_clip(path, frames)  # type: ignore[arg-type]
+            scenes.write_clip(path, frames)  # type: ignore[arg-type]  # each test passes the frames its scene built
         return path
 
     return make

@@ -1,11 +1,13 @@
-"""The gateway's Prometheus metrics count what the runner, scheduler and publisher did, and `--metrics-port` serves them."""
+"""The gateway's Prometheus metrics count what the runner, scheduler and publisher did.
+
+`--metrics-port` serves them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import socket
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -16,6 +18,7 @@ from kafka.future import Future
 from prometheus_client import CollectorRegistry
 
 from tests.unit.video import fakes
+from tests.unit.video.polling import until
 from video_gateway import cli
 from video_gateway.config import ProbeConfig
 from video_gateway.metrics import VideoMetrics
@@ -75,9 +78,7 @@ async def test_camera_still_being_probed_when_due_again_counts_as_skipped() -> N
     scheduler = Scheduler(_targets(3), runner, metrics=metrics)  # type: ignore[arg-type]  # duck-typed runner
     stop = asyncio.Event()
     task = asyncio.create_task(scheduler.run(stop))
-    deadline = time.monotonic() + 10
-    while scheduler.skipped < 3 and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
+    await until(lambda: scheduler.skipped >= 3, timeout_s=10, every_s=0.02)
     runner.release.set()
     stop.set()
     await task

@@ -12,6 +12,7 @@ from streams.models import STREAMS
 from streams.models.wire import decode_batch, encode_batch_parts
 from streams.registry.generate import generate
 from tests.unit.video import fakes
+from tests.unit.video.polling import until
 from video_gateway.config import ProbeConfig
 from video_gateway.probe import CameraTarget
 from video_gateway.publisher import VideoPublisher, node_sources
@@ -63,7 +64,10 @@ def test_plan_keeps_slots_across_a_camera_list_update() -> None:
 
 
 async def test_hung_probe_is_killed_at_the_deadline_and_does_not_block_others() -> None:
-    """A probe that never returns becomes `offline` at the deadline, its worker is replaced, and the pool keeps probing."""
+    """A probe that never returns becomes `offline` at the deadline.
+
+    Its worker is replaced, and the pool keeps probing.
+    """
     config = ProbeConfig(open_timeout_s=0.5, read_timeout_s=0.2, deadline_slack_s=0.0, concurrency=2)
     targets = _targets(4)
     async with ProbeRunner(config, fakes.hangs_on_c000) as runner:
@@ -95,9 +99,7 @@ async def test_scheduler_probes_every_camera_and_keeps_the_latest_result() -> No
         scheduler = Scheduler(_targets(20), runner, on_result=lambda r: seen.append(r.camera_id))
         stop = asyncio.Event()
         task = asyncio.create_task(scheduler.run(stop))
-        deadline = time.monotonic() + 30
-        while len(scheduler.latest) < 20 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        await until(lambda: len(scheduler.latest) >= 20, timeout_s=30, every_s=0.05)
         stop.set()
         await task
     assert set(scheduler.latest) == {t.camera_id for t in _targets(20)}
@@ -158,7 +160,10 @@ class _WireSender:
 
 
 def test_published_events_are_valid_video_events_from_the_cameras_city_source() -> None:
-    """Probe results and heartbeats leave as batches per city source that the worker's models accept, with rising seq."""
+    """Probe results and heartbeats leave as batches per city source, with rising seq.
+
+    Each batch is one that the worker's models accept.
+    """
     registry = generate(halls=150, seed=3)
     sources = node_sources(registry)
     targets = targets_from_registry(registry)[:6]

@@ -65,10 +65,11 @@ async def main(bursts: int) -> None:
                         latencies.append(time.perf_counter() - started)
                         break
         latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+        p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
         print(
             f"event-to-alert (gateway POST → Redis pub/sub), {len(latencies)} bursts: "
-            f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+            f"p50 {statistics.median(latencies) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"max {latencies[-1] * 1000:.0f} ms"
         )
         await pubsub.aclose()
     finally:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -449,10 +450,8 @@ async def _alerts_while_paced(
             sender.run(session, plan.paced_seconds, plan.clients, rate=plan.paced_rate), inject(session)
         )
     done.set()
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(listener, timeout=anomalies.INDICATOR_EVERY_S + 30)
-    except TimeoutError:
-        pass
     await pubsub.aclose()
     await client.aclose()
     return list(fired[anomalies.EVENT_RULE].values()), list(fired[anomalies.INDICATOR_RULE].values()), len(posted)
@@ -553,7 +552,8 @@ def govpulse(halls: int, bodies: list[Body], plan: Plan, work: Path) -> Row:
                 len(ind_lat),
             )
             row.notes.append(
-                f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, {len(ind_lat)} indicator-rule"
+                f"{injected} anomalies injected; alerts seen: {len(event_lat)} event-rule, "
+                f"{len(ind_lat)} indicator-rule"
             )
             row.peak_rss_mb = {k: round(v) for k, v in sampler.peak_mb.items()}
     finally:

@@ -70,6 +70,19 @@ async def _metric(session: aiohttp.ClientSession, base: str, name: str, label: s
     )
 
 
+def _start_stack(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """`govpulse up` in a child process, its log in the data directory."""
+    env = {**os.environ, "GOVPULSE_LOG_LEVEL": "warning"}
+    # The child holds its own copy of the log's descriptor, so ours is closed once it has started.
+    with (data / "govpulse.log").open("w") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
+
+
 async def main(minutes: float, rate: float, warmup_min: float) -> None:
     data = Path(tempfile.mkdtemp(prefix="govpulse-soak-"))
     print("pre-generating traffic...", flush=True)
@@ -77,13 +90,7 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
     keys = sorted(pool)
     tokens = issue_tokens(sorted({source for source, _ in keys}), data / "node_tokens.json")
     port = free_port()
-    env = {**os.environ, "GOVPULSE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "govpulse.log", "w"),
-    )
+    proc = await asyncio.to_thread(_start_stack, data, port)
     base = f"http://127.0.0.1:{port}"
     sent = errors = rejected = 0
     serial = itertools.count()
@@ -181,16 +188,18 @@ async def main(minutes: float, rate: float, warmup_min: float) -> None:
             await asyncio.gather(*tasks)
             final = rows[-1]
             steady = [r for r in rows if r[0] >= warmup_min]
+            mean_sent = sum(r[1] for r in steady) / len(steady)
+            mean_stored = sum(r[2] for r in steady) / len(steady)
             print(
                 f"\nsoak: {minutes:.0f} min at a target of {rate:.0f} events/s; after {warmup_min:.0f} min warm-up: "
-                f"mean sent {sum(r[1] for r in steady) / len(steady):.0f}/s, stored {sum(r[2] for r in steady) / len(steady):.0f}/s, "
+                f"mean sent {mean_sent:.0f}/s, stored {mean_stored:.0f}/s, "
                 f"final lag {final[3]:.0f} events, rejected {rejected}, errors {errors}; "
                 f"RSS {rss_after_warmup:.0f} MB → {final[6]:.0f} MB ({(final[6] / rss_after_warmup - 1) * 100:+.1f}%)",
                 flush=True,
             )
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
+        await asyncio.to_thread(proc.wait, 60)
 
 
 WORKERS = 8

@@ -65,10 +65,12 @@ async def _bench(port: int, cameras: int, config: ProbeConfig) -> None:
         f"frames analysed / decoded:      {config.frames} / {1 + (config.frames - 1) * config.frame_stride} per probe"
     )
     print(
-        f"wall time:                      {wall_s:.1f} s -> {len(results) / wall_s * 60:.0f} cameras/min on this machine"
+        f"wall time:                      {wall_s:.1f} s -> {len(results) / wall_s * 60:.0f} cameras/min "
+        "on this machine"
     )
     print(
-        f"probe duration p50 / p95:       {per_probe_ms[len(per_probe_ms) // 2]:.0f} / {per_probe_ms[int(len(per_probe_ms) * 0.95)]:.0f} ms"
+        f"probe duration p50 / p95:       {per_probe_ms[len(per_probe_ms) // 2]:.0f} / "
+        f"{per_probe_ms[int(len(per_probe_ms) * 0.95)]:.0f} ms"
     )
     print(f"gateway CPU time:               {cpu_s:.1f} s ({cpu_s / len(results) * 1000:.1f} ms per camera)")
     print(f"cameras per minute per core:    {len(results) / cpu_s * 60:.0f}")

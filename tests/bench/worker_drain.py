@@ -104,12 +104,14 @@ def main(events: int, partitions: int) -> None:
         "GOVPULSE_TOPIC_PARTITIONS": str(partitions),
         "GOVPULSE_LOG_LEVEL": "warning",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data / "govpulse.log", "w"),
-    )
+    # The child holds its own copy of the log's descriptor, so ours is closed once it has started.
+    with (data / "govpulse.log").open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agents.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         while _stored(base) <= 0:  # the clock starts at the first stored event: start-up is not draining

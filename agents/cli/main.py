@@ -48,7 +48,8 @@ def _hall_clock_offset(choice: str) -> timedelta:
     Events are always stamped with the real time; only the simulated halls'
     idea of the hour moves, so a demo at night still shows queues.
     """
-    from streams.simulator.hours import SHANGHAI, offset_to
+    from streams.simulator.hours import offset_to
+    from streams.workdays import SHANGHAI
 
     now = datetime.now(UTC)
     if choice == "real":

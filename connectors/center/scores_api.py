@@ -20,9 +20,10 @@ from connectors.center.auth_api import principal
 from streams.auth.access import Forbidden
 from streams.indicators.query import QueryError
 from streams.indicators.scorecard import Scorecard
-from streams.indicators.scoring import SHANGHAI, ScoringError, parse_period, rank
+from streams.indicators.scoring import ScoringError, parse_period, rank
 from streams.indicators.service import Reader
 from streams.registry import Registry
+from streams.workdays import SHANGHAI
 
 
 def _pick(scorecards: Sequence[Scorecard], name: str | None, level: str) -> Scorecard:

@@ -25,15 +25,15 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.scorecard import LEVEL_SCOPES, SCORE_WINDOW, EntityScore, Scorecard, Values, score
 from streams.indicators.service import Reader, run
 from streams.registry import Registry
+from streams.workdays import SHANGHAI
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 #: A quarter, the usual assessment (考核) period; longer would make every query scan months of tickets.
 MAX_PERIOD_DAYS = 92
 #: Queries in flight at once; chDB runs them one at a time anyway, a ClickHouse server in parallel.

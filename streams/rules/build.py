@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation, RulePolicy, fingerprint
@@ -36,8 +36,8 @@ from streams.rules.schema import (
 )
 from streams.rules.spike_rules import SpikeCheck
 from streams.workdays import DEFAULT as WORKING_DAYS
+from streams.workdays import SHANGHAI
 
-SHANGHAI = timezone(timedelta(hours=8))
 #: The finest of a rule's group keys is what its indicator is grouped by; the others ride along.
 _ORDER = ("camera", "window", "hall", "node", "county", "dept", "source", "city")
 

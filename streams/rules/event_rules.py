@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.alerts.model import Observation
 from streams.rules.durations import format_duration
 from streams.rules.events import FIELD_GROUPS
-
-SHANGHAI = timezone(timedelta(hours=8))
+from streams.workdays import SHANGHAI
 
 _EVIDENCE_IDS = 20
 

@@ -9,11 +9,12 @@ at night can behave like a weekday morning while events keep real stamps.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+
+from streams.workdays import SHANGHAI
 
 #: China has had no daylight saving since 1991, so a fixed +08:00 is exact and
 #: needs no tz database lookup (no file I/O, on import or later).
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _UTC_OFFSET_S = 8 * 3600
 _DAY_S = 86_400
 #: 1970-01-01 was a Thursday (Monday = 0).

@@ -14,7 +14,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
@@ -23,8 +23,8 @@ from connectors.clickhouse.rows import TABLE_BY_NAME
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import IndicatorQuery
 from streams.registry.generate import generate
+from streams.workdays import SHANGHAI
 
-SHANGHAI = timezone(timedelta(hours=8))
 CITY = 440100
 QUEUE_COLUMNS = TABLE_BY_NAME["queue_events"].columns
 EVAL_COLUMNS = TABLE_BY_NAME["evaluations"].columns

@@ -10,18 +10,18 @@ with k + f = q * (n - 1).
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
 
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.service import run
+from streams.workdays import SHANGHAI
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
-SHANGHAI = timezone(timedelta(hours=8))
 FS = 440600
 SOURCE = f"node-{FS}"
 NODE = f"VN{FS}"

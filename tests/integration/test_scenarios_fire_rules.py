@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -18,10 +18,10 @@ from streams.rules.backtest import backtest
 from streams.rules.loader import load_rules
 from streams.simulator import Simulation
 from streams.workdays import DEFAULT as calendar
+from streams.workdays import SHANGHAI
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
-SHANGHAI = timezone(timedelta(hours=8))
 CITIES = {440200, 440400, 440500, 440900, 441300, 441400}
 START_LOCAL, MINUTES, INJECT_AT = (9, 20), 60, 15
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,11 @@ from streams.auth.access import Principal
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.scorecard import Scorecard, load_scorecard
 from streams.indicators.service import run
+from streams.workdays import SHANGHAI
 from tests.integration.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
-SHANGHAI = timezone(timedelta(hours=8))
 JM, ZJ, ZQ = 440700, 440800, 441200
 SHIPPED = Path(__file__).resolve().parents[2] / "alert_rules" / "scorecards" / "province.yaml"
 _ids = itertools.count(1)

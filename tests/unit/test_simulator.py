@@ -18,8 +18,9 @@ from streams.models import STREAMS
 from streams.registry import Registry
 from streams.registry.generate import generate
 from streams.simulator import SCENARIOS, Emitted, Simulation
-from streams.simulator.hours import SHANGHAI, offset_to, parse_opening
+from streams.simulator.hours import offset_to, parse_opening
 from streams.validation import Validator
+from streams.workdays import SHANGHAI
 
 #: The smallest registry `generate` builds: one hall per city and per county.
 SMALL_HALLS = 143

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import faust
 
-from streams.ingest import IngestProcessor, RawMessage
-from streams.models import STREAMS
+from streams.definitions import STREAMS
+from streams.ingest.batches import RawMessage
+from streams.ingest.processor import IngestProcessor
 
 
 def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, flush_s: float) -> None:

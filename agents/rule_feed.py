@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import faust
 
-from streams.ingest import RawMessage
-from streams.models import STREAMS
+from streams.definitions import STREAMS
+from streams.ingest.batches import RawMessage
 from streams.rule_feed import RuleFeed
 
 

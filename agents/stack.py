@@ -38,10 +38,11 @@ from connectors.center.desk import AlertDesk
 from connectors.center.feed import LiveFeed
 from connectors.center.sessions import SessionStore
 from connectors.clickhouse.client import ClickHouse
+from connectors.clickhouse.event_store import ClickHouseEventStore
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.org_dims import sync_org
-from connectors.clickhouse.rows import TABLE_BY_NAME
+from connectors.clickhouse.rows import ROW_BUILDERS
 from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from connectors.gateway.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from connectors.gateway.service import Gateway, build_web_app
@@ -50,10 +51,10 @@ from connectors.kafka import topics as kafka_conn
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.auth.users import UserStore
+from streams.definitions import STREAMS
 from streams.indicators.scorecard import load_scorecard
-from streams.ingest import IngestProcessor
+from streams.ingest.processor import IngestProcessor
 from streams.metrics import Metrics
-from streams.models import STREAMS
 from streams.registry import Registry
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
@@ -270,7 +271,7 @@ class Stack:
 
         self.processor = IngestProcessor(
             validator,
-            self.ch,
+            ClickHouseEventStore(self.ch),
             send_dead_letters,
             self.metrics,
             dedup_max_ids=s.dedup_max_ids,
@@ -482,7 +483,7 @@ class Stack:
     async def stats(self) -> dict[str, Any]:
         """Rows stored per table: what an operator checks first when data seems missing."""
         assert self.ch is not None
-        tables = [*TABLE_BY_NAME, "rejections"]
+        tables = [*ROW_BUILDERS, "rejections"]
         sql = " UNION ALL ".join(f"SELECT '{t}', count() FROM {t}" for t in tables)
         rows = await self.ch.query(sql)
         return {"rows": {name: int(count) for name, count in rows}}

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.ingest import AcceptedHook, RawMessage, read_batch
+from streams.definitions import TOPIC_TO_STREAM
+from streams.ingest.batches import AcceptedHook, RawMessage, read_batch
 from streams.metrics import Metrics
-from streams.models import TOPIC_TO_STREAM
 from streams.models.wire import BatchDecodeError
 from streams.validation import Validator
 from streams.vetted import BatchSeal

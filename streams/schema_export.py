@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from streams.models import SCHEMA_VERSION, STREAMS
+from streams.definitions import STREAMS
+from streams.models import SCHEMA_VERSION
 from streams.models.wire import Batch
 
 

@@ -13,11 +13,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from streams.models import StreamSpec
+from streams.definitions import Stream, UnknownEntity
 from streams.models.common import EventBase
-from streams.models.evaluation import CaseEvent, Evaluation
-from streams.models.hall import QueueEvent, WindowEvent
-from streams.models.video import CameraProbe, NodeHeartbeat
 from streams.registry import Registry
 
 Reason = Literal["malformed", "schema", "unknown_entity", "scope_violation", "duplicate", "too_old", "future"]
@@ -94,7 +91,7 @@ class Validator:
         self.limits = limits or TimeLimits()
 
     def validate(
-        self, spec: StreamSpec, batch_source: str, records: list[Any], now: datetime
+        self, spec: Stream, batch_source: str, records: list[Any], now: datetime
     ) -> tuple[list[Accepted], list[Rejection]]:
         accepted: list[Accepted] = []
         rejected: list[Rejection] = []
@@ -119,76 +116,14 @@ class Validator:
                     )
                 if event.occurred_at > newest:
                     raise _Reject("future", f"occurred_at {event.occurred_at.isoformat()} is ahead of the clock")
-                city, county, hall_id = self._resolve(event, source_city)
+                try:
+                    # The adapter makes only the stream's own models, so each has its kind.
+                    city, county, hall_id = spec.kind_of[type(event)].resolve(self.registry, event, source_city)
+                except UnknownEntity as unknown:
+                    raise _Reject("unknown_entity", unknown.detail) from None
                 if city != source_city:
                     raise _Reject("scope_violation", f"entity belongs to city {city}, sender to city {source_city}")
                 accepted.append(Accepted(index, event, city, county, hall_id))
             except _Reject as rej:
                 rejected.append(Rejection(index, rej.reason, rej.detail, _event_id_of(record), record))
         return accepted, rejected
-
-    # -- registry resolution -------------------------------------------------
-    def _resolve(self, event: EventBase, source_city: int) -> tuple[int, int | None, str | None]:
-        """Return the (city, county, hall) an event belongs to, or reject an unknown id."""
-        if isinstance(event, (QueueEvent, WindowEvent)):
-            hall = self._hall(event.hall_id)
-            self._window_in_hall(event.window_id, hall.hall_id)
-            if isinstance(event, QueueEvent):
-                self._window_in_hall(event.to_window_id, hall.hall_id)
-                self._known_dept(event.dept_id)
-                self._known_item(event.item_id)
-            return hall.city_code, hall.county_code, hall.hall_id
-        if isinstance(event, Evaluation):
-            self._known_dept(event.dept_id)
-            self._known_item(event.item_id)
-            if event.hall_id is None:
-                return source_city, None, None
-            hall = self._hall(event.hall_id)
-            self._window_in_hall(event.window_id, hall.hall_id)
-            return hall.city_code, hall.county_code, hall.hall_id
-        if isinstance(event, CaseEvent):
-            dept = self._known_dept(event.dept_id)
-            self._known_dept(event.to_dept_id)
-            city = dept.city_code if dept is not None and dept.city_code is not None else source_city
-            return city, None, None
-        if isinstance(event, NodeHeartbeat):
-            node = self.registry.node(event.node_id)
-            if node is None:
-                raise _Reject("unknown_entity", f"video node {event.node_id} is not in the registry")
-            return node.city_code, None, None
-        if isinstance(event, CameraProbe):
-            camera = self.registry.camera(event.camera_id)
-            if camera is None:
-                raise _Reject("unknown_entity", f"camera {event.camera_id} is not in the registry")
-            if camera.node_id != event.node_id:
-                raise _Reject("unknown_entity", f"camera {event.camera_id} does not belong to node {event.node_id}")
-            hall = self._hall(camera.hall_id)
-            return hall.city_code, hall.county_code, hall.hall_id
-        raise _Reject("schema", f"no registry rule for {type(event).__name__}")
-
-    def _hall(self, hall_id: str):
-        hall = self.registry.hall(hall_id)
-        if hall is None:
-            raise _Reject("unknown_entity", f"hall {hall_id} is not in the registry")
-        return hall
-
-    def _window_in_hall(self, window_id: str | None, hall_id: str) -> None:
-        if window_id is None:
-            return
-        window = self.registry.window(window_id)
-        if window is None:
-            raise _Reject("unknown_entity", f"window {window_id} is not in the registry")
-        if window.hall_id != hall_id:
-            raise _Reject("unknown_entity", f"window {window_id} is not in hall {hall_id}")
-
-    def _known_dept(self, dept_id: str | None):
-        if dept_id is None:
-            return None
-        dept = self.registry.department(dept_id)
-        if dept is None:
-            raise _Reject("unknown_entity", f"department {dept_id} is not in the registry")
-        return dept
-
-    def _known_item(self, item_id: str | None) -> None:
-        if item_id is not None and self.registry.item(item_id) is None:
-            raise _Reject("unknown_entity", f"service item {item_id} is not in the registry")

@@ -19,11 +19,12 @@ import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 
 import orjson
 
-from streams.models import SCHEMA_VERSION, STREAM_MODELS
+from streams.definitions import KIND_OF, STREAMS
+from streams.models import SCHEMA_VERSION
 from streams.models.common import EventBase
 from streams.models.wire import Batch, encode_batch_parts
 from streams.validation import Accepted
@@ -42,7 +43,7 @@ class BatchSeal:
 
     @classmethod
     def random(cls) -> BatchSeal:
-        """A key for one process that is both gateway and worker; a batch left over from before a restart is validated."""
+        """A key for one process that is both gateway and worker; a batch left from before a restart is validated."""
         return cls(secrets.token_bytes(32))
 
     def __repr__(self) -> str:  # the key never reaches a log line
@@ -78,13 +79,13 @@ def encode_vetted(*, stream: str, source: str, batch_id: str, received_at: datet
 
 #: Stream → its model, or → {type: model} for a stream of several, told apart by `type` as its validator does.
 _MODELS: dict[str, type[EventBase] | dict[str, type[EventBase]]] = {
-    stream: models[0]
-    if len(models) == 1
-    else {t: m for m in models for t in get_args(m.model_fields["type"].annotation)}
-    for stream, models in STREAM_MODELS.items()
+    stream.name: stream.models[0]
+    if len(stream.models) == 1
+    else {t: kind.model for kind in stream.kinds for t in kind.types}
+    for stream in STREAMS.values()
 }
 #: Each model's field names, looked up once: pydantic's `model_fields` is a property that costs microseconds per call.
-_FIELDS = {model: frozenset(model.model_fields) for models in STREAM_MODELS.values() for model in models}
+_FIELDS = {model: frozenset(model.model_fields) for model in KIND_OF}
 
 
 def _model_of(stream: str, record: dict[str, Any]) -> type[EventBase]:

@@ -24,15 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-#: Tables with one row set per city, split across shards by city_code.
-SHARDED_TABLES = frozenset(
+from streams.definitions import EVENT_TABLES
+
+#: Tables with one row set per city, split across shards by city_code: every stream's raw event tables, and these.
+SHARDED_TABLES = EVENT_TABLES | frozenset(
     {
-        "queue_events",
-        "window_events",
-        "evaluations",
-        "case_events",
-        "node_heartbeats",
-        "camera_probes",
         "rejections",
         "ticket_facts",
         "evaluation_5m",
@@ -169,7 +165,8 @@ def _create_view(text: str, match: re.Match[str], cluster: str, database: str) -
     if not sources:
         raise UnknownStatement(text, "the view's SELECT reads no table")
     if target in SHARDED_TABLES and not any(table in SHARDED_TABLES for table in sources):
-        # A view over global tables fires on the one node that took the insert and would put every city's rows on its shard.
+        # A view over global tables fires on the one node that took the insert, and would put every city's rows
+        # on that node's shard.
         raise UnknownStatement(text, f"view into sharded {target} reads no sharded table")
     head = "CREATE MATERIALIZED VIEW IF NOT EXISTS " if if_not_exists else "CREATE MATERIALIZED VIEW "
     return [f"{head}{database}.{view} ON CLUSTER {cluster} TO {_placed(text, target, database)} AS {select}"]

@@ -1,12 +1,16 @@
-"""How an accepted event becomes a row: table and column order per event type."""
+"""How an accepted event becomes a row: the columns of each raw table, and how its rows are made.
+
+Keyed by table name, the name each event kind stores into (`streams.definitions`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from streams.ingest.port import Origin
 from streams.models import CameraProbe, CaseEvent, Evaluation, NodeHeartbeat, QueueEvent, WindowEvent
 from streams.validation import Accepted
 from streams.workdays import DEFAULT as WORKING_DAYS
@@ -39,45 +43,40 @@ def ms(at: datetime) -> int:
     return (at - EPOCH) // _MS
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a batch was read from, and when it was received and written."""
-
-    topic: str
-    generation: int
-    partition: int
-    offset: int
-    received_at: datetime | None
-    ingested_at: datetime
-    received_ms: int | None = field(init=False)
-    ingested_ms: int = field(init=False)
-
-    def __post_init__(self) -> None:  # once per batch, not once per row
-        object.__setattr__(self, "received_ms", None if self.received_at is None else ms(self.received_at))
-        object.__setattr__(self, "ingested_ms", ms(self.ingested_at))
+Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class TableSpec:
-    name: str
+class RowBuilder:
+    """A raw table's columns (HEAD, the body's, TAIL) and the function that makes the body of a row."""
+
     columns: tuple[str, ...]
     body: Callable[[Any, Accepted], tuple[Any, ...]]
 
-    def row(self, acc: Accepted, origin: Origin) -> tuple[Any, ...]:
-        ev = acc.event
-        head = (
-            ev.event_id,
-            ev.type,
-            ev.source,
-            ev.seq,
-            ms(ev.occurred_at),
-            ms(ev.sent_at),
-            origin.received_ms,
-            origin.ingested_ms,
-            acc.city_code,
-            acc.county_code or 0,
-        )
-        return head + self.body(ev, acc) + (origin.topic, origin.generation, origin.partition, origin.offset)
+    def rows(self, accepted: list[Accepted], origin: Origin) -> list[Row]:
+        """The rows of events of this table's kind, all read from the message at `origin`."""
+        # Once per message, not once per row.
+        received_ms = None if origin.received_at is None else ms(origin.received_at)
+        ingested_ms = ms(origin.ingested_at)
+        tail = (origin.topic, origin.generation, origin.partition, origin.offset)
+        body = self.body
+        out = []
+        for acc in accepted:
+            ev: Any = acc.event  # every event model has a `type`, each its own Literal; EventBase has none
+            head = (
+                ev.event_id,
+                ev.type,
+                ev.source,
+                ev.seq,
+                ms(ev.occurred_at),
+                ms(ev.sent_at),
+                received_ms,
+                ingested_ms,
+                acc.city_code,
+                acc.county_code or 0,
+            )
+            out.append(head + body(ev, acc) + tail)
+        return out
 
 
 def _s(value: str | None) -> str:
@@ -154,19 +153,18 @@ def _probe(ev: CameraProbe, acc: Accepted) -> tuple[Any, ...]:
     )
 
 
-def _spec(name: str, body_columns: tuple[str, ...], body: Callable[..., tuple[Any, ...]]) -> TableSpec:
-    return TableSpec(name, HEAD + body_columns + TAIL, body)
+def _builder(body_columns: tuple[str, ...], body: Callable[..., tuple[Any, ...]]) -> RowBuilder:
+    return RowBuilder(HEAD + body_columns + TAIL, body)
 
 
-TABLE_OF: dict[type, TableSpec] = {
-    QueueEvent: _spec(
-        "queue_events",
+#: Raw table -> its row builder.
+ROW_BUILDERS: dict[str, RowBuilder] = {
+    "queue_events": _builder(
         ("hall_id", "ticket_no", "item_id", "dept_id", "window_id", "to_window_id", "staff_id", "appointment"),
         _queue,
     ),
-    WindowEvent: _spec("window_events", ("hall_id", "window_id", "staff_id"), _window),
-    Evaluation: _spec(
-        "evaluations",
+    "window_events": _builder(("hall_id", "window_id", "staff_id"), _window),
+    "evaluations": _builder(
         (
             "case_no",
             "item_id",
@@ -184,28 +182,15 @@ TABLE_OF: dict[type, TableSpec] = {
         ),
         _evaluation,
     ),
-    CaseEvent: _spec(
-        "case_events",
+    "case_events": _builder(
         ("case_id", "case_no", "dept_id", "to_dept_id", "direction", "deadline_working_days", "deadline_at", "outcome"),
         _case,
     ),
-    NodeHeartbeat: _spec(
-        "node_heartbeats", ("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat
-    ),
-    CameraProbe: _spec(
-        "camera_probes",
+    "node_heartbeats": _builder(("node_id", "cameras_total", "cameras_online", "version", "interval_s"), _heartbeat),
+    "camera_probes": _builder(
         ("camera_id", "hall_id", "node_id", "status", "fps", "width", "height", "open_latency_ms", "scores", "reason"),
         _probe,
     ),
-}
-TABLE_BY_NAME = {spec.name: spec for spec in TABLE_OF.values()}
-#: Which tables each raw topic writes to, for offset recovery.
-TABLES_OF_STREAM = {
-    "queue": ("queue_events",),
-    "window": ("window_events",),
-    "evaluation": ("evaluations",),
-    "case": ("case_events",),
-    "video": ("node_heartbeats", "camera_probes"),
 }
 REJECTION_COLUMNS = (
     "origin",

@@ -19,8 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.gateway.node_tokens import NodeTokens
 from streams.deadletter import DEAD_LETTER_TOPIC, dead_letter
+from streams.definitions import STREAMS
 from streams.metrics import Metrics
-from streams.models import STREAMS
 from streams.validation import Validator
 from streams.vetted import BatchSeal, encode_vetted
 

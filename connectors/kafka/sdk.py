@@ -19,7 +19,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.models.wire import encode_batch_parts
 
 DEFAULT_MAX_BATCH_EVENTS = 5000

@@ -11,7 +11,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.deadletter import DEAD_LETTER_TOPIC
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 
 log = structlog.get_logger(__name__)
 

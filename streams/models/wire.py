@@ -14,7 +14,8 @@ from typing import Any
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
 
-from streams.models import SCHEMA_VERSION, StreamName
+from streams.definitions import StreamName
+from streams.models import SCHEMA_VERSION
 from streams.models.common import Ident, UtcDatetime
 
 #: Supported envelope versions; a consumer rejects a batch from the future.

@@ -16,36 +16,13 @@ from typing import Any
 
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Notice, fingerprint
+from streams.definitions import STREAMS
 from streams.indicators.service import Reader
 from streams.registry import Registry
 from streams.rules.build import build
 from streams.rules.loader import RuleSet
 from streams.rules.runner import in_schedule
 
-#: Raw table and the columns event rules may match or key on, per stream.
-_EVENT_TABLES = {
-    "queue": ("queue_events", ("type", "hall_id", "window_id", "staff_id", "dept_id", "source")),
-    "window": ("window_events", ("type", "hall_id", "window_id", "staff_id", "source")),
-    "evaluation": (
-        "evaluations",
-        (
-            "type",
-            "level",
-            "channel",
-            "mode",
-            "hall_id",
-            "window_id",
-            "staff_id",
-            "device_id",
-            "evaluator_hash",
-            "dept_id",
-            "source",
-        ),
-    ),
-    "case": ("case_events", ("type", "dept_id", "source")),
-    "video": ("camera_probes", ("type", "camera_id", "node_id", "status", "hall_id", "source")),
-}
-_HEARTBEATS = ("node_heartbeats", ("type", "node_id", "source"))
 MAX_EVENTS = 2_000_000
 
 
@@ -75,10 +52,11 @@ class _Row(dict[str, Any]):
     """A stored event, read like an event model by the event rules."""
 
 
-async def _events(reader: Reader, stream: str, start: datetime, end: datetime) -> list[tuple[_Row, datetime, int]]:
-    tables = [_EVENT_TABLES[stream]] + ([_HEARTBEATS] if stream == "video" else [])
-    out: list[tuple[_Row, datetime, int]] = []
-    for table, columns in tables:
+async def _events(reader: Reader, stream: str, start: datetime, end: datetime) -> list[tuple[str, _Row, datetime, int]]:
+    """The stream's stored events in the window, from the table of each of its kinds, in event-time order."""
+    out: list[tuple[str, _Row, datetime, int]] = []
+    for kind in STREAMS[stream].kinds:
+        table, columns = kind.table, kind.rule_columns
         rows = await reader.query(
             f"SELECT event_id, occurred_at, city_code, {', '.join(columns)} FROM {table} FINAL"
             " WHERE occurred_at >= {start:DateTime64(3, 'UTC')} AND occurred_at < {end:DateTime64(3, 'UTC')}"
@@ -87,8 +65,8 @@ async def _events(reader: Reader, stream: str, start: datetime, end: datetime) -
         )
         for event_id, at, city, *values in rows:
             at = at if at.tzinfo else at.replace(tzinfo=UTC)  # chDB may hand back UTC without its zone
-            out.append((_Row(event_id=event_id, **dict(zip(columns, values, strict=True))), at, city))
-    out.sort(key=lambda e: e[1])
+            out.append((stream, _Row(event_id=event_id, **dict(zip(columns, values, strict=True))), at, city))
+    out.sort(key=lambda e: e[2])
     return out
 
 
@@ -116,15 +94,14 @@ async def backtest(
 
     streams = {r.stream for r in setup.event_rules}
     events = [e for s in sorted(streams) for e in await _events(reader, s, start, end)]
-    events.sort(key=lambda e: e[1])
+    events.sort(key=lambda e: e[2])
     gates = setup.gates
     next_due: dict[str, datetime] = {}
     cursor = 0
     t = start
     while t <= end:
-        while cursor < len(events) and events[cursor][1] <= t:
-            row, at, city = events[cursor]
-            stream = _stream_of(row)
+        while cursor < len(events) and events[cursor][2] <= t:
+            stream, row, at, city = events[cursor]
             for rule in setup.event_rules:
                 if rule.stream == stream:
                     record(book.observe_all(in_schedule(rule.add(row, at, city), gates)))
@@ -140,16 +117,3 @@ async def backtest(
             record(book.resolve_missing(check.rule_id, {fingerprint(o.rule_id, o.group) for o in found}, t))
         t += step
     return report
-
-
-def _stream_of(row: _Row) -> str:
-    kind = row.get("type", "")
-    if kind in ("node_heartbeat", "camera_probe"):
-        return "video"
-    if kind == "evaluation":
-        return "evaluation"
-    if str(kind).startswith("case_"):
-        return "case"
-    if kind in ("window_opened", "window_paused", "window_closed", "staff_login", "staff_logout"):
-        return "window"
-    return "queue"

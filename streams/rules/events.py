@@ -1,8 +1,9 @@
 """What event rules may say about a stream: its fields, the values they take, and which fields group alerts.
 
-Known from the event models in `streams/models/`, so a `match` on a field a
-stream does not have, or on a level or status that does not exist, is
-refused when the rule is loaded rather than never matching at run time.
+Known from the event models of each stream (`streams.definitions`), so a
+`match` on a field a stream does not have, or on a level or status that does
+not exist, is refused when the rule is loaded rather than never matching at
+run time.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, BeforeValidator, TypeAdapter, ValidationError
 
-from streams.models import STREAM_MODELS
+from streams.definitions import STREAMS
 from streams.models.evaluation import CaseStep
 from streams.rules.conditions import Problem
 
@@ -28,14 +29,6 @@ FIELD_GROUPS: dict[str, str] = {
     "camera_id": "camera",
     "source": "source",
     "dept_id": "dept",
-}
-#: Scopes an event of each stream can be placed in (through its hall, dept, source or node in the registry).
-STREAM_SCOPES: dict[str, tuple[str, ...]] = {
-    "queue": ("province", "city", "county", "hall", "dept", "source"),
-    "window": ("province", "city", "county", "hall", "source"),
-    "evaluation": ("province", "city", "county", "hall", "dept", "source"),
-    "case": ("province", "city", "dept", "source"),
-    "video": ("province", "city", "source"),
 }
 #: Key fields whose every value the org registry lists, so an absence rule can expect each of them.
 REGISTRY_FIELDS = frozenset({"hall_id", "window_id", "node_id", "camera_id", "source", "dept_id"})
@@ -65,12 +58,13 @@ def _event_type(model: type[BaseModel]) -> tuple[str, ...]:
 @cache
 def _field_adapter(model: type[BaseModel], field: str) -> TypeAdapter[Any]:
     info = model.model_fields[field]
-    return TypeAdapter(Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+    annotation: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return TypeAdapter(annotation)
 
 
 def event_problems(stream: str, match: dict[str, tuple[Any, ...]], key: tuple[str, ...]) -> list[Problem]:
     """Are `match` and `key` about fields this stream's events have, with values they can take?"""
-    models = STREAM_MODELS[stream]
+    models = STREAMS[stream].models
     out: list[Problem] = []
     kinds = match.get("type")
     if kinds is not None:

@@ -30,9 +30,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from streams.definitions import STREAMS, StreamName
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import Scope
-from streams.models import STREAM_MODELS, StreamName
 from streams.rules.conditions import (
     GroupKey,
     Problem,
@@ -44,7 +44,6 @@ from streams.rules.durations import Duration, PositiveDuration
 from streams.rules.events import (
     FIELD_GROUPS,
     REGISTRY_FIELDS,
-    STREAM_SCOPES,
     CaseStepName,
     EventMatch,
     event_problems,
@@ -215,8 +214,8 @@ class EventRule(RuleBase):
 
     def problems(self) -> list[Problem]:
         out = event_problems(self.stream, self.match, self.key)
-        if self.scope.kind not in STREAM_SCOPES[self.stream]:
-            kinds = ", ".join(STREAM_SCOPES[self.stream])
+        if self.scope.kind not in STREAMS[self.stream].scopes:
+            kinds = ", ".join(STREAMS[self.stream].scopes)
             out.append(("scope", f"{self.stream} events cannot be placed in a {self.scope.kind} scope; use {kinds}"))
         wanted = [FIELD_GROUPS[f] for f in self.key if f in FIELD_GROUPS]
         if not out and sorted(self.group_by) != sorted(wanted):
@@ -254,7 +253,7 @@ class AbsenceRule(EventRule):
         elif self.expect == "registry" and self.key[0] not in REGISTRY_FIELDS:
             out.append(("expect", f"the registry does not list {self.key[0]} values; write expect: seen"))
         if self.interval_field is not None and not any(
-            self.interval_field in m.model_fields for m in STREAM_MODELS[self.stream]
+            self.interval_field in m.model_fields for m in STREAMS[self.stream].models
         ):
             out.append(("interval_field", f"{self.stream} events have no field {self.interval_field!r}"))
         return out
@@ -319,7 +318,7 @@ class DeadlineRule(RuleBase):
             out.append(("step", "give either step (the case step awaited) or any_next_step: true"))
         if self.step == "case_created":
             out.append(("step", "case_created starts a case; no deadline leads to it"))
-        if self.scope.kind not in STREAM_SCOPES["case"]:
+        if self.scope.kind not in STREAMS["case"].scopes:
             out.append(("scope", f"cases cannot be placed in a {self.scope.kind} scope; use province, city or dept"))
         for key in self.group_by:
             if key not in ("city", "dept"):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.models import STREAMS, TOPIC_TO_STREAM
+from streams.definitions import STREAMS, TOPIC_TO_STREAM
 from streams.models.wire import BatchDecodeError, decode_batch
 from streams.registry.generate import generate
 from streams.validation import Validator

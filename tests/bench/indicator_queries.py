@@ -19,15 +19,15 @@ from datetime import UTC, datetime, timedelta
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.org_dims import CAMERA_COLUMNS, HALL_COLUMNS, camera_rows, hall_rows
-from connectors.clickhouse.rows import TABLE_BY_NAME
+from connectors.clickhouse.rows import ROW_BUILDERS
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.query import IndicatorQuery
 from streams.registry.generate import generate
 from streams.workdays import SHANGHAI
 
 CITY = 440100
-QUEUE_COLUMNS = TABLE_BY_NAME["queue_events"].columns
-EVAL_COLUMNS = TABLE_BY_NAME["evaluations"].columns
+QUEUE_COLUMNS = ROW_BUILDERS["queue_events"].columns
+EVAL_COLUMNS = ROW_BUILDERS["evaluations"].columns
 
 
 def _queue_row(i: int, hall, kind: str, ticket: str, at: datetime) -> tuple:

@@ -25,8 +25,9 @@ import faust
 
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.migrations import migrate
-from connectors.clickhouse.rows import TABLE_OF, Origin
-from streams.models import STREAMS
+from connectors.clickhouse.rows import ROW_BUILDERS
+from streams.definitions import KIND_OF, STREAMS
+from streams.ingest.port import Origin
 from streams.registry.generate import generate
 from streams.validation import Validator
 
@@ -67,8 +68,7 @@ async def _flush(table_name: str) -> None:
     buffered = state["rows"].pop(table_name, [])
     if not buffered:
         return
-    table = next(spec for spec in TABLE_OF.values() if spec.name == table_name)
-    await state["ch"].insert(table_name, [row for row, _ in buffered], table.columns)
+    await state["ch"].insert(table_name, [row for row, _ in buffered], ROW_BUILDERS[table_name].columns)
     done = time.time()
     state["stored"] += len(buffered)
     state["latencies"].extend((ts, done - ts) for _, ts in buffered[::SAMPLE_EVERY])
@@ -86,12 +86,12 @@ async def store(events: faust.StreamT) -> None:
             state["invalid"] += 1
             continue
         acc = accepted[0]
-        table = TABLE_OF[type(acc.event)]
+        table = KIND_OF[type(acc.event)].table
         origin = Origin(message.topic, 1, message.partition, message.offset, None, now)
-        rows = state["rows"].setdefault(table.name, [])
-        rows.append((table.row(acc, origin), message.timestamp))
+        rows = state["rows"].setdefault(table, [])
+        rows.extend((row, message.timestamp) for row in ROW_BUILDERS[table].rows([acc], origin))
         if len(rows) >= FLUSH_ROWS:
-            await _flush(table.name)
+            await _flush(table)
 
 
 @app.timer(1.0)

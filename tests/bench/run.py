@@ -45,7 +45,7 @@ from connectors.alert_outputs import CHANNEL
 from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
 from connectors.gateway.node_tokens import issue_tokens
 from connectors.kafka import topics as kafka_conn
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
 from tests.bench import anomalies

@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 
 from connectors.embedded import free_port, tansu_broker, valkey_server
 from connectors.kafka import topics as kafka_conn
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
 from tests.bench.procs import cpu_s as _cpu_s

@@ -17,7 +17,7 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from streams.models import STREAMS
+    from streams.definitions import STREAMS
     from streams.models.wire import BatchDecodeError, decode_batch
     from streams.registry.generate import generate
     from streams.validation import REASONS, TimeLimits, Validator

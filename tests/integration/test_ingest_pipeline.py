@@ -8,7 +8,9 @@ import aiohttp
 import pydantic_core
 import pytest
 
-from streams.ingest import IngestProcessor, RawMessage
+from connectors.clickhouse.event_store import ClickHouseEventStore
+from streams.ingest.batches import RawMessage
+from streams.ingest.processor import IngestProcessor
 from streams.models.wire import encode_batch_parts
 from tests.integration.conftest import eventually, read_topic
 from tests.integration.helpers import iso, queue_event
@@ -113,7 +115,7 @@ async def test_a_redelivered_batch_leaves_no_duplicate_rows(stack) -> None:
     await stack.processor.process([redelivered])  # the same worker sees it again (rebalance)
     fresh = IngestProcessor(
         stack.processor.validator,
-        stack.ch,
+        ClickHouseEventStore(stack.ch),
         stack.processor.send_dead_letters,
         stack.metrics,
         dedup_max_ids=10_000,

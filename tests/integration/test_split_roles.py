@@ -23,8 +23,8 @@ from agents.app import build_app
 from agents.settings import Settings
 from connectors.alert_outputs import ACTIVE_KEY
 from connectors.embedded import ChildProcess, free_port, tansu_broker, valkey_server
+from streams.definitions import STREAMS
 from streams.metrics import Metrics
-from streams.models import STREAMS
 from streams.registry.generate import generate
 from streams.rule_feed import RuleFeed
 from streams.validation import TimeLimits, Validator

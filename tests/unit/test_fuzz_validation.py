@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.registry.generate import generate
 from streams.validation import REASONS, TimeLimits, Validator
 from tests.fuzz_records import FUZZ, hostile_batches

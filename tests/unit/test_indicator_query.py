@@ -63,9 +63,9 @@ def test_no_indicator_reads_a_raw_event_table() -> None:
     import re
     from datetime import timedelta
 
-    from connectors.clickhouse.rows import TABLE_BY_NAME
+    from connectors.clickhouse.rows import ROW_BUILDERS
 
-    raw = set(TABLE_BY_NAME) | {"rejections"}
+    raw = set(ROW_BUILDERS) | {"rejections"}
     for indicator in INDICATORS.values():
         scope = {"source": "source:node-440100"}.get(indicator.scopes[-1], "province")
         q = IndicatorQuery.build(scope, indicator.windows[0], NOW - timedelta(hours=1), NOW, NOW)

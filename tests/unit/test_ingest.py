@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,39 +9,15 @@ import pydantic_core
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streams.ingest import IngestProcessor, RawMessage
+from streams.ingest.batches import RawMessage
+from streams.ingest.memory_store import MemoryEventStore
+from streams.ingest.processor import IngestProcessor
 from streams.metrics import Metrics
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate
 from streams.validation import Validator
 
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
-
-
-class MemoryStore:
-    """Holds inserted rows per table; can be told to fail the next N inserts."""
-
-    def __init__(self) -> None:
-        self.tables: dict[str, list[dict[str, Any]]] = {}
-        self.fail_next = 0
-
-    async def insert(self, table: str, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise ConnectionError("clickhouse is down")
-        self.tables.setdefault(table, []).extend(dict(zip(columns, row, strict=True)) for row in rows)
-
-    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        table = re.search(r"FROM (\w+)", sql).group(1)  # type: ignore[union-attr]
-        p = parameters or {}
-        rows = [r for r in self.tables.get(table, []) if (r["_topic"], r["_partition"]) == (p["topic"], p["partition"])]
-        if "max(_offset)" in sql:  # the offset high-water mark of the current generation, per city
-            marks: dict[int, int] = {}
-            for r in rows:
-                if r["_generation"] == p["generation"]:
-                    marks[r["city_code"]] = max(r["_offset"], marks.get(r["city_code"], -1))
-            return list(marks.items())
-        return [(r["event_id"], r["_offset"] if r["_generation"] == p["generation"] else -1) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +49,11 @@ def _message(offset: int, events: list[Any]) -> RawMessage:
 
 
 def _processor(
-    registry, store: MemoryStore, letters: list[dict[str, Any]], metrics: Metrics | None = None, generation: int = 1
+    registry,
+    store: MemoryEventStore,
+    letters: list[dict[str, Any]],
+    metrics: Metrics | None = None,
+    generation: int = 1,
 ) -> IngestProcessor:
     async def send(items: list[tuple[bytes, bytes]]) -> None:
         letters.extend(pydantic_core.from_json(v) for _, v in items)
@@ -93,12 +72,12 @@ def _processor(
 
 async def test_a_sink_outage_is_retried_until_the_rows_are_written(registry) -> None:
     """Three failed inserts are retried, counted and shown as a stall, and the rows are written once."""
-    store, letters, metrics = MemoryStore(), [], Metrics(CollectorRegistry())
+    store, letters, metrics = MemoryEventStore(), [], Metrics(CollectorRegistry())
     store.fail_next = 3
     await _processor(registry, store, letters, metrics).process(
         [_message(0, [_event(registry, 1), _event(registry, 2)])]
     )
-    assert [r["event_id"] for r in store.tables["queue_events"]] == ["e1", "e2"]
+    assert [r.event_id for r in store.tables["queue_events"]] == ["e1", "e2"]
     assert (
         metrics.registry.get_sample_value("govpulse_clickhouse_insert_failures_total", {"table": "queue_events"}) == 3
     )
@@ -107,7 +86,7 @@ async def test_a_sink_outage_is_retried_until_the_rows_are_written(registry) -> 
 
 async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(registry) -> None:
     """Offsets already stored are skipped after a restart; a resent event id at a new offset is a duplicate."""
-    store, letters = MemoryStore(), []
+    store, letters = MemoryEventStore(), []
     await _processor(registry, store, letters).process(
         [_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])]
     )
@@ -115,49 +94,49 @@ async def test_replayed_messages_are_skipped_and_true_duplicates_dead_lettered(r
     await restarted.process(
         [_message(1, [_event(registry, 2)]), _message(2, [_event(registry, 1), _event(registry, 3)])]
     )
-    assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
+    assert sorted(r.event_id for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
     assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue@1:0:2")]
 
 
 async def test_a_recreated_topic_starting_again_at_offset_0_is_not_taken_for_a_replay(registry) -> None:
     """After the broker forgot its topics, new messages at old offsets are stored; old ids resent are duplicates."""
-    store, letters = MemoryStore(), []
+    store, letters = MemoryEventStore(), []
     await _processor(registry, store, letters).process(
         [_message(0, [_event(registry, 1)]), _message(1, [_event(registry, 2)])]
     )
     reborn = _processor(registry, store, letters, generation=2)
     await reborn.process([_message(0, [_event(registry, 3)]), _message(1, [_event(registry, 1)])])
-    assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
+    assert sorted(r.event_id for r in store.tables["queue_events"]) == ["e1", "e2", "e3"]
     assert [(d["reason"], d["event_id"], d["origin"]) for d in letters] == [("duplicate", "e1", "raw.queue@2:0:1")]
 
 
 async def test_an_unreadable_message_becomes_one_malformed_dead_letter(registry) -> None:
     """Bytes that are not a batch are dead-lettered whole, and the next message still goes through."""
-    store, letters = MemoryStore(), []
+    store, letters = MemoryEventStore(), []
     garbage = RawMessage("raw.queue", 0, 0, b"\x00not json")
     await _processor(registry, store, letters).process([garbage, _message(1, [_event(registry, 5)])])
     assert [(d["reason"], d["origin"]) for d in letters] == [("malformed", "raw.queue@1:0:0")]
-    assert [r["event_id"] for r in store.tables["queue_events"]] == ["e5"]
+    assert [r.event_id for r in store.tables["queue_events"]] == ["e5"]
 
 
 async def test_a_write_that_reached_one_shard_only_is_completed_on_replay(registry) -> None:
-    """Rows of one city lost from a partly applied cluster insert are written again, not skipped by another city's offset."""
-    store, letters = MemoryStore(), []
+    """Rows of one city lost from a partly applied cluster insert are written again, not skipped for another city's."""
+    store, letters = MemoryEventStore(), []
     sz_hall = registry.halls_in_city(440300)[0]
     sz = _event(registry, 7, source="node-440300", hall_id=sz_hall.hall_id)
     sz_value = encode_batch_parts(stream="queue", source="node-440300", batch_id="b5", received_at=None, events=[sz])
     messages = [RawMessage("raw.queue", 0, 5, sz_value), _message(6, [_event(registry, 8)])]
     await _processor(registry, store, letters).process(messages)
     # Shenzhen's shard never got its part of the INSERT; Guangzhou's (the higher offset) did.
-    store.tables["queue_events"] = [r for r in store.tables["queue_events"] if r["city_code"] != 440300]
+    store.tables["queue_events"] = [r for r in store.tables["queue_events"] if r.city_code != 440300]
     await _processor(registry, store, letters).process(messages)
-    assert sorted(r["event_id"] for r in store.tables["queue_events"]) == ["e7", "e8"]
+    assert sorted(r.event_id for r in store.tables["queue_events"]) == ["e7", "e8"]
     assert letters == []
 
 
 async def test_the_dedup_budget_is_shared_by_the_partitions_a_worker_holds(registry) -> None:
     """With a budget of 2,000 ids, a second partition halves the first one's memory: its oldest ids are forgotten."""
-    store, letters = MemoryStore(), []
+    store, letters = MemoryEventStore(), []
     processor = IngestProcessor(
         Validator(registry),
         store,
@@ -182,3 +161,17 @@ async def test_the_dedup_budget_is_shared_by_the_partitions_a_worker_holds(regis
 
 async def _collect(letters: list[dict[str, Any]], items: list[tuple[bytes, bytes]]) -> None:
     letters.extend(pydantic_core.from_json(v) for _, v in items)
+
+
+async def test_a_message_is_acknowledged_only_once_its_rows_are_stored(registry) -> None:
+    """write_behind acks once the store's insert returned, however often it failed before: no commit before a write."""
+    store, letters = MemoryEventStore(), []
+    store.fail_next = 2
+    stored_at_ack: list[list[str]] = []
+    processor = _processor(registry, store, letters)
+    await processor.write_behind(
+        [_message(0, [_event(registry, 1), _event(registry, 2)])],
+        lambda: stored_at_ack.append([r.event_id for r in store.tables.get("queue_events", [])]),
+    )
+    await processor.settle()
+    assert stored_at_ack == [["e1", "e2"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.models.wire import BatchDecodeError, decode_batch, encode_batch_parts
 from streams.schema_export import schemas
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from streams.ingest import RawMessage
+from streams.ingest.batches import RawMessage
 from streams.metrics import Metrics
 from streams.models.wire import encode_batch_parts
 from streams.registry.generate import generate

@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from connectors.simulator_client import run_simulator
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.registry import Registry
 from streams.registry.generate import generate
 from streams.simulator import SCENARIOS, Emitted, Simulation

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.registry.generate import generate
 from streams.validation import Validator
 

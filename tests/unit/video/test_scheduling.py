@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.models import STREAMS
+from streams.definitions import STREAMS
 from streams.models.wire import decode_batch, encode_batch_parts
 from streams.registry.generate import generate
 from tests.unit.video import fakes

@@ -1,9 +1,9 @@
-"""The worker's ingest step: batches from raw.* topics to ClickHouse and the dead-letter topic.
+"""The worker's ingest step: batches from raw.* topics to the event store and the dead-letter topic.
 
 No offset is committed before its rows are written: the Faust agent acks a
 list of messages only once `write_behind` has stored it, and a store ends
-only when ClickHouse has the rows (it retries, with backoff, for as long as
-it takes). A redelivered message is recognised by its offset and skipped.
+only when the `EventStore` has the rows (it retries, with backoff, for as long
+as it takes). A redelivered message is recognised by its offset and skipped.
 """
 
 from __future__ import annotations
@@ -14,44 +14,25 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from connectors.clickhouse.rows import TABLE_BY_NAME, TABLE_OF, TABLES_OF_STREAM, Origin
 from streams.deadletter import dead_letter
 from streams.dedup import SeenIds
+from streams.definitions import TOPIC_TO_STREAM
+from streams.ingest.batches import AcceptedHook, RawMessage, read_batch
+from streams.ingest.port import EventStore, Origin
 from streams.metrics import Metrics
-from streams.models import TOPIC_TO_STREAM, StreamSpec
-from streams.models.wire import Batch, BatchDecodeError, decode_batch
+from streams.models.wire import BatchDecodeError
 from streams.retry import retry_forever
 from streams.validation import Accepted, Rejection, Validator
-from streams.vetted import BatchSeal, open_sealed, rebuild
+from streams.vetted import BatchSeal
 
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes
-    timestamp: float | None = None  # seconds since the epoch, set by the producer
-    headers: Any = None  # as the consumer gives them: (name, value) pairs or a mapping
-
-
-class Store(Protocol):
-    """What the processor needs from ClickHouse."""
-
-    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
-
-    async def insert(self, table: str, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None: ...
-
-
 DeadLetterSend = Callable[[list[tuple[bytes, bytes]]], Awaitable[None]]
-#: Called with (stream, [(event, occurred_at, city_code)]) while the events are being stored: the event rules' feed.
-AcceptedHook = Callable[[str, list[tuple[Any, datetime, int]]], Awaitable[None]]
 
 
 @dataclass
@@ -66,7 +47,8 @@ class _PartitionState:
 
 @dataclass
 class _Pending:
-    rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(list))
+    #: table -> rows encoded by the store
+    rows: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     #: (table, topic, partition, city) -> highest offset in this write
     offsets: dict[tuple[str, str, int, int], int] = field(default_factory=dict)
     dead: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -78,32 +60,11 @@ class _Pending:
     arrivals: list[tuple[str, float]] = field(default_factory=list)
 
 
-def read_batch(
-    validator: Validator, seal: BatchSeal | None, spec: StreamSpec, msg: RawMessage, now: datetime, metrics: Metrics
-) -> tuple[Batch, list[Accepted], list[Rejection]]:
-    """One message's batch and verdicts: rebuilt as the gateway validated it under its seal, else validated in full.
-
-    Raises BatchDecodeError for a message that is no batch of this topic's stream.
-    """
-    if seal is not None and seal.is_sealed(msg.value, msg.headers):
-        batch = open_sealed(msg.value)
-        if batch is not None and batch.stream == spec.name:
-            accepted = rebuild(batch)
-            if accepted is not None:
-                metrics.batches_sealed.labels(msg.topic).inc()
-                return batch, accepted, []
-    batch = decode_batch(msg.value)  # from the bytes again: a failed rebuild may have left its dicts half converted
-    if batch.stream != spec.name:
-        raise BatchDecodeError(f"batch of stream {batch.stream} on topic {msg.topic}")
-    accepted, rejected = validator.validate(spec, batch.source, batch.events, now)
-    return batch, accepted, rejected
-
-
 class IngestProcessor:
     def __init__(
         self,
         validator: Validator,
-        store: Store,
+        store: EventStore[Any],
         send_dead_letters: DeadLetterSend,
         metrics: Metrics,
         *,
@@ -143,14 +104,14 @@ class IngestProcessor:
             state.seen.resize(share)
 
     async def process(self, messages: list[RawMessage]) -> None:
-        """Read, check and store one list of messages; returns once ClickHouse has their rows."""
+        """Read, check and store one list of messages; returns once the store has their rows."""
         await self._store(await self._prepare(messages))
 
     async def write_behind(self, messages: list[RawMessage], done: Callable[[], None]) -> None:
         """Check `messages` now and store them once the write before them is done; `done` runs after (the acks).
 
-        The next list is decoded and checked while ClickHouse writes the last one, whose native part leaves the
-        interpreter free. Writes stay one at a time and in offset order, so `done` runs in order too.
+        The next list is decoded, checked and encoded while the store writes the last one (ClickHouse's native part
+        leaves the interpreter free). Writes stay one at a time and in offset order, so `done` runs in order too.
         """
         pending = await self._prepare(messages)
         await self.settle()
@@ -178,10 +139,10 @@ class IngestProcessor:
     async def _store(self, pending: _Pending) -> None:
         # A replayed message sends its dead letters again (the rejections table
         # collapses them by origin and index), so none is lost whatever the
-        # order; they go first so that a ClickHouse outage does not hold them back.
+        # order; they go first so that a store outage does not hold them back.
         if pending.dead:
             await self._retry("dead_letter", lambda: self.send_dead_letters(pending.dead))
-        # The rules run while ClickHouse writes, for the same reason as write_behind.
+        # The rules run while the store writes, for the same reason as write_behind.
         write = asyncio.ensure_future(self._write(pending))
         try:
             if self.on_accepted is not None:
@@ -233,19 +194,22 @@ class IngestProcessor:
         for rej in rejected:
             pending.dead.append(dead_letter(rej, origin_id, spec.name, batch.source, source_city, now))
             pending.rejected[rej.reason] += 1
-        origin = Origin(msg.topic, state.generation, msg.partition, msg.offset, batch.received_at, now)
+        to_store: dict[str, list[Accepted]] = {}
         replayed = False
         for acc in kept:
             # Replays too: if the worker died before the rules saw these, they have not;
             # the rules count an event id once, so a second look changes nothing.
             pending.fresh[spec.name].append((acc.event, acc.event.occurred_at, acc.city_code))
-            table = TABLE_OF[type(acc.event)]
-            if msg.offset <= state.written.get((table.name, acc.city_code), -1):
+            table = spec.kind_of[type(acc.event)].table
+            if msg.offset <= state.written.get((table, acc.city_code), -1):
                 replayed = True
                 continue
-            pending.rows[table.name].append(table.row(acc, origin))
-            pending.offsets[(table.name, msg.topic, msg.partition, acc.city_code)] = msg.offset
+            to_store.setdefault(table, []).append(acc)
+            pending.offsets[(table, msg.topic, msg.partition, acc.city_code)] = msg.offset
             pending.accepted[spec.name] += 1
+        origin = Origin(msg.topic, state.generation, msg.partition, msg.offset, batch.received_at, now)
+        for table, events in to_store.items():
+            pending.rows[table].extend(self.store.encode(table, events, origin))
         if replayed:
             self.metrics.batches_replayed.labels(msg.topic).inc()
         # From the gateway's receipt (the broker's timestamp for an SDK batch, which has none) until visible.
@@ -255,37 +219,18 @@ class IngestProcessor:
 
     # -- recovery --------------------------------------------------------------------
     async def _recover(self, topic: str, partition: int) -> _PartitionState:
-        """Read back what ClickHouse already holds from this partition."""
-        stream = TOPIC_TO_STREAM[topic].name
+        """Read back what the store already holds from this partition."""
         generation = self.generations.get(topic, 1)
-        written: dict[tuple[str, int], int] = {}
         share = self._dedup_share(len(self._state) + 1)
+        written: dict[tuple[str, int], int] = await self._retry(
+            "recover", lambda: self.store.high_water_marks(topic, generation, partition)
+        )
+        recent: list[tuple[str, int]] = await self._retry(
+            "recover", lambda: self.store.recent_ids(topic, generation, partition, share)
+        )
         seen = SeenIds(share)
-        params = {"topic": topic, "generation": generation, "partition": partition, "limit": share}
-        where = "_topic = {topic:String} AND _generation = {generation:UInt32} AND _partition = {partition:UInt16}"
-        for table in TABLES_OF_STREAM[stream]:
-            rows = await self._retry(
-                "recover",
-                lambda table=table: self.store.query(
-                    f"SELECT city_code, max(_offset) FROM {table} WHERE {where} GROUP BY city_code",
-                    params,
-                ),
-            )
-            for city, offset in rows:
-                written[(table, int(city))] = int(offset)
-            # Ids from earlier generations of the topic count too: a node that
-            # resends them after the broker was recreated sends duplicates.
-            recent = await self._retry(
-                "recover",
-                lambda table=table: self.store.query(
-                    f"SELECT event_id, if(_generation = {{generation:UInt32}}, toInt64(_offset), -1) FROM {table}"
-                    " WHERE _topic = {topic:String} AND _partition = {partition:UInt16}"
-                    " ORDER BY ingested_at DESC, _offset DESC LIMIT {limit:UInt32}",
-                    params,
-                ),
-            )
-            for event_id, offset in reversed(recent):
-                seen.remember(event_id, int(offset))
+        for event_id, offset in recent:
+            seen.remember(event_id, offset)
         state = _PartitionState(generation, written, seen)
         self._state[(topic, partition)] = state
         self._share_dedup_budget()
@@ -300,12 +245,10 @@ class IngestProcessor:
         return state
 
     # -- writes ----------------------------------------------------------------------
-    async def _insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
-        columns = TABLE_BY_NAME[table].columns
-
+    async def _insert(self, table: str, rows: list[Any]) -> None:
         async def write() -> None:
             started = time.perf_counter()
-            await self.store.insert(table, rows, columns)
+            await self.store.insert(table, rows)
             self.metrics.clickhouse_insert_seconds.labels(table).observe(time.perf_counter() - started)
 
         await self._retry(table, write)

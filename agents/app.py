@@ -7,7 +7,11 @@ client exists at import time. Agents attach themselves in agents/.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
+
 import faust
+from faust.types import EventT
 
 from agents.settings import Settings
 
@@ -34,3 +38,11 @@ def build_app(settings: Settings, bootstrap: str, *, group: str | None = None) -
         broker_commit_interval=1.0,
         stream_wait_empty=True,
     )
+
+
+def batches(stream: faust.StreamT[Any], max_events: int, within_s: float) -> AsyncIterator[Sequence[EventT[Any]]]:
+    """Lists of at most `max_events` events from an agent's stream, each list handed over within `within_s`.
+
+    `take_events` is a method of the stream faust hands an agent, not of the StreamT protocol it is typed as.
+    """
+    return cast(faust.Stream[Any], stream).take_events(max_events, within=within_s)

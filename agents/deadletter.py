@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import faust
 import structlog
 
+from agents.app import batches
 from connectors.clickhouse.client import ClickHouse
 from connectors.clickhouse.rows import REJECTION_COLUMNS
 from streams.deadletter import DEAD_LETTER_TOPIC, rejection_row
@@ -20,8 +24,8 @@ def attach(
     topic = app.topic(DEAD_LETTER_TOPIC, value_serializer="raw", key_serializer="raw")
 
     @app.agent(topic, name="deadletter-sink")
-    async def sink(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(batch_messages * 10, within=flush_s):
+    async def sink(stream: faust.StreamT[Any]) -> None:
+        async for events in batches(stream, batch_messages * 10, flush_s):
             rows = []
             for e in events:
                 row = rejection_row(e.value, e.message.partition, e.message.offset)
@@ -32,7 +36,7 @@ def attach(
             if rows:
                 await retry_forever(
                     "rejections",
-                    lambda rows=rows: ch.insert("rejections", rows, REJECTION_COLUMNS),
+                    partial(ch.insert, "rejections", rows, REJECTION_COLUMNS),
                     metrics,
                     max_delay_s=retry_max_s,
                     count_failure=metrics.clickhouse_insert_failures.labels("rejections").inc,

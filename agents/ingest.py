@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import faust
+from collections.abc import Sequence
+from typing import Any
 
+import faust
+from faust.types import TP, EventT
+
+from agents.app import batches
 from streams.definitions import STREAMS
 from streams.ingest.batches import RawMessage
 from streams.ingest.processor import IngestProcessor
@@ -13,14 +18,14 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
     topic = app.topic(*(spec.topic for spec in STREAMS.values()), value_serializer="raw", key_serializer="raw")
 
     @app.agent(topic, name="ingest")
-    async def ingest(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(batch_messages, within=flush_s):
+    async def ingest(stream: faust.StreamT[Any]) -> None:
+        async for events in batches(stream, batch_messages, flush_s):
             # take_events acks the list as this body returns, before its write is done: one more reference per
             # message makes the ack after the write the last one, and only the last one lets the offset be committed.
             for event in events:
                 event.message.incref()
 
-            def acknowledge(events: list[faust.types.EventT] = events) -> None:
+            def acknowledge(events: Sequence[EventT[Any]] = events) -> None:
                 for event in events:
                     event.ack()
 
@@ -37,7 +42,9 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
             ]
             await processor.write_behind(messages, acknowledge)
 
-    @app.on_partitions_revoked.connect
-    async def forget_revoked(sender: faust.App, revoked: set, **_: object) -> None:
+    # mode types a receiver as Callable[[T, VarArg(), NamedArg(BaseSignalT, "signal"), KwArg()], ...], which mypy
+    # matches with no def at all, this one's exact form included.
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_revoked(sender: faust.App, revoked: set[TP], **_: Any) -> None:
         await processor.settle()  # the write in flight may hold rows of these partitions: let it land first
         processor.forget([(tp.topic, tp.partition) for tp in revoked])

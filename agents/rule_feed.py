@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
+from agents.app import batches
 from streams.definitions import STREAMS
 from streams.ingest.batches import RawMessage
 from streams.rule_feed import RuleFeed
@@ -13,9 +16,9 @@ def attach(app: faust.App, feed: RuleFeed, *, batch_messages: int, flush_s: floa
     topic = app.topic(*(spec.topic for spec in STREAMS.values()), value_serializer="raw", key_serializer="raw")
 
     @app.agent(topic, name="rule_feed")
-    async def rule_feed(stream: faust.StreamT) -> None:
+    async def rule_feed(stream: faust.StreamT[Any]) -> None:
         # Acked after the rules have seen the batch: a crash replays it, and the rules count an event id once.
-        async for events in stream.take_events(batch_messages, within=flush_s):
+        async for events in batches(stream, batch_messages, flush_s):
             await feed.process(
                 [
                     RawMessage(

@@ -7,6 +7,7 @@ that rejects every node) costs an operator far more than a clear refusal.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -25,12 +26,25 @@ OTHER_VARIABLES = frozenset({"GOVPULSE_USER", "GOVPULSE_PASSWORD"})
 OTHER_PREFIXES = ("GOVPULSE_VIDEO_",)
 
 
+class DeploymentError(ValueError):
+    """Settings that cannot work together; its text lists every problem, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("inconsistent configuration:\n- " + "\n- ".join(problems))
+        self.problems = problems
+
+
 def check_deployment(s: Settings) -> None:
+    """Raise DeploymentError naming every problem at once; reads the environment, the node tokens and Grafana's files.
+
+    Run where a process is about to run its roles (`Stack.start()`, every `govpulse` command, `govpulse config
+    check`), not as the settings are built, so that building them touches no file.
+    """
     problems = [*unknown_variables(s, os.environ), *_process_layout(s), *_node_tokens(s)]
     if s.grafana_dir is not None:
         problems += grafana_problems(s.grafana_dir)
     if problems:
-        raise ValueError("inconsistent configuration:\n- " + "\n- ".join(problems))
+        raise DeploymentError(problems)
 
 
 def unknown_variables(s: Settings, environ: Mapping[str, str]) -> list[str]:
@@ -50,8 +64,9 @@ def _process_layout(s: Settings) -> list[str]:
     split = bool(roles) and roles != {"gateway", "worker", "center"}
     if s.worker_replicas > s.topic_partitions:
         out.append(
-            f"GOVPULSE_WORKER_REPLICAS={s.worker_replicas} is more than GOVPULSE_TOPIC_PARTITIONS={s.topic_partitions}: "
-            "a partition is read by one worker of the group, so the extra workers would sit idle"
+            f"GOVPULSE_WORKER_REPLICAS={s.worker_replicas} is more than "
+            f"GOVPULSE_TOPIC_PARTITIONS={s.topic_partitions}: a partition is read by one worker of the group, "
+            "so the extra workers would sit idle"
         )
     if split and s.embedded_kafka:
         out.append(
@@ -65,8 +80,8 @@ def _process_layout(s: Settings) -> list[str]:
         out.append("GOVPULSE_CLICKHOUSE_CLUSTER needs ClickHouse servers: set GOVPULSE_CLICKHOUSE_DSN=http://host:8123")
     if s.worker_replicas > 1:
         out.append(
-            f"GOVPULSE_WORKER_REPLICAS={s.worker_replicas} with embedded ClickHouse (chDB): chDB lives inside one process "
-            "and its data directory cannot be shared, so only one worker can write; "
+            f"GOVPULSE_WORKER_REPLICAS={s.worker_replicas} with embedded ClickHouse (chDB): "
+            "chDB lives inside one process and its data directory cannot be shared, so only one worker can write; "
             "set GOVPULSE_CLICKHOUSE_DSN=http://host:8123 to run several"
         )
     if ("worker" in roles) != ("center" in roles):
@@ -165,8 +180,6 @@ def _datasource_refs(path: Path) -> set[tuple[str, str]]:
             for value in node:
                 walk(value)
 
-    try:
+    with contextlib.suppress(ValueError):  # reported by the uid check
         walk(json.loads(path.read_text(encoding="utf-8")))
-    except ValueError:
-        pass  # reported by the uid check
     return refs

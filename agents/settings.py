@@ -12,7 +12,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agents.deployment import check_deployment
 from streams.webhook_targets import check_targets
 
 ROLES = ("gateway", "worker", "center")
@@ -25,7 +24,8 @@ class Settings(BaseSettings):
         default="all",
         pattern=r"^(all|none)$|^(gateway|worker|center)(,(gateway|worker|center))*$",
         description="What `govpulse up` runs in this process: `all`, or a comma list of gateway (HTTP ingest), worker "
-        "(Kafka → ClickHouse) and center (rules, alerts, monitoring center, query APIs). One-off commands run as `none`.",
+        "(Kafka → ClickHouse) and center (rules, alerts, monitoring center, query APIs). "
+        "One-off commands run as `none`.",
     )
     worker_replicas: int = Field(
         default=1,
@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     clickhouse_cluster: str = Field(
         default="",
         pattern=r"^$|^[A-Za-z_][A-Za-z0-9_]*$",
-        description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. Empty: one node.",
+        description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. "
+        "Empty: one node.",
     )
     redis_dsn: str = Field(default="embedded", description="`embedded`, or redis://host:port/db.")
 
@@ -57,7 +58,8 @@ class Settings(BaseSettings):
         default=8,
         ge=1,
         le=1024,
-        description="Partitions of the raw, dead-letter and alerts topics when they are created (keyed by city); the most workers that can share the load.",
+        description="Partitions of the raw, dead-letter and alerts topics when they are created (keyed by city); "
+        "the most workers that can share the load.",
     )
     consumer_group: str = Field(
         default="govpulse",
@@ -84,8 +86,9 @@ class Settings(BaseSettings):
 
     batch_seal_key: SecretStr = Field(
         default=SecretStr(""),
-        description="Shared by gateways, workers and the center (32+ characters): a batch a gateway validated and sealed "
-        "is not validated again downstream. Empty: a key made at start, which only this process's own roles share.",
+        description="Shared by gateways, workers and the center (32+ characters): "
+        "a batch a gateway validated and sealed is not validated again downstream. "
+        "Empty: a key made at start, which only this process's own roles share.",
     )
 
     max_event_age_s: int = Field(default=7 * 24 * 3600, ge=60, description="Older occurred_at is rejected as too_old.")
@@ -95,15 +98,16 @@ class Settings(BaseSettings):
     dedup_max_ids: int = Field(
         default=2_000_000,
         ge=1000,
-        description="Event ids a worker remembers to spot duplicates, shared by the partitions it holds (about 200 bytes each).",
+        description="Event ids a worker remembers to spot duplicates, shared by the partitions it holds "
+        "(about 200 bytes each).",
     )
 
     sink_batch_messages: int = Field(default=200, ge=1, description="Kafka messages (batches) per ClickHouse write.")
     sink_flush_s: float = Field(
         default=0.5,
         gt=0,
-        description="Longest wait before a partial write: the floor under ingest and event-rule latency when traffic is "
-        "light; each worker then writes each table at most 1/this times a second.",
+        description="Longest wait before a partial write: the floor under ingest and event-rule latency "
+        "when traffic is light; each worker then writes each table at most 1/this times a second.",
     )
     sink_retry_max_s: float = Field(
         default=30.0, gt=0, description="Cap on the retry backoff while ClickHouse is down."
@@ -125,7 +129,8 @@ class Settings(BaseSettings):
     )
     webhook_allowed_hosts: list[str] = Field(
         default_factory=list,
-        description='Hosts (or host:port) webhooks may reach, JSON: ["oa.example.gov.cn"]; others are refused at start.',
+        description='Hosts (or host:port) webhooks may reach, JSON: ["oa.example.gov.cn"]; '
+        "others are refused at start.",
     )
     rule_tick_s: float = Field(
         default=5.0, gt=0, description="How often timers run: indicator rules when due, absences, silences."
@@ -186,7 +191,7 @@ class Settings(BaseSettings):
         key = self.batch_seal_key.get_secret_value()
         if key and len(key) < 32:
             raise ValueError("GOVPULSE_BATCH_SEAL_KEY must have at least 32 characters")
-        check_deployment(self)
+        # What needs the environment or files (agents.deployment.check_deployment) runs where a process starts.
         return self
 
     @property

@@ -11,12 +11,14 @@ from typing import Any
 import structlog
 from pydantic import SecretStr, ValidationError
 
+from agents.cli import Subcommands
+from agents.deployment import DeploymentError, check_deployment
 from agents.settings import Settings
 
 log = structlog.get_logger("govpulse")
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Subcommands) -> None:
     init = sub.add_parser(
         "init", help="create topics, run ClickHouse migrations, publish the registry if its topic is empty"
     )
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     try:
         checked = Settings(roles=args.roles) if args.roles else Settings()
-    except ValidationError as exc:
+        check_deployment(checked)
+    except (ValidationError, DeploymentError) as exc:
         print(refusal(exc), file=sys.stderr)
         return 2
     shown = {name: _shown(getattr(checked, name)) for name in Settings.model_fields}
@@ -46,8 +49,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def refusal(exc: ValidationError) -> str:
+def refusal(exc: ValidationError | DeploymentError) -> str:
     """A refused configuration in plain lines, without pydantic's echo of the input (which may hold secrets)."""
+    if isinstance(exc, DeploymentError):
+        return f"govpulse: configuration refused\nsettings: {exc}"
     problems = "\n".join(
         f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
     )
@@ -76,7 +81,8 @@ async def _init(settings: Settings) -> int:
 
     if settings.embedded_kafka or settings.chdb_path is not None:
         print(
-            "init prepares shared services: set GOVPULSE_KAFKA_DSN and GOVPULSE_CLICKHOUSE_DSN (`govpulse up` does this itself)",
+            "init prepares shared services: set GOVPULSE_KAFKA_DSN and GOVPULSE_CLICKHOUSE_DSN "
+            "(`govpulse up` does this itself)",
             file=sys.stderr,
         )
         return 2

@@ -12,13 +12,14 @@ import getpass
 import sys
 from dataclasses import replace
 
+from agents.cli import Subcommands
 from agents.settings import Settings
 from streams.auth.passwords import WeakPassword, check_strength, hash_password
 from streams.auth.users import ROLES, UserError, UserStore, new_user
 from streams.registry.gb2260 import cities
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: Subcommands) -> None:
     users = sub.add_parser("users", help="monitoring-center users (stored with password hashes)")
     users_sub = users.add_subparsers(dest="users_cmd", required=True)
     add = users_sub.add_parser("add", help="create a user; the first admin: `govpulse users add NAME --role admin`")
@@ -71,18 +72,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 known_cities=known,
             )
             store.put(user)
-            print(
-                f"added {user.username} ({user.role}{', city ' + user.city if user.city else ''}) to {settings.users_path}"
-            )
+            city = f", city {user.city}" if user.city else ""
+            print(f"added {user.username} ({user.role}{city}) to {settings.users_path}")
             return 0
         if args.users_cmd == "passwd":
-            user = store.get(args.username)
-            if user is None:
+            found = store.get(args.username)
+            if found is None:
                 raise UserError(f"no user {args.username!r}")
             password = _password(args.password_stdin)
             check_strength(password)
-            store.put(replace(user, password_hash=hash_password(password)))
-            print(f"password of {user.username} changed")
+            store.put(replace(found, password_hash=hash_password(password)))
+            print(f"password of {found.username} changed")
             return 0
     except (UserError, WeakPassword) as exc:
         print(f"error: {exc}", file=sys.stderr)

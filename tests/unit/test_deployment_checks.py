@@ -1,4 +1,4 @@
-"""The settings refuse configurations that cannot work, naming what to change."""
+"""The deployment checks refuse configurations that cannot work, naming what to change."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
+from agents.deployment import DeploymentError, check_deployment
 from agents.settings import Settings
 from connectors.gateway.node_tokens import issue_tokens
 
@@ -16,22 +16,27 @@ CLICKHOUSE = "http://govpulse:pw@clickhouse:8123"
 
 
 def _refusal(**kwargs: object) -> str:
-    with pytest.raises(ValidationError) as info:
-        Settings(**kwargs)
+    settings = Settings(**kwargs)  # building them reads no file and refuses nothing of these
+    with pytest.raises(DeploymentError) as info:
+        check_deployment(settings)
     return str(info.value)
+
+
+def _accepted(**kwargs: object) -> None:
+    check_deployment(Settings(**kwargs))
 
 
 def test_embedded_chdb_with_more_than_one_worker_is_refused() -> None:
     """Two workers cannot share a chDB directory: the message points at a ClickHouse server."""
     assert "GOVPULSE_WORKER_REPLICAS=2 with embedded ClickHouse (chDB)" in _refusal(worker_replicas=2)
-    Settings(roles="worker,center", worker_replicas=2, kafka_dsn=KAFKA, clickhouse_dsn=CLICKHOUSE)
+    _accepted(roles="worker,center", worker_replicas=2, kafka_dsn=KAFKA, clickhouse_dsn=CLICKHOUSE)
 
 
 def test_the_worker_apart_from_the_center_needs_a_clickhouse_server() -> None:
     """With chDB the worker and the center must share one process."""
     assert "a chDB directory belongs to one process" in _refusal(roles="worker", kafka_dsn=KAFKA)
-    Settings(roles="worker,center", kafka_dsn=KAFKA)
-    Settings(roles="worker", kafka_dsn=KAFKA, clickhouse_dsn=CLICKHOUSE)
+    _accepted(roles="worker,center", kafka_dsn=KAFKA)
+    _accepted(roles="worker", kafka_dsn=KAFKA, clickhouse_dsn=CLICKHOUSE)
 
 
 def test_split_roles_need_a_shared_broker() -> None:
@@ -49,7 +54,7 @@ def test_a_gateway_without_node_tokens_is_refused(tmp_path: Path) -> None:
     assert "cannot read its node tokens" in _refusal(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
     missing.unlink()
     issue_tokens(["node-440100"], missing)
-    Settings(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
+    _accepted(roles="gateway", kafka_dsn=KAFKA, node_tokens_file=missing)
 
 
 def test_more_workers_than_partitions_is_refused() -> None:
@@ -65,7 +70,7 @@ def test_a_cluster_needs_clickhouse_servers() -> None:
 
 def test_one_off_commands_are_not_held_to_the_gateway_checks(tmp_path: Path) -> None:
     """`govpulse tokens issue` must work before any token exists, whatever GOVPULSE_ROLES says."""
-    Settings(roles="none", kafka_dsn=KAFKA, node_tokens_file=tmp_path / "absent.json")
+    _accepted(roles="none", kafka_dsn=KAFKA, node_tokens_file=tmp_path / "absent.json")
 
 
 def test_every_problem_is_listed_at_once() -> None:
@@ -86,3 +91,13 @@ def test_a_misspelt_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
 def test_every_setting_says_what_it_is_for() -> None:
     """docker/.env.example is generated from the descriptions, so a setting without one would go undocumented."""
     assert [name for name, field in Settings.model_fields.items() if not field.description] == []
+
+
+def test_building_the_settings_reads_no_file(tmp_path: Path) -> None:
+    """A missing token file and Grafana folder pass the constructor; the deployment check is what finds them."""
+    settings = Settings(
+        roles="gateway", kafka_dsn=KAFKA, node_tokens_file=tmp_path / "absent.json", grafana_dir=tmp_path / "none"
+    )
+    with pytest.raises(DeploymentError) as info:
+        check_deployment(settings)
+    assert "the gateway has no node tokens" in str(info.value) and "no dashboards" in str(info.value)

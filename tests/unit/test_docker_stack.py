@@ -19,11 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
 
 from agents.cli.deploy import env_example
 from agents.cli.main import _parser, _settings
-from agents.deployment import grafana_problems
+from agents.deployment import DeploymentError, check_deployment, grafana_problems
 from agents.settings import Settings
 from connectors.gateway.node_tokens import issue_tokens
 
@@ -470,8 +469,8 @@ def test_a_missing_dashboard_is_reported_and_refused(tmp_path: Path) -> None:
     (copy / "dashboards" / "evaluations.json").unlink()
     problems = grafana_problems(copy)
     assert any("govpulse-evaluations" in p for p in problems)
-    with pytest.raises(ValidationError, match="govpulse-evaluations"):
-        Settings(roles="none", grafana_dir=copy)
+    with pytest.raises(DeploymentError, match="govpulse-evaluations"):
+        check_deployment(Settings(roles="none", grafana_dir=copy))
 
 
 def test_clickhouse_users_match_the_dsn_and_grafanas_datasource() -> None:

@@ -2,14 +2,14 @@
 
 A condition names an indicator of the catalogue and a window size; it is
 checked against the catalogue (the indicator exists, has that window, can be
-computed per the rule's group keys and scope) by `problems`, which returns
+computed per the rule's group keys and scope) by `condition_problems`, which returns
 (field, message) pairs instead of raising so a rule can report all of them.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,16 @@ SERIES_VALUES: dict[str, tuple[str, ...]] = {
     "status": tuple(s for s in get_args(CameraStatus) if s != "ok"),
 }
 
+#: Group keys from the finest to the coarsest: an indicator rule's finest key is what its query is grouped by.
+_FINE_TO_COARSE = ("camera", "window", "hall", "node", "county", "dept", "source", "city")
+
+
+def finest(group_by: Iterable[str]) -> str | None:
+    """The group key an indicator query splits by; the rule's other keys ride along as the entity's ancestors."""
+    keys = set(group_by)
+    return next((k for k in _FINE_TO_COARSE if k in keys), None)
+
+
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -75,7 +85,7 @@ class IndicatorCondition(BaseModel):
     def window_s(self) -> int:
         return int(WINDOWS[self.window].total_seconds())
 
-    def problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
+    def condition_problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
         ind = INDICATORS.get(self.indicator)
         if ind is None:
             return [("indicator", f"unknown indicator {self.indicator!r}; `govpulse indicators --markdown` lists them")]
@@ -142,6 +152,10 @@ class Comparison(BaseModel):
         """While firing: still on the wrong side of `clear`; False resolves the alert."""
         return OPS[self.op](value, self.clear_at)
 
+    def comparison_values(self) -> dict[str, float]:
+        """Threshold and, when set, clear: what an alert message may quote of the comparison."""
+        return {"threshold": self.threshold} | ({} if self.clear is None else {"clear": self.clear})
+
     def comparison_problems(self) -> list[Problem]:
         out: list[Problem] = []
         if self.clear is not None:
@@ -172,8 +186,8 @@ class ThresholdCondition(IndicatorCondition, Comparison):
 
     type: Literal["threshold"] = "threshold"
 
-    def problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
-        return super().problems(group_by, scope) + self.comparison_problems()
+    def condition_problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
+        return super().condition_problems(group_by, scope) + self.comparison_problems()
 
 
 class RatioCondition(IndicatorCondition, Comparison):
@@ -185,17 +199,17 @@ class RatioCondition(IndicatorCondition, Comparison):
     #: Below this many (tickets, evaluations...) in the window the ratio is not evaluated: no fire, no resolve.
     min_denominator: int = Field(strict=True, ge=1)
 
-    def problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
-        out = super().problems(group_by, scope) + self.comparison_problems()
+    def condition_problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
+        out = super().condition_problems(group_by, scope) + self.comparison_problems()
         ind = INDICATORS.get(self.indicator)
         if ind is not None and ind.unit != "ratio":
             out.append(("indicator", f"{ind.name} is measured in {ind.unit}, not a ratio; use a threshold rule"))
         den = INDICATORS.get(self.denominator)
         if den is None:
-            return out + [("denominator", f"unknown indicator {self.denominator!r}; name a count such as evaluations")]
+            return [*out, ("denominator", f"unknown indicator {self.denominator!r}; name a count such as evaluations")]
         if den.unit in NOT_COUNTS or den.grouped_by:
             why = f"{den.name} is not a count (unit {den.unit}); name one such as evaluations or tickets_issued"
-            return out + [("denominator", why)]
+            return [*out, ("denominator", why)]
         if self.window not in den.windows:
             out.append(("denominator", f"{den.name} has no {self.window} window"))
         return out + [("denominator", msg) for _, msg in group_problems(den, group_by, scope)]
@@ -239,8 +253,8 @@ class SpikeCondition(IndicatorCondition):
     #: For direction up, the value must also reach this (a jump from 1 to 4 tickets is no news).
     min_value: float | None = Field(default=None, strict=True)
 
-    def problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
-        out = super().problems(group_by, scope)
+    def condition_problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
+        out = super().condition_problems(group_by, scope)
         if (self.z is None) == (self.factor is None):
             out.append(("z", "give either z (standard deviations) or factor (times the baseline mean), not both"))
         b = self.baseline

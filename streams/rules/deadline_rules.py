@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from streams.alerts.model import Observation
 from streams.indicators.service import Reader
+from streams.rules.evaluators import BuildContext, ScheduledCheck
+from streams.rules.event_configs import DeadlineRuleConfig
 
 #: Cases whose steps all lie further back than this are not looked at.
 LOOKBACK = timedelta(days=92)
@@ -24,6 +26,12 @@ class DeadlineCheck:
     awaited_step: str | None  # e.g. case_rectified; None: any next step
     grace_s: float = 0.0
     city: int | None = None
+
+    @classmethod
+    def from_config(cls, config: DeadlineRuleConfig, context: BuildContext) -> ScheduledCheck:
+        """Evaluated every minute; a city scope narrows the query to that city's cases."""
+        city = int(config.scope.value) if config.scope.kind == "city" else None
+        return ScheduledCheck(cls(config.id, config.step, float(config.grace), city), 60.0)
 
     async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]:
         awaited = "1" if self.awaited_step is None else "countIf(type = {awaited:String}) = 0"

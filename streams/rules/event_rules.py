@@ -1,9 +1,10 @@
-"""Event rules, evaluated on the stream: frequency (N matching events per key in a window) and absence.
+"""Event rules, evaluated on the stream: frequency (N matching events per key in a window), absence, persistent.
 
 Pure and clock-driven, in the manner of ElastAlert's rule types: `add` takes
 one validated event with its event time, `tick` takes the current time and
 ages windows out. Both return Observations for the alert lifecycle; a key
-whose events stop is cleared by `tick`, not left firing.
+whose events stop is cleared by `tick`, not left firing. Each is built from
+its config by `from_config` and meets `streams.rules.evaluators.EventRule`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from streams.alerts.model import Observation
+from streams.registry import Registry
 from streams.rules.durations import format_duration
+from streams.rules.evaluators import BuildContext
+from streams.rules.event_configs import AbsenceRuleConfig, FrequencyRuleConfig, PersistentRuleConfig
 from streams.rules.events import FIELD_GROUPS
 from streams.workdays import SHANGHAI
 
@@ -23,7 +27,7 @@ _EVIDENCE_IDS = 20
 
 
 def matches(event: Mapping[str, Any], match: Mapping[str, frozenset[str]]) -> bool:
-    for name, allowed in match.items():  # a loop, not all(...): this runs for every event and every rule
+    for name, allowed in match.items():  # noqa: SIM110 - a loop, not all(...): this runs for every event and rule
         if str(event.get(name)) not in allowed:
             return False
     return True
@@ -80,6 +84,10 @@ class FrequencyRule(_KeyedRule):
         self.count = count
         self.within = timedelta(seconds=within_s)
         self._windows: dict[tuple[tuple[str, str], ...], _Window] = {}
+
+    @classmethod
+    def from_config(cls, config: FrequencyRuleConfig, context: BuildContext) -> FrequencyRule:
+        return cls(config.id, config.stream, dict(config.match), config.key, config.count, float(config.within))
 
     def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
         group = self._group(event, city)
@@ -148,6 +156,22 @@ class AbsenceRule(_KeyedRule):
         #: took longer to arrive than the gap since that tick, and the book drops an observation older than that.
         self._heard_again: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
 
+    @classmethod
+    def from_config(cls, config: AbsenceRuleConfig, context: BuildContext) -> AbsenceRule:
+        """The rule, expecting from now on every key the registry lists when the config says `expect: registry`."""
+        rule = cls(
+            config.id,
+            config.stream,
+            dict(config.match),
+            config.key,
+            float(config.expected_interval),
+            config.missed,
+            config.interval_field,
+        )
+        if config.expect == "registry":
+            rule.expect(expected_groups(config.key[0], context.registry), since=context.now)
+        return rule
+
     def expect(self, groups: Iterable[Mapping[str, str]], since: datetime) -> None:
         """Keys that must send from `since` on even if they never have (e.g. every video node in the registry)."""
         for group in groups:
@@ -197,6 +221,23 @@ class AbsenceRule(_KeyedRule):
         return out
 
 
+def expected_groups(field: str, registry: Registry) -> list[dict[str, str]]:
+    """Every registry entity an absence rule on `field` should hear from, as alert groups."""
+    if field == "node_id":
+        return [{"city": str(n.city_code), "node": n.node_id} for n in registry.nodes()]
+    if field == "source":
+        return [{"city": str(s.city_code), "source": s.source_id} for s in registry.sources()]
+    if field == "hall_id":
+        return [{"city": str(h.city_code), "hall": h.hall_id} for h in registry.halls()]
+    if field == "camera_id":
+        out = []
+        for c in registry.cameras():
+            hall = registry.hall(c.hall_id)
+            out.append({"city": str(hall.city_code if hall else 0), "camera": c.camera_id})
+        return out
+    return []
+
+
 @dataclass
 class _Run:
     group: dict[str, str]
@@ -224,6 +265,10 @@ class PersistentRule(_KeyedRule):
         self.expire = timedelta(seconds=expire_s)
         self._runs: dict[tuple[tuple[str, str], ...], _Run] = {}
 
+    @classmethod
+    def from_config(cls, config: PersistentRuleConfig, context: BuildContext) -> PersistentRule:
+        return cls(config.id, config.stream, dict(config.match), config.key, dict(config.state), float(config.expire))
+
     def add(self, event: Mapping[str, Any], at: datetime, city: int | None) -> list[Observation]:
         group = self._group(event, city)
         if group is None:
@@ -236,11 +281,11 @@ class PersistentRule(_KeyedRule):
             return []  # a redelivered or late event does not rewrite the state
         run.last_at = at
         if matches(event, self.state):
-            run.since = run.since or at
+            since = run.since = run.since or at
             run.value = "/".join(str(event.get(name)) for name in self.state)
             run.ids.append(str(event.get("event_id")))
             run.open = True
-            return [self._observe(run, at)]
+            return [self._observe(run, since, at)]
         was_open, run.since, run.open = run.open, None, False
         run.ids.clear()
         return (
@@ -257,20 +302,20 @@ class PersistentRule(_KeyedRule):
                     out.append(Observation(self.rule_id, run.group, now, False, True, 0.0, {"expired": True}))
                 del self._runs[k]
             elif run.since is not None:
-                out.append(self._observe(run, now))
+                out.append(self._observe(run, run.since, now))
             elif run.open:  # the clearing event may have come older than the book's last observation
                 run.open = False
                 out.append(Observation(self.rule_id, run.group, now, False, True, 0.0, {}))
         return out
 
-    def _observe(self, run: _Run, at: datetime) -> Observation:
-        assert run.since is not None
-        lasting = int((at - run.since).total_seconds())
+    def _observe(self, run: _Run, since: datetime, at: datetime) -> Observation:
+        """The run in the state since `since`, seen at `at`."""
+        lasting = int((at - since).total_seconds())
         evidence = {
-            "since": run.since.isoformat(),
+            "since": since.isoformat(),
             "state_value": run.value,
             "event_ids": list(run.ids),
             "state_for": format_duration(lasting if lasting < 60 else lasting // 60 * 60),
-            "since_local": run.since.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S"),
+            "since_local": since.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S"),
         }
         return Observation(self.rule_id, run.group, at, True, False, float(lasting), evidence)

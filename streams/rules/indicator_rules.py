@@ -4,6 +4,7 @@ One grouped query per rule and round gives every entity's latest value (e.g.
 wait_p90_s of every hall); each becomes an Observation. Hysteresis lives in
 the comparison: `breached` uses the threshold, `cleared` the clear level,
 and between the two neither holds, so the lifecycle keeps the state it has.
+A ratio rule is a threshold rule that also reads its denominator.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 from streams.alerts.model import Observation
 from streams.indicators.query import WINDOWS, IndicatorQuery
 from streams.indicators.service import Reader, run
+from streams.rules.conditions import RatioCondition, ThresholdCondition, finest
+from streams.rules.evaluators import BuildContext, ScheduledCheck
+from streams.rules.indicator_configs import RatioRuleConfig, ThresholdRuleConfig
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -48,6 +52,32 @@ class ThresholdCheck:
     clear: float
     denominator: str | None = None
     min_denominator: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: ThresholdRuleConfig | RatioRuleConfig, context: BuildContext) -> ScheduledCheck:
+        check = cls.for_condition(config.id, config, str(config.scope), finest(config.group_by))
+        return ScheduledCheck(check, float(config.every))
+
+    @classmethod
+    def for_condition(
+        cls, rule_id: str, cond: ThresholdCondition | RatioCondition, scope: str, group: str | None
+    ) -> ThresholdCheck:
+        """The check of one condition, in the rule's scope, per `group` (None: the scope as a whole)."""
+        denominator, minimum = (
+            (cond.denominator, cond.min_denominator) if isinstance(cond, RatioCondition) else (None, 0)
+        )
+        return cls(
+            rule_id,
+            cond.indicator,
+            cond.window,
+            scope,
+            group,
+            cond.op,
+            cond.threshold,
+            cond.clear_at,
+            denominator,
+            minimum,
+        )
 
     def compare(self, value: float) -> tuple[bool, bool]:
         return _OPS[self.op](value, self.threshold), _CLEAR_OPS[self.op](value, self.clear)

@@ -19,7 +19,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from streams.rules.schema import RULE_TYPES, CompositeRule, DeadlineRule, Rule, RuleDefaults, RuleFile, RuleRef
+from streams.rules.event_configs import DeadlineRuleConfig
+from streams.rules.indicator_configs import CompositeRuleConfig, RuleRef
+from streams.rules.rule_config import RuleConfig
+from streams.rules.schema import RULE_TYPES, RuleDefaults, RuleFile
 
 SUFFIXES = (".yaml", ".yml")
 #: Tags pydantic puts in error locations of nested unions; dropped so a path reads like the YAML.
@@ -38,23 +41,23 @@ class RuleError(ValueError):
 class RuleSet:
     """Valid rules in file order, with the file each came from."""
 
-    rules: tuple[Rule, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
     sources: Mapping[str, Path] = field(default_factory=dict)
     files: tuple[Path, ...] = ()
 
-    def __iter__(self) -> Iterator[Rule]:
+    def __iter__(self) -> Iterator[RuleConfig]:
         return iter(self.rules)
 
     def __len__(self) -> int:
         return len(self.rules)
 
-    def get(self, rule_id: str) -> Rule | None:
+    def get(self, rule_id: str) -> RuleConfig | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def source_of(self, rule_id: str) -> Path:
         return self.sources[rule_id]
 
-    def enabled(self) -> tuple[Rule, ...]:
+    def enabled(self) -> tuple[RuleConfig, ...]:
         return tuple(r for r in self.rules if r.enabled)
 
 
@@ -76,7 +79,7 @@ def read_rules(path: str | Path) -> tuple[RuleSet, list[str]]:
     else:
         return RuleSet(), [f"{path}: no such file or folder"]
     errors: list[str] = []
-    rules: list[Rule] = []
+    rules: list[RuleConfig] = []
     sources: dict[str, Path] = {}
     first: dict[str, tuple[Path, int]] = {}
     for file in files:
@@ -95,7 +98,7 @@ def read_rules(path: str | Path) -> tuple[RuleSet, list[str]]:
     by_id = {rule.id: rule for rule in rules}
     broken = set()
     for rule in rules:
-        problems = _reference_problems(rule, by_id) if isinstance(rule, CompositeRule) else []
+        problems = _reference_problems(rule, by_id) if isinstance(rule, CompositeRuleConfig) else []
         errors += [f"{sources[rule.id]}: rule {rule.id}: composite.{f}: {m}" for f, m in problems]
         if problems:
             broken.add(rule.id)
@@ -103,7 +106,7 @@ def read_rules(path: str | Path) -> tuple[RuleSet, list[str]]:
     return RuleSet(valid, {r.id: sources[r.id] for r in valid}, tuple(files)), errors
 
 
-def _reference_problems(rule: CompositeRule, by_id: Mapping[str, Rule]) -> list[tuple[str, str]]:
+def _reference_problems(rule: CompositeRuleConfig, by_id: Mapping[str, RuleConfig]) -> list[tuple[str, str]]:
     out = []
     for index, cond in enumerate(rule.conditions):
         if not isinstance(cond, RuleRef):
@@ -112,17 +115,13 @@ def _reference_problems(rule: CompositeRule, by_id: Mapping[str, Rule]) -> list[
         target = by_id.get(cond.rule)
         if target is None:
             out.append((where, f"no rule {cond.rule!r} in these files"))
-        elif isinstance(target, (CompositeRule, DeadlineRule)):
+        elif isinstance(target, (CompositeRuleConfig, DeadlineRuleConfig)):
             usable = "threshold, ratio, spike, absence and frequency rules"
             out.append((where, f"{cond.rule} is a {target.type} rule; a composite can only use {usable}"))
         elif sorted(target.group_by) != sorted(rule.group_by):
             theirs, ours = ", ".join(target.group_by), ", ".join(rule.group_by)
-            out.append(
-                (
-                    where,
-                    f"{cond.rule} is grouped by [{theirs}], this rule by [{ours}]; conditions must share the group keys",
-                )
-            )
+            why = f"{cond.rule} is grouped by [{theirs}], this rule by [{ours}]; conditions must share the group keys"
+            out.append((where, why))
     return out
 
 
@@ -136,7 +135,7 @@ class _StrictLoader(yaml.SafeLoader):
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"found duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -147,7 +146,7 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 
 
 #: (position in the file's rule list, rule).
-_Indexed = list[tuple[int, Rule]]
+_Indexed = list[tuple[int, RuleConfig]]
 
 
 def _read_file(file: Path) -> tuple[_Indexed, list[tuple[int, str]], list[str]]:
@@ -157,7 +156,7 @@ def _read_file(file: Path) -> tuple[_Indexed, list[tuple[int, str]], list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return [], [], [f"{file}: cannot be read: {getattr(exc, 'strerror', None) or exc}"]
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # _StrictLoader is a SafeLoader: no object tags
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader: no object tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f": line {mark.line + 1}" if mark is not None else ""
@@ -167,7 +166,8 @@ def _read_file(file: Path) -> tuple[_Indexed, list[tuple[int, str]], list[str]]:
         return [], [], []
     if not isinstance(data, dict):
         return [], [], [f"{file}: expected a mapping with rules (and optionally defaults), got {type(data).__name__}"]
-    raw_rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    listed = data.get("rules")
+    raw_rules = listed if isinstance(listed, list) else []
     ids = [(i, r["id"]) for i, r in enumerate(raw_rules) if isinstance(r, dict) and isinstance(r.get("id"), str)]
     try:
         parsed = RuleFile.model_validate(data)
@@ -228,7 +228,8 @@ def _message(err: Any, loc: tuple[Any, ...], tag: Any) -> str:
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
-        model = RULE_TYPES.get(tag) if len(loc) == 4 else RuleFile if len(loc) == 1 else None
+        rule_type = RULE_TYPES.get(tag) if len(loc) == 4 else None
+        model = rule_type.config if rule_type is not None else RuleFile if len(loc) == 1 else None
         allowed = [f.alias or name for name, f in model.model_fields.items()] if model else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return "unknown key" + (f"; did you mean {close[0]!r}?" if close else "")

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol
 
 import structlog
 
@@ -21,21 +21,17 @@ from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Alert, Notice, Observation, fingerprint
 from streams.indicators.service import Reader
 from streams.metrics import Metrics
-from streams.rules.event_rules import AbsenceRule, FrequencyRule, PersistentRule
+from streams.rules.evaluators import EventRule, TimerCheck
+from streams.rules.event_rules import AbsenceRule
 
 log = structlog.get_logger(__name__)
+P = ParamSpec("P")
+#: One accepted event as the event rules read it: its fields, its event time, its city.
+EventView = tuple[Mapping[str, Any], datetime, int | None]
 
 
 class Outputs(Protocol):
     async def publish(self, notices: Sequence[Notice], active: Sequence[Alert]) -> None: ...
-
-
-class TimerCheck(Protocol):
-    """A rule evaluated on the timer (threshold, ratio, spike, deadline): one observation per group."""
-
-    rule_id: str
-
-    async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]: ...
 
 
 class Notifier(Protocol):
@@ -46,7 +42,7 @@ class Notifier(Protocol):
 class RuleSetup:
     """The evaluators of one loaded rule set."""
 
-    event_rules: list[FrequencyRule | AbsenceRule | PersistentRule] = field(default_factory=list)
+    event_rules: list[EventRule] = field(default_factory=list)
     indicator_checks: list[TimerCheck] = field(default_factory=list)
     every_s: dict[str, float] = field(default_factory=dict)  # indicator rule id -> evaluation interval
     #: rule id -> notification routes, e.g. ("webhook:duty",)
@@ -107,9 +103,7 @@ class RuleRunner:
         # A model's __dict__ holds every field: the rules read it as a mapping, with no copy and no wrapper.
         views = [(ev.__dict__, at, city) for ev, at, city in events]
         for rule in rules:
-            observations += self._guard_sync(
-                rule.rule_id, lambda rule=rule: [o for view, at, city in views for o in rule.add(view, at, city)]
-            )
+            observations += self._guard_sync(rule.rule_id, _feed, rule, views)
         await self._apply(observations)
 
     async def tick(self) -> None:
@@ -133,7 +127,7 @@ class RuleRunner:
         observations: list[Observation] = []
         if full:
             for rule in self.setup.event_rules:
-                observations += self._guard_sync(rule.rule_id, lambda rule=rule: rule.tick(now))
+                observations += self._guard_sync(rule.rule_id, rule.tick, now)
         due = [c for c in self.setup.indicator_checks if self._next_due.get(c.rule_id, 0.0) <= time.monotonic()]
         results = await asyncio.gather(*(self._evaluate(check, now) for check in due))
         notices: list[Notice] = []
@@ -191,7 +185,7 @@ class RuleRunner:
             "title": title,
         }
         denominator = static.get("denominator_name")
-        if denominator in obs.evidence:
+        if isinstance(denominator, str) and denominator in obs.evidence:
             values["denominator"] = obs.evidence[denominator]
         if obs.value is not None:
             values["value"] = round(obs.value, 3)
@@ -222,10 +216,16 @@ class RuleRunner:
         finally:
             self.metrics.rule_eval_seconds.labels(check.rule_id).observe(time.perf_counter() - started)
 
-    def _guard_sync(self, rule_id: str, action: Callable[[], list[Observation]]) -> list[Observation]:
+    def _guard_sync(
+        self, rule_id: str, action: Callable[P, list[Observation]], *args: P.args, **kwargs: P.kwargs
+    ) -> list[Observation]:
         try:
-            return action()
+            return action(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - as above, for event rules
             self.metrics.rule_errors.labels(rule_id).inc()
             log.warning("rule_failed", rule=rule_id, error=repr(exc)[:300])
             return []
+
+
+def _feed(rule: EventRule, views: Sequence[EventView]) -> list[Observation]:
+    return [o for view, at, city in views for o in rule.add(view, at, city)]

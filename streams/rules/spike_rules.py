@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from streams.alerts.model import Observation
 from streams.indicators.query import WINDOWS, IndicatorQuery
 from streams.indicators.service import Reader, run
+from streams.rules.conditions import SpikeCondition, WindowBaseline, finest
+from streams.rules.evaluators import BuildContext, ScheduledCheck
+from streams.rules.indicator_configs import SpikeRuleConfig
 
 
 def window_baseline(history: list[float]) -> tuple[float, float]:
@@ -55,6 +58,37 @@ class SpikeCheck:
     same_time_of_day: bool = False
     #: A floor on the deviation, in the indicator's unit, so a flat series does not make every wobble infinite.
     min_std: float = 1e-9
+
+    @classmethod
+    def from_config(cls, config: SpikeRuleConfig, context: BuildContext) -> ScheduledCheck:
+        check = cls.for_condition(config.id, config, str(config.scope), finest(config.group_by))
+        return ScheduledCheck(check, float(config.every))
+
+    @classmethod
+    def for_condition(cls, rule_id: str, cond: SpikeCondition, scope: str, group: str | None) -> SpikeCheck:
+        """The check of one condition, in the rule's scope, per `group` (None: the scope as a whole)."""
+        b = cond.baseline
+        if isinstance(b, WindowBaseline):
+            method, lookback, alpha, same_time_of_day = "window", b.lookback, 1.0, b.same_time_of_day
+        else:  # an EWMA reads its min_history earlier windows, the latest, and one to spare
+            method, lookback, alpha, same_time_of_day = "ewma", cond.window_s * (cond.min_history + 2), b.alpha, False
+        return cls(
+            rule_id,
+            cond.indicator,
+            cond.window,
+            scope,
+            group,
+            lookback,
+            method,
+            cond.z,
+            clear_z=(cond.z or 1.0) / 2,
+            min_history=cond.min_history,
+            alpha=alpha,
+            factor=cond.factor,
+            direction=cond.direction,
+            min_value=cond.min_value,
+            same_time_of_day=same_time_of_day,
+        )
 
     async def evaluate(self, reader: Reader, now: datetime) -> list[Observation]:
         size = WINDOWS[self.window]

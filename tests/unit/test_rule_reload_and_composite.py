@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
 from streams.metrics import Metrics
-from streams.rules.build import CompositeCheck
+from streams.rules.composite_rules import CompositeCheck
 from streams.rules.reloader import RuleReloader
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)

@@ -13,20 +13,16 @@ from pydantic import TypeAdapter
 
 from agents.cli.rules import check
 from streams.rules.durations import format_duration, parse_duration
-from streams.rules.loader import RuleError, load_rules, read_rules
-from streams.rules.schema import (
-    RULE_TYPES,
-    AbsenceRule,
-    CompositeRule,
-    DeadlineRule,
-    FrequencyRule,
-    PersistentRule,
-    RatioRule,
-    Rule,
+from streams.rules.event_configs import AbsenceRuleConfig, DeadlineRuleConfig, FrequencyRuleConfig, PersistentRuleConfig
+from streams.rules.indicator_configs import (
+    CompositeRuleConfig,
+    RatioRuleConfig,
     RuleRef,
-    SpikeRule,
-    ThresholdRule,
+    SpikeRuleConfig,
+    ThresholdRuleConfig,
 )
+from streams.rules.loader import RuleError, load_rules, read_rules
+from streams.rules.schema import RULE_TYPES, AnyRuleConfig
 from streams.simulator.scenarios import DEFAULT_DURATION_S, SCENARIOS, Scenarios
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "alert_rules"
@@ -148,9 +144,9 @@ def test_shipped_rules_are_set_off_by_the_simulator_scenarios() -> None:
     burst = inspect.signature(Scenarios._bad_review_burst).parameters["count"].default
     brushing = inspect.signature(Scenarios._evaluation_brushing).parameters["count"].default
 
-    def frequency(rule_id: str) -> FrequencyRule:
+    def frequency(rule_id: str) -> FrequencyRuleConfig:
         found = rules.get(rule_id)
-        assert isinstance(found, FrequencyRule)
+        assert isinstance(found, FrequencyRuleConfig)
         return found
 
     for rule_id in ("staff_bad_review_burst", "hall_bad_review_burst"):
@@ -158,9 +154,9 @@ def test_shipped_rules_are_set_off_by_the_simulator_scenarios() -> None:
     assert frequency("device_brushing").count <= brushing
     assert frequency("device_brushing").within >= DEFAULT_DURATION_S["evaluation_brushing"]
     node = rules.get("node_offline")
-    assert isinstance(node, AbsenceRule) and node.silence_s < DEFAULT_DURATION_S["node_offline"]
+    assert isinstance(node, AbsenceRuleConfig) and node.silence_s < DEFAULT_DURATION_S["node_offline"]
     queue = rules.get("long_queue")
-    assert isinstance(queue, ThresholdRule) and queue.indicator == "queue_waiting"
+    assert isinstance(queue, ThresholdRuleConfig) and queue.indicator == "queue_waiting"
     assert queue.for_ < DEFAULT_DURATION_S["long_queue"]
     text = "".join(p.read_text(encoding="utf-8") for p in RULES_DIR.glob("*.yaml"))
     assert all(f"`{name}`" in text for name in SCENARIOS), "a rule comment names each scenario it catches"
@@ -168,7 +164,7 @@ def test_shipped_rules_are_set_off_by_the_simulator_scenarios() -> None:
 
 def test_loaded_rules_dump_and_validate_back_unchanged() -> None:
     """A rule dumped by alias (durations as text) validates back to an equal rule."""
-    adapter: TypeAdapter[Any] = TypeAdapter(Rule)
+    adapter: TypeAdapter[Any] = TypeAdapter(AnyRuleConfig)
     for r in load_rules(RULES_DIR):
         assert adapter.validate_python(r.model_dump(by_alias=True)) == r
 
@@ -182,15 +178,15 @@ def test_each_rule_type_parses_from_yaml(tmp_path: Path, rule_type: str) -> None
     extra = [HELPER] if rule_type == "composite" else []
     write(tmp_path, "rules.yaml", [*extra, rule("sample", rule_type)])
     loaded = load_rules(tmp_path).get("sample")
-    assert isinstance(loaded, RULE_TYPES[rule_type])
-    if isinstance(loaded, ThresholdRule):
+    assert isinstance(loaded, RULE_TYPES[rule_type].config)
+    if isinstance(loaded, ThresholdRuleConfig):
         assert (loaded.for_, loaded.every, loaded.clear_at) == (600, 60, 1200)
         assert loaded.fires(1801) and not loaded.fires(1800) and loaded.holds(1500) and not loaded.holds(1200)
-    if isinstance(loaded, RatioRule):
+    if isinstance(loaded, RatioRuleConfig):
         assert (loaded.denominator, loaded.min_denominator, loaded.clear_at) == ("evaluations", 40, 0.1)
-    if isinstance(loaded, SpikeRule):
+    if isinstance(loaded, SpikeRuleConfig):
         assert loaded.baseline.method == "window" and loaded.baseline.lookback == 7 * 86_400
-    if isinstance(loaded, AbsenceRule):
+    if isinstance(loaded, AbsenceRuleConfig):
         assert (loaded.key, loaded.group_by, loaded.silence_s, loaded.expect) == (
             ("node_id",),
             ("node",),
@@ -198,18 +194,18 @@ def test_each_rule_type_parses_from_yaml(tmp_path: Path, rule_type: str) -> None
             "registry",
         )
         assert loaded.match == {"type": ("node_heartbeat",)}
-    if isinstance(loaded, FrequencyRule):
+    if isinstance(loaded, FrequencyRuleConfig):
         assert (loaded.key, loaded.group_by, loaded.count, loaded.within) == (("staff_id",), ("staff",), 5, 1800)
-    if isinstance(loaded, PersistentRule):
+    if isinstance(loaded, PersistentRuleConfig):
         assert (loaded.group_by, loaded.state, loaded.for_, loaded.expire) == (
             ("camera",),
             {"status": ("black", "frozen")},
             5400,
             1200,
         )
-    if isinstance(loaded, DeadlineRule):
+    if isinstance(loaded, DeadlineRuleConfig):
         assert (loaded.step, loaded.any_next_step, loaded.grace) == ("case_rectified", False, 86_400)
-    if isinstance(loaded, CompositeRule):
+    if isinstance(loaded, CompositeRuleConfig):
         assert loaded.conditions[0] == RuleRef(rule="helper") and loaded.conditions[1].indicator == "idle_windows"
 
 
@@ -369,7 +365,7 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
 def test_broken_rule_names_file_rule_and_field(
     tmp_path: Path, case: str, broken: dict[str, Any], expected: str
 ) -> None:
-    """A broken rule is reported as '<file>: rule <id>: <type>.<field>: <why>' and the valid rules beside it still load."""
+    """A broken rule is reported as '<file>: rule <id>: <type>.<field>: <why>'; the valid rules beside it still load."""
     path = write(tmp_path, "queue.yaml", [HELPER, broken])
     rules, errors = read_rules(tmp_path)
     assert any(line.startswith(f"{path}: rule broken: {expected}") for line in errors), errors

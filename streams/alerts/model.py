@@ -120,7 +120,8 @@ class Alert:
     def from_dict(cls, data: Mapping[str, Any]) -> Alert:
         ack = data.get("ack")
         started_at = from_iso(data["started_at"])
-        assert started_at is not None
+        if started_at is None:
+            raise ValueError(f"alert {data['fingerprint']}: no started_at in the snapshot")
         return cls(
             fingerprint=data["fingerprint"],
             rule_id=data["rule_id"],
@@ -231,8 +232,7 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        assert self._regex is not None
-        found = self._regex.fullmatch(actual) is not None
+        found = self._regex is not None and self._regex.fullmatch(actual) is not None  # compiled for =~ and !~
         return found if self.op == "=~" else not found
 
 

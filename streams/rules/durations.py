@@ -25,7 +25,7 @@ def parse_duration(value: object) -> int:
     match = _DURATION.match(text)
     if not text or match is None:
         raise ValueError(f"write a duration like 90s, 10m, 2h or 1d (units d, h, m, s in that order), got {value!r}")
-    seconds = sum(int(part) * unit for part, unit in zip(match.groups(), UNITS.values()) if part)
+    seconds = sum(int(part) * unit for part, unit in zip(match.groups(), UNITS.values(), strict=True) if part)
     if seconds > MAX_S:
         raise ValueError(f"{value!r} is longer than a year")
     return seconds

@@ -50,7 +50,7 @@ class RuleReloader:
         return rules
 
     def poll(self, *, force: bool = False) -> RuleSet | None:
-        """New rules when the files changed (or `force`) and are valid; None otherwise (invalid changes are reported)."""
+        """New rules when the files changed (or `force`) and are valid; else None (an invalid change is reported)."""
         stamp = _stamp(self.path)
         if stamp == self._stamp and not force:
             return None

@@ -135,7 +135,10 @@ def test_a_redelivered_observation_emits_nothing() -> None:
 def test_fingerprint_is_the_same_in_another_process() -> None:
     """A process with another PYTHONHASHSEED computes the same fingerprint, whatever the key order."""
     group = {"hall": "H440106001", "city": "440100"}
-    code = "from streams.alerts.model import fingerprint; print(fingerprint('queue_wait_p90', {'hall': 'H440106001', 'city': '440100'}))"
+    code = (
+        "from streams.alerts.model import fingerprint; "
+        "print(fingerprint('queue_wait_p90', {'hall': 'H440106001', 'city': '440100'}))"
+    )
     for seed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run(
@@ -231,7 +234,10 @@ def test_regex_matchers_are_anchored_and_bounded() -> None:
 
 
 def test_a_node_offline_inhibits_its_cameras_until_it_resolves() -> None:
-    """While node VN440100 is offline its camera alerts are inhibited, other nodes' are not, and all are released after."""
+    """While node VN440100 is offline its camera alerts are inhibited, other nodes' are not.
+
+    All are released once it resolves.
+    """
     book = AlertBook()
     book.register_rule("node_offline", severity="critical", labels={"kind": "node"})
     book.register_rule("camera_fault", severity="minor", labels={"kind": "camera"})
@@ -252,7 +258,10 @@ def test_a_node_offline_inhibits_its_cameras_until_it_resolves() -> None:
 
 
 def test_a_city_outage_inhibits_that_citys_hall_alerts() -> None:
-    """A city-wide outage for 440100 inhibits Guangzhou hall alerts but not Shenzhen's, and releases them when it ends."""
+    """A city-wide outage for 440100 inhibits Guangzhou hall alerts but not Shenzhen's.
+
+    It releases them when it ends.
+    """
     book = book_with()
     book.register_rule("city_outage", severity="critical", labels={"scope": "city"})
     book.add_inhibition(InhibitRule({"rule": "city_outage"}, {"scope": "hall"}, ["city"]))

@@ -41,7 +41,10 @@ def test_frequency_counts_a_redelivered_event_once_and_ignores_other_matches() -
 
 
 def test_absence_fires_after_missed_intervals_and_clears_on_the_next_event() -> None:
-    """A node expected every 60 s is breached after 3 silent minutes, including one that never sent; a beat clears it."""
+    """A node expected every 60 s is breached after 3 silent minutes, including one that never sent.
+
+    A beat clears it.
+    """
     rule = AbsenceRule("node_offline", "video", {"type": ["node_heartbeat"]}, ("node_id",), 60, 3)
     rule.expect([{"city": "440300", "node": "VN440300"}], since=T0)
     rule.add({"event_id": "b1", "type": "node_heartbeat", "node_id": "VN440100"}, T0, 440100)
@@ -62,7 +65,10 @@ def test_absence_fires_after_missed_intervals_and_clears_on_the_next_event() -> 
 
 
 def test_a_clear_older_than_the_books_last_look_is_sent_again_at_the_next_tick() -> None:
-    """The beat that ends an outage arrives after a later tick: the book drops its clear as stale; the next tick's counts."""
+    """The beat that ends an outage arrives after a later tick: the book drops its clear as stale.
+
+    The clear the next tick sends counts.
+    """
     book = AlertBook()
     book.register_rule("node_offline", severity="critical")
     rule = AbsenceRule("node_offline", "video", {"type": ["node_heartbeat"]}, ("node_id",), 60, 3)
@@ -81,7 +87,10 @@ def test_a_clear_older_than_the_books_last_look_is_sent_again_at_the_next_tick()
 
 
 def test_a_node_is_offline_after_three_of_its_own_intervals() -> None:
-    """With interval_field, a node beating every 10 s is silent after 30 s; one that never said falls back to 60 s × 3."""
+    """With interval_field, a node beating every 10 s is silent after 30 s.
+
+    One that never said its interval falls back to 60 s × 3.
+    """
     rule = AbsenceRule("node_offline", "video", {"type": ["node_heartbeat"]}, ("node_id",), 60, 3, "interval_s")
     rule.add({"event_id": "b1", "type": "node_heartbeat", "node_id": "VN1", "interval_s": 10}, T0, 440100)
     rule.add({"event_id": "b2", "type": "node_heartbeat", "node_id": "VN2"}, T0, 440100)

@@ -1,4 +1,4 @@
-"""`govpulse bench --smoke` runs its three rows end to end and writes its table and JSON.
+"""`python -m tests.bench --smoke` runs its three rows end to end and writes its table and JSON.
 
 It proves the benchmark works on the embedded stack; it does not judge speed,
 which depends on the machine (the figures are in the README, from a full run).
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_smoke_run_prints_all_three_rows_with_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "agents.cli.main", "bench", "--smoke", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tests.bench", "--smoke", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -44,7 +44,7 @@ async def test_a_failing_rule_is_counted_and_the_others_still_fire() -> None:
     out = Collected()
     runner = RuleRunner(book, out, reader=None, metrics=metrics, clock=lambda: T0 + timedelta(minutes=1))  # type: ignore[arg-type]
     burst = FrequencyRule("burst", "evaluation", {"level": ["dissatisfied"]}, ("staff_id",), 2, 600)
-    runner.use(RuleSetup(event_rules=[burst], indicator_checks=[Broken()]))  # type: ignore[list-item]
+    runner.use(RuleSetup(event_rules=[burst], indicator_checks=[Broken()]))
     events = [(Ev(event_id=f"e{i}", level="dissatisfied", staff_id="S1"), T0, 440100) for i in range(2)]
     await runner.on_events("evaluation", events)
     await runner.tick()
@@ -82,7 +82,7 @@ async def test_a_due_indicator_rule_is_evaluated_between_full_rounds() -> None:
     book.register_rule("ticking", severity="info")
     runner = RuleRunner(book, Collected(), reader=None, metrics=Metrics(CollectorRegistry()), clock=lambda: T0)  # type: ignore[arg-type]
     check, event_rule = Counting(), Ticking()
-    runner.use(RuleSetup(event_rules=[event_rule], indicator_checks=[check], every_s={"counted": 10.0}))  # type: ignore[list-item]
+    runner.use(RuleSetup(event_rules=[event_rule], indicator_checks=[check], every_s={"counted": 10.0}))
     assert runner.seconds_until_due() == 0.0  # never evaluated: due at once
     await runner.evaluate_due()
     assert (check.calls, event_rule.ticks) == (1, 0)

@@ -19,7 +19,9 @@ from typing import Literal, get_args
 from streams.auth.passwords import check_strength, hash_password
 
 Role = Literal["admin", "province_operator", "city_operator", "viewer"]
-ROLES: tuple[str, ...] = get_args(Role)
+ROLES: tuple[Role, ...] = get_args(Role)
+#: A role as typed on the command line → the role it names, for the roles that exist.
+_ROLE_OF: dict[str, Role] = {role: role for role in ROLES}
 #: Roles that may act on alerts (acknowledge, silence); viewers only read.
 OPERATORS = frozenset({"admin", "province_operator", "city_operator"})
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -63,7 +65,8 @@ def new_user(
 ) -> User:
     if not _USERNAME.match(username):
         raise UserError("a username is 2-32 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit")
-    if role not in ROLES:
+    known = _ROLE_OF.get(role)
+    if known is None:
         raise UserError(f"role {role!r}: use one of {', '.join(ROLES)}")
     if role == "city_operator" and not city:
         raise UserError("a city operator needs --city (a GB/T 2260 city code such as 440100)")
@@ -74,7 +77,7 @@ def new_user(
     if len(display_name) > 64:
         raise UserError("a display name has at most 64 characters")
     check_strength(password)
-    return User(username, role, hash_password(password), display_name, city)  # type: ignore[arg-type]
+    return User(username, known, hash_password(password), display_name, city)
 
 
 class UserStore:

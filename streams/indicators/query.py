@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 ScopeKind = Literal["province", "city", "county", "hall", "dept", "source"]
+#: A scope's kind as written → the kind it names, for every kind but the province (which takes no value).
+_VALUED_KINDS: dict[str, ScopeKind] = {kind: kind for kind in get_args(ScopeKind) if kind != "province"}
 WINDOWS: dict[str, timedelta] = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 #: Longest range one query may cover, per window size, so no request can ask for a year of 5-minute points.
 MAX_POINTS = 2000
@@ -30,13 +32,14 @@ class Scope:
         kind, _, value = text.partition(":")
         if kind == "province":
             return cls("province")
-        if kind not in ("city", "county", "hall", "dept", "source") or not _SCOPE_VALUE.match(value):
+        known = _VALUED_KINDS.get(kind)
+        if known is None or not _SCOPE_VALUE.match(value):
             raise QueryError(
                 f"scope {text!r}: use province, city:<code>, county:<code>, hall:<id>, dept:<id> or source:<id>"
             )
         if kind in ("city", "county") and not value.isdigit():
             raise QueryError(f"scope {text!r}: a {kind} is given by its GB/T 2260 code")
-        return cls(kind, value)  # type: ignore[arg-type]
+        return cls(known, value)
 
     def __str__(self) -> str:
         return self.kind if self.kind == "province" else f"{self.kind}:{self.value}"

@@ -15,7 +15,7 @@ from agents.stack import Stack
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
 from streams.auth.users import UserStore, new_user
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 PASSWORD = "duty-Passw0rd"
 

@@ -12,7 +12,7 @@ from connectors.alert_outputs import ACTIVE_KEY, CHANNEL, AlertOutputs
 from connectors.kafka import topics as kafka_conn
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
-from tests.integration.conftest import eventually, read_topic
+from tests.integration.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
 from tests.integration.center import bad_reviews, post_events
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 SW = 441500  # 汕尾: no other test sends for it

@@ -12,7 +12,7 @@ from connectors.center.auth_api import COOKIE
 from connectors.center.sessions import SessionStore
 from streams.auth.users import UserStore
 from tests.integration.center import PASSWORD, add_user, fire_burst, signed_in, sse_events
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 YJ, QY = 441700, 441800  # 阳江 and 清远: no other test sends for them

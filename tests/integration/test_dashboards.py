@@ -26,7 +26,6 @@ import pytest
 import yaml
 
 from streams.simulator import Simulation, offset_to
-from tests.integration.conftest import eventually
 from tests.integration.grafana_macros import (
     ALL,
     QueryContext,
@@ -34,6 +33,7 @@ from tests.integration.grafana_macros import (
     expand,
     panel_interval_s,
 )
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from connectors.kafka import topics as kafka_conn
 from streams.validation import REASONS
 from tests.fuzz_records import FUZZ, base_events, hostile_batches
-from tests.integration.conftest import eventually
-from tests.integration.helpers import queue_event
+from tests.integration.helpers import eventually, queue_event
 
 pytestmark = [
     pytest.mark.integration,

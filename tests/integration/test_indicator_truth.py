@@ -18,7 +18,7 @@ import pytest
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.service import run
 from streams.workdays import SHANGHAI
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +36,7 @@ class Script:
         self.day = day
         self.seq = 0
         self.run = f"{datetime.now(UTC).timestamp():.0f}"
-        self.windows = {
-            h: [w.window_id for w in stack.registry.windows() if w.hall_id == h][:2] for h in (H1, H2)
-        }
+        self.windows = {h: [w.window_id for w in stack.registry.windows() if w.hall_id == h][:2] for h in (H1, H2)}
         self.item_id, self.dept_id = foshan_item(stack.registry)
 
     def at(self, hhmmss: str) -> str:

@@ -12,8 +12,7 @@ from connectors.clickhouse.event_store import ClickHouseEventStore
 from streams.ingest.batches import RawMessage
 from streams.ingest.processor import IngestProcessor
 from streams.models.wire import encode_batch_parts
-from tests.integration.conftest import eventually, read_topic
-from tests.integration.helpers import iso, queue_event
+from tests.integration.helpers import eventually, iso, queue_event, read_topic
 
 pytestmark = pytest.mark.integration
 GZ, SZ = 440100, 440300

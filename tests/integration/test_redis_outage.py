@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.integration.center import add_user, bad_reviews, burst_fingerprint, post_events, signed_in, sse_events
-from tests.integration.conftest import eventually, read_topic
+from tests.integration.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 ZS = 442000  # 中山: only tests without day totals send for it

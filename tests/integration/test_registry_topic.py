@@ -8,8 +8,7 @@ import aiohttp
 import pytest
 
 from connectors.kafka.topics import REGISTRY_TOPIC
-from tests.integration.conftest import eventually
-from tests.integration.helpers import queue_event
+from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
 GZ = 440100

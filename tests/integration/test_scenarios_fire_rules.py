@@ -19,7 +19,7 @@ from streams.rules.loader import load_rules
 from streams.simulator import Simulation
 from streams.workdays import DEFAULT as calendar
 from streams.workdays import SHANGHAI
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 CITIES = {440200, 440400, 440500, 440900, 441300, 441400}

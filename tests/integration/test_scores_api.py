@@ -40,7 +40,7 @@ from streams.indicators.query import IndicatorQuery
 from streams.indicators.scorecard import Scorecard, load_scorecard
 from streams.indicators.service import run
 from streams.workdays import SHANGHAI
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 

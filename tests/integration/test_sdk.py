@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from connectors.kafka.sdk import CityNodeProducer
-from tests.integration.conftest import eventually
-from tests.integration.helpers import queue_event
+from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
 GZ = 440100

@@ -10,8 +10,7 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.integration.conftest import eventually
-from tests.integration.helpers import queue_event
+from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
 YF = 445300  # 云浮: no other test sends for it

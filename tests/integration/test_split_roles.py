@@ -30,7 +30,7 @@ from streams.rule_feed import RuleFeed
 from streams.validation import TimeLimits, Validator
 from streams.vetted import BatchSeal, encode_vetted
 from tests.integration.center import bad_reviews, burst_fingerprint
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 from tests.integration.processes import Up, get
 
 pytestmark = pytest.mark.integration

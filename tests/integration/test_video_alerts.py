@@ -15,7 +15,7 @@ import pytest
 
 from connectors.alert_outputs import ACTIVE_KEY
 from streams.alerts.model import fingerprint
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 from tests.integration.video_servers import MjpegServer, closed_port
 from video_gateway.cli import VERSION
 from video_gateway.config import ProbeConfig

@@ -14,7 +14,7 @@ from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.alerts.model import Observation
 from streams.metrics import Metrics
-from tests.integration.conftest import eventually
+from tests.integration.helpers import eventually
 
 
 def _firing() -> list:

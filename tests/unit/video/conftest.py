@@ -9,9 +9,6 @@ import pytest
 
 from tests.unit.video import scenes
 
-#: Two seconds at 25 fps, as a short NVR export.
-CLIP_FRAMES = 50
-
 
 @pytest.fixture(scope="session")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -20,6 +20,8 @@ import numpy as np
 
 W, H = 640, 360
 FPS = 25.0
+#: Two seconds at 25 fps, as a short NVR export.
+CLIP_FRAMES = 50
 
 Frame = np.ndarray
 Effect = Callable[[Frame, int, np.random.Generator], Frame]

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from tests.unit.video import scenes
-from tests.unit.video.conftest import CLIP_FRAMES
-from tests.unit.video.scenes import HallLook
+from tests.unit.video.scenes import CLIP_FRAMES, HallLook
 from video_gateway.config import FaultRule, FaultRules, ProbeConfig
 from video_gateway.probe import CameraTarget, probe_camera
 from video_gateway.quality import classify

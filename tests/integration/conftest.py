@@ -1,4 +1,5 @@
-"""One real embedded stack (Tansu, valkey-server, chDB, the Faust worker and gateway) per test session."""
+"""One real embedded stack (Tansu, valkey-server, chDB, the Faust worker and gateway) per test session, and its cities
+handed out one test or module at a time."""
 
 from __future__ import annotations
 
@@ -10,9 +11,17 @@ import pytest
 
 from agents.settings import Settings
 from agents.stack import Stack
+from tests.integration.cities import CityClaims, CityPool
 
 pytestmark = pytest.mark.integration
 RULES = Path(__file__).resolve().parents[2] / "alert_rules"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "reserve_cities(*codes): the module's script is written around these cities; the pool reserves them for it",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +44,26 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         yield running
     finally:
         await running.stop()
+
+
+@pytest.fixture(scope="session")
+def city_pool(stack: Stack, request: pytest.FixtureRequest) -> CityPool:
+    """The registry's cities. Those a collected module names with the `reserve_cities` marker are reserved for it at
+    once, whenever it runs, so no test that runs before it is handed them."""
+    pool = CityPool(city.code for city in stack.registry.cities())
+    for item in request.session.items:
+        for mark in item.iter_markers("reserve_cities"):
+            pool.reserve(item.nodeid.split("::")[0], mark.args)
+    return pool
+
+
+@pytest.fixture
+def claim_city(city_pool: CityPool, request: pytest.FixtureRequest) -> CityClaims:
+    """Cities for this test alone: `claim_city()` or `a, b = claim_city(2)`."""
+    return CityClaims(city_pool, request.node.nodeid)
+
+
+@pytest.fixture(scope="module")
+def claim_module_city(city_pool: CityPool, request: pytest.FixtureRequest) -> CityClaims:
+    """Cities the tests of one module share, for a module-scoped fixture: `claim_module_city()` or `(2)`."""
+    return CityClaims(city_pool, request.node.nodeid)

@@ -13,7 +13,12 @@ from tests.integration.center import bad_reviews, post_events
 from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
-SW = 441500  # 汕尾: no other test sends for it
+
+
+@pytest.fixture(scope="module")
+def city(claim_module_city) -> int:
+    """The module's city: each test's bursts are for a staff member of its own, so neither counts the other's."""
+    return claim_module_city()
 
 
 async def _history(stack, fp: str) -> list[str] | None:
@@ -23,16 +28,16 @@ async def _history(stack, fp: str) -> list[str] | None:
     return [r[0] for r in rows] or None
 
 
-async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack) -> None:
+async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack, city: int) -> None:
     """Five bad reviews for one staff member fire staff_bad_review_burst once (a resend adds nothing); once the
     30-minute window has passed over them, the alert resolves, with one resolved notice."""
     staff = "S-E2E-1"
-    events = bad_reviews(stack, SW, staff, at=datetime.now(UTC) - timedelta(minutes=40))
-    await post_events(stack, SW, "evaluation", events)
+    events = bad_reviews(stack, city, staff, at=datetime.now(UTC) - timedelta(minutes=40))
+    await post_events(stack, city, "evaluation", events)
     await post_events(
-        stack, SW, "evaluation", events[:3]
+        stack, city, "evaluation", events[:3]
     )  # a node resending: duplicates, rejected, and no second alert
-    fp = fingerprint("staff_bad_review_burst", {"city": str(SW), "staff": staff})
+    fp = fingerprint("staff_bad_review_burst", {"city": str(city), "staff": staff})
     history = await eventually(lambda: _history_when(stack, fp, 2), timeout_s=45)
     assert history == ["firing", "resolved"]
     assert await stack.redis.hget(ACTIVE_KEY, fp) is None
@@ -44,12 +49,12 @@ async def test_a_bad_review_burst_fires_once_shows_live_and_resolves(stack) -> N
     assert rows[0][0] == 2
 
 
-async def test_a_live_burst_stays_firing_in_the_active_set(stack) -> None:
+async def test_a_live_burst_stays_firing_in_the_active_set(stack, city: int) -> None:
     """A burst happening now is firing in Redis, with the triggering event ids as evidence, and not resolved."""
     staff = "S-E2E-2"
-    events = bad_reviews(stack, SW, staff)
-    await post_events(stack, SW, "evaluation", events)
-    fp = fingerprint("staff_bad_review_burst", {"city": str(SW), "staff": staff})
+    events = bad_reviews(stack, city, staff)
+    await post_events(stack, city, "evaluation", events)
+    fp = fingerprint("staff_bad_review_burst", {"city": str(city), "staff": staff})
 
     async def active() -> dict | None:
         raw = await stack.redis.hget(ACTIVE_KEY, fp)

@@ -15,15 +15,21 @@ from tests.integration.center import PASSWORD, add_user, fire_burst, signed_in, 
 from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
-YJ, QY = 441700, 441800  # 阳江 and 清远: no other test sends for them
 
 
 @pytest.fixture(scope="module")
-def users(stack) -> dict[str, str]:
+def city_pair(claim_module_city) -> tuple[int, int]:
+    """Two cities with an operator each: the operator of the first acts, the second is a city it must not see."""
+    return claim_module_city(2)
+
+
+@pytest.fixture(scope="module")
+def users(stack, city_pair: tuple[int, int]) -> dict[str, str]:
+    city_a, city_b = city_pair
     return {
         "province": add_user(stack, "api-province", "province_operator"),
-        "yj": add_user(stack, "api-yj", "city_operator", str(YJ)),
-        "qy": add_user(stack, "api-qy", "city_operator", str(QY)),
+        "a": add_user(stack, "api-city-a", "city_operator", str(city_a)),
+        "b": add_user(stack, "api-city-b", "city_operator", str(city_b)),
         "viewer": add_user(stack, "api-viewer", "viewer"),
     }
 
@@ -90,44 +96,49 @@ async def test_sessions_expire_and_die_with_their_user(stack, users) -> None:
         await client.close()
 
 
-async def test_a_city_operator_sees_and_acts_on_their_own_city_only(stack, users) -> None:
-    own = await fire_burst(stack, YJ, "S-API-YJ-1")
-    other = await fire_burst(stack, QY, "S-API-QY-1")
-    yj, qy, prov = [await signed_in(stack, users[k]) for k in ("yj", "qy", "province")]
+async def test_a_city_operator_sees_and_acts_on_their_own_city_only(stack, users, city_pair) -> None:
+    city_a, city_b = city_pair
+    own = await fire_burst(stack, city_a, "S-API-A-1")
+    other = await fire_burst(stack, city_b, "S-API-B-1")
+    op_a, op_b, prov = [await signed_in(stack, users[k]) for k in ("a", "b", "province")]
     try:
-        async with yj.get("/api/v1/alerts") as resp:
+        async with op_a.get("/api/v1/alerts") as resp:
             fps = {a["fingerprint"] for a in (await resp.json())["alerts"]}
         assert own in fps and other not in fps
-        async with yj.get(f"/api/v1/alerts?city={QY}") as resp:
+        async with op_a.get(f"/api/v1/alerts?city={city_b}") as resp:
             assert (await resp.json())["alerts"] == []
         for method, path in (
             ("GET", f"/api/v1/alerts/{other}"),
             ("GET", f"/api/v1/alerts/{other}/trend"),
             ("POST", f"/api/v1/alerts/{other}/ack"),
         ):
-            async with yj.request(method, path, json={"comment": "not mine"}) as resp:
+            async with op_a.request(method, path, json={"comment": "not mine"}) as resp:
                 assert resp.status == 404, (method, path)  # not even confirmed to exist
-        async with yj.get("/api/v1/overview") as resp:
-            assert [c["code"] for c in (await resp.json())["cities"]] == [str(YJ)]
+        async with op_a.get("/api/v1/overview") as resp:
+            assert [c["code"] for c in (await resp.json())["cities"]] == [str(city_a)]
         async with prov.get("/api/v1/overview") as resp:
             cities = {c["code"]: c for c in (await resp.json())["cities"]}
-        assert len(cities) == 21 and cities[str(QY)]["counts"]["warning"] >= 1
+        assert len(cities) == 21 and cities[str(city_b)]["counts"]["warning"] >= 1
         async with prov.get("/api/v1/alerts") as resp:
             fps = {a["fingerprint"] for a in (await resp.json())["alerts"]}
         assert {own, other} <= fps
-        async with qy.get(f"/api/v1/alerts/{other}") as resp:
+        async with op_b.get(f"/api/v1/alerts/{other}") as resp:
             detail = await resp.json()
-        assert detail["alert"]["org"]["city_name"] == "清远市" and detail["rule"]["id"] == "staff_bad_review_burst"
+        assert (
+            detail["alert"]["org"]["city_name"] == stack.registry.city(city_b).name
+            and detail["rule"]["id"] == "staff_bad_review_burst"
+        )
         assert len(detail["alert"]["evidence"]["event_ids"]) == 5
         assert detail["grafana_url"].startswith(stack.settings.grafana_url + "/d/govpulse-evaluations?")
     finally:
-        for c in (yj, qy, prov):
+        for c in (op_a, op_b, prov):
             await c.close()
 
 
-async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, users) -> None:
-    fp = await fire_burst(stack, YJ, "S-API-YJ-2")
-    yj, prov, viewer = [await signed_in(stack, users[k]) for k in ("yj", "province", "viewer")]
+async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, users, city_pair) -> None:
+    city_a, _ = city_pair
+    fp = await fire_burst(stack, city_a, "S-API-A-2")
+    op_a, prov, viewer = [await signed_in(stack, users[k]) for k in ("a", "province", "viewer")]
     try:
         async with viewer.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "x"}) as resp:
             assert resp.status == 403
@@ -136,7 +147,7 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
             name, snapshot = await anext(events)
             assert name == "snapshot" and fp in {a["fingerprint"] for a in snapshot["alerts"]}
             started = time.monotonic()
-            async with yj.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "窗口已加派人员"}) as resp:
+            async with op_a.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "窗口已加派人员"}) as resp:
                 assert resp.status == 200, await resp.text()
                 assert (await resp.json())["alert"]["state"] == "acknowledged"
             while True:
@@ -144,9 +155,9 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
                 if name == "alert" and event["alert"]["fingerprint"] == fp:
                     break
             seen_after = time.monotonic() - started
-        assert event["kind"] == "acknowledged" and event["alert"]["ack"]["by"] == users["yj"]
+        assert event["kind"] == "acknowledged" and event["alert"]["ack"]["by"] == users["a"]
         assert seen_after < 5, seen_after  # the feed pushes; the target is well under a second
-        async with yj.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "again"}) as resp:
+        async with op_a.post(f"/api/v1/alerts/{fp}/ack", json={"comment": "again"}) as resp:
             assert resp.status == 409
         async with prov.get(f"/api/v1/alerts/{fp}") as resp:
             history = (await resp.json())["history"]
@@ -157,75 +168,76 @@ async def test_acknowledge_is_recorded_with_who_and_why_and_pushed_live(stack, u
                 "at": ack[0]["at"],
                 "kind": "acknowledged",
                 "episode": None,
-                "by": users["yj"],
+                "by": users["a"],
                 "comment": "窗口已加派人员",
             }
         ]
         rows = await stack.ch.query(
             "SELECT actor, role, comment FROM alert_actions FINAL WHERE fingerprint = {f:String}", {"f": fp}
         )
-        assert rows == [(users["yj"], "city_operator", "窗口已加派人员")]
+        assert rows == [(users["a"], "city_operator", "窗口已加派人员")]
     finally:
-        for c in (yj, prov, viewer):
+        for c in (op_a, prov, viewer):
             await c.close()
 
 
-async def test_silences_are_scoped_to_the_city_and_need_an_operator(stack, users) -> None:
-    fp = await fire_burst(stack, YJ, "S-API-YJ-3")
-    yj, qy, prov, viewer = [await signed_in(stack, users[k]) for k in ("yj", "qy", "province", "viewer")]
-    body = {"matchers": [{"label": "staff", "op": "=", "value": "S-API-YJ-3"}], "duration_s": 3600, "comment": "调查中"}
+async def test_silences_are_scoped_to_the_city_and_need_an_operator(stack, users, city_pair) -> None:
+    city_a, city_b = city_pair
+    fp = await fire_burst(stack, city_a, "S-API-A-3")
+    op_a, op_b, prov, viewer = [await signed_in(stack, users[k]) for k in ("a", "b", "province", "viewer")]
+    body = {"matchers": [{"label": "staff", "op": "=", "value": "S-API-A-3"}], "duration_s": 3600, "comment": "调查中"}
     try:
         async with viewer.post("/api/v1/silences", json=body) as resp:
             assert resp.status == 403
-        async with yj.post(
+        async with op_a.post(
             "/api/v1/silences",
-            json={**body, "matchers": [*body["matchers"], {"label": "city", "op": "=", "value": str(QY)}]},
+            json={**body, "matchers": [*body["matchers"], {"label": "city", "op": "=", "value": str(city_b)}]},
         ) as resp:
             assert resp.status == 403
-        async with yj.post("/api/v1/silences", json={**body, "duration_s": "1h"}) as resp:
+        async with op_a.post("/api/v1/silences", json={**body, "duration_s": "1h"}) as resp:
             assert resp.status == 400
-        async with yj.post("/api/v1/silences", json=body) as resp:
+        async with op_a.post("/api/v1/silences", json=body) as resp:
             assert resp.status == 201, await resp.text()
             silence = (await resp.json())["silence"]
-        assert {"label": "city", "op": "=", "value": str(YJ)} in silence["matchers"]  # added for the city operator
+        assert {"label": "city", "op": "=", "value": str(city_a)} in silence["matchers"]  # added for the city operator
 
         async def silenced() -> bool:
             async with prov.get(f"/api/v1/alerts/{fp}") as resp:
                 return (await resp.json())["alert"]["state"] == "silenced"
 
         await eventually(silenced, timeout_s=10)
-        async with qy.get("/api/v1/silences") as resp:
+        async with op_b.get("/api/v1/silences") as resp:
             assert silence["id"] not in {s["id"] for s in (await resp.json())["silences"]}
-        async with qy.delete(f"/api/v1/silences/{silence['id']}") as resp:
+        async with op_b.delete(f"/api/v1/silences/{silence['id']}") as resp:
             assert resp.status == 404
         async with prov.get("/api/v1/silences") as resp:
             assert silence["id"] in {s["id"] for s in (await resp.json())["silences"]}
-        async with yj.delete(f"/api/v1/silences/{silence['id']}") as resp:
+        async with op_a.delete(f"/api/v1/silences/{silence['id']}") as resp:
             assert resp.status == 204
         async with prov.get(f"/api/v1/alerts/{fp}") as resp:
             detail = await resp.json()
         assert detail["alert"]["state"] == "firing"
         kinds = [(h["kind"], h["by"]) for h in detail["history"]]
         assert (
-            ("silenced", users["yj"]) in kinds
+            ("silenced", users["a"]) in kinds
             and ("unsilenced", "") in kinds
-            and ("silence_removed", users["yj"]) in kinds
+            and ("silence_removed", users["a"]) in kinds
         )
     finally:
-        for c in (yj, qy, prov, viewer):
+        for c in (op_a, op_b, prov, viewer):
             await c.close()
 
 
 async def test_rule_reload_needs_a_province_operator(stack, users) -> None:
-    yj, prov = [await signed_in(stack, users[k]) for k in ("yj", "province")]
+    op_a, prov = [await signed_in(stack, users[k]) for k in ("a", "province")]
     try:
-        async with yj.post("/api/v1/rules/reload") as resp:
+        async with op_a.post("/api/v1/rules/reload") as resp:
             assert resp.status == 403
         async with prov.post("/api/v1/rules/reload") as resp:
             assert resp.status == 200
             assert (await resp.json())["rules"] >= 20
     finally:
-        await yj.close()
+        await op_a.close()
         await prov.close()
 
 
@@ -238,8 +250,9 @@ async def test_state_changes_from_another_origin_are_refused(stack, users) -> No
         await prov.close()
 
 
-async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stack, users) -> None:
+async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stack, users, city_pair) -> None:
     """Messages published while the feed was unsubscribed are lost to it; the boards get a snapshot instead."""
+    city_a, _ = city_pair
     prov = await signed_in(stack, users["province"])
     try:
         async with prov.get("/api/v1/alerts/stream") as stream:
@@ -248,7 +261,7 @@ async def test_a_lost_redis_subscription_sends_every_board_a_fresh_snapshot(stac
             assert name == "snapshot"
             killed = await stack.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
             assert killed >= 1
-            fp = await fire_burst(stack, YJ, "S-API-YJ-4")  # may fall in the gap, or arrive live after it
+            fp = await fire_burst(stack, city_a, "S-API-A-4")  # may fall in the gap, or arrive live after it
             seen_snapshot = seen_alert = False
             while not (seen_snapshot and seen_alert):
                 name, event = await asyncio.wait_for(anext(events), 20)

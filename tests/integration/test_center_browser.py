@@ -24,7 +24,6 @@ playwright_api = pytest.importorskip("playwright.async_api")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CZ, JY = 445100, 445200  # 潮州 and 揭阳: no other test sends for them
 # The flags keep Chromium from reaching for Google services on a machine with no way out.
 FLAGS = [
     "--no-sandbox",
@@ -39,12 +38,24 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[object]:
+def city_pair(claim_module_city) -> tuple[int, int]:
+    """The city whose operator's board is watched, and another city whose alerts must never reach that board."""
+    return claim_module_city(2)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's Chromium, checked before the event loop is involved; the screenshot folder made."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium (tests/debian-packages.txt)")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+async def browser(chromium: str) -> AsyncIterator[object]:
     async with playwright_api.async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        launched = await p.chromium.launch(executable_path=chromium, args=FLAGS)
         try:
             yield launched
         finally:
@@ -90,8 +101,10 @@ def _scenario(stack, city: int, minutes: float = 4.0, hall_index: int = 0) -> tu
     return hall.hall_id, events
 
 
-async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_actions(stack, browser) -> None:
-    city_user = add_user(stack, "web-chaozhou", "city_operator", str(CZ))
+async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_actions(stack, browser, city_pair) -> None:
+    city, other_city = city_pair
+    city_name = stack.registry.city(city).name
+    city_user = add_user(stack, "web-city", "city_operator", str(city))
     province_user = add_user(stack, "web-province", "province_operator")
     errors: list[str] = []
     city_ctx, city_page = await _board(browser, stack, city_user, errors)
@@ -100,16 +113,16 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         await city_page.screenshot(path=str(ARTIFACTS / "01-city-board-before.png"), full_page=True)
         tiles = city_page.get_by_test_id("city-tile")
         await tiles.first.wait_for()  # the overview loads after sign-in, beside the live feed
-        assert await tiles.count() == 1 and await tiles.first.get_attribute("data-city") == str(CZ)
+        assert await tiles.count() == 1 and await tiles.first.get_attribute("data-city") == str(city)
         await prov_page.get_by_test_id("city-tile").nth(20).wait_for()
         assert await prov_page.get_by_test_id("city-tile").count() == 21
 
-        hall_id, events = _scenario(stack, CZ)
-        await post_events(stack, CZ, "evaluation", events)
+        hall_id, events = _scenario(stack, city)
+        await post_events(stack, city, "evaluation", events)
         posted = time.monotonic()
         # The burst's row: a long test session has other alerts of the city too (video nodes that never beat).
         row = (
-            city_page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]')
+            city_page.locator(f'[data-testid="alert-row"][data-city="{city}"][data-state="firing"]')
             .filter(has_text="差评")
             .first
         )
@@ -117,7 +130,7 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         appeared_s = time.monotonic() - posted
         print(f"alert on the city board {appeared_s:.2f} s after the gateway accepted the scenario")
         fingerprint = await row.get_attribute("data-fingerprint")
-        count = city_page.locator(f'[data-testid="city-tile"][data-city="{CZ}"] [data-testid="city-count"]')
+        count = city_page.locator(f'[data-testid="city-tile"][data-city="{city}"] [data-testid="city-count"]')
         assert int(await count.inner_text()) >= 1
         await city_page.screenshot(path=str(ARTIFACTS / "02-city-board-alert-live.png"), full_page=True)
 
@@ -128,9 +141,9 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         assert "差评" in await city_page.get_by_test_id("detail-title").inner_text()
         assert (
             hall_id in await city_page.get_by_test_id("detail-message").inner_text()
-            or "潮州" in await city_page.get_by_test_id("org-path").inner_text()
+            or city_name.removesuffix("市") in await city_page.get_by_test_id("org-path").inner_text()
         )
-        assert "潮州市" in await city_page.get_by_test_id("org-path").inner_text()
+        assert city_name in await city_page.get_by_test_id("org-path").inner_text()
         await city_page.locator('[data-testid="trend-chart"], [data-testid="trend-empty"]').first.wait_for()
         assert await city_page.get_by_test_id("trend-chart").count() == 1
         ids = await city_page.get_by_test_id("event-ids").inner_text()
@@ -157,19 +170,19 @@ async def test_duty_officers_see_alerts_live_act_on_them_and_see_each_others_act
         await prov_page.screenshot(path=str(ARTIFACTS / "04-province-board-sees-ack.png"), full_page=True)
         await city_page.screenshot(path=str(ARTIFACTS / "05-city-after-ack.png"), full_page=True)
 
-        # Another city's alert: on the province board, never on Chaozhou's board or through its API.
-        _, other = _scenario(stack, JY)
-        await post_events(stack, JY, "evaluation", other)
+        # Another city's alert: on the province board, never on the first city's board or through its API.
+        _, other = _scenario(stack, other_city)
+        await post_events(stack, other_city, "evaluation", other)
         await (
-            prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]')
+            prov_page.locator(f'[data-testid="alert-row"][data-city="{other_city}"]')
             .filter(has_text="差评")
             .first.wait_for(timeout=15_000)
         )
         await city_page.wait_for_timeout(1500)  # the same feed delivered it to the province board already
-        assert await city_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').count() == 0
+        assert await city_page.locator(f'[data-testid="alert-row"][data-city="{other_city}"]').count() == 0
         listing = await city_page.request.get(stack.base_url + "/api/v1/alerts")
-        assert {a["city"] for a in (await listing.json())["alerts"]} == {str(CZ)}
-        other_fp = await prov_page.locator(f'[data-testid="alert-row"][data-city="{JY}"]').first.get_attribute(
+        assert {a["city"] for a in (await listing.json())["alerts"]} == {str(city)}
+        other_fp = await prov_page.locator(f'[data-testid="alert-row"][data-city="{other_city}"]').first.get_attribute(
             "data-fingerprint"
         )
         assert (await city_page.request.get(f"{stack.base_url}/api/v1/alerts/{other_fp}")).status == 404
@@ -187,17 +200,18 @@ def _in_state(fingerprint: str, state: str) -> str:
     return f'[data-testid="alert-row"][data-fingerprint="{fingerprint}"][data-state="{state}"]'
 
 
-async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack, browser) -> None:
-    city_user = add_user(stack, "web-chaozhou2", "city_operator", str(CZ))
+async def test_silence_and_unsilence_from_the_page_and_a_viewer_cannot_act(stack, browser, city_pair) -> None:
+    city, _ = city_pair
+    city_user = add_user(stack, "web-city2", "city_operator", str(city))
     viewer = add_user(stack, "web-viewer", "viewer")
     errors: list[str] = []
     ctx, page = await _board(browser, stack, city_user, errors)
     vctx, vpage = await _board(browser, stack, viewer, errors)
     try:
-        _, events = _scenario(stack, CZ, minutes=3.0, hall_index=1)
-        await post_events(stack, CZ, "evaluation", events)
+        _, events = _scenario(stack, city, minutes=3.0, hall_index=1)
+        await post_events(stack, city, "evaluation", events)
         row = (
-            page.locator(f'[data-testid="alert-row"][data-city="{CZ}"][data-state="firing"]')
+            page.locator(f'[data-testid="alert-row"][data-city="{city}"][data-state="firing"]')
             .filter(has_text="差评")
             .first
         )

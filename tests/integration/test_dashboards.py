@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from streams.simulator import Simulation, offset_to
+from tests.integration.cities import CityPool
 from tests.integration.grafana_macros import (
     ALL,
     QueryContext,
@@ -66,9 +67,6 @@ RAW_TABLES = (
 )
 
 FEED_MINUTES = 10
-#: Cities whose nodes stay silent here: test_indicator_truth counts everything node-440600 ever sends
-#: (its data-quality indicators are placed by when events were stored, i.e. today as well).
-RESERVED_CITIES = frozenset({440600})
 RATE_EPS = 200.0
 STEP_S = 5.0
 MAX_BATCH = 5000
@@ -111,22 +109,24 @@ async def _stored(stack, run_id: str) -> int:
 
 
 @pytest.fixture(scope="module")
-async def fed(stack) -> Fed:
-    return await feed(stack)
+async def fed(stack, city_pool: CityPool) -> Fed:
+    # A module that reserves its cities counts everything their nodes send (data-quality indicators are placed by
+    # when events were stored, so today's feed would count too): those nodes stay silent here.
+    return await feed(stack, silent_cities=city_pool.reserved)
 
 
-async def feed(stack) -> Fed:
-    """Ten simulated minutes ending now, one duplicate and one unknown hall, all stored."""
+async def feed(stack, silent_cities: frozenset[int] = frozenset()) -> Fed:
+    """Ten simulated minutes ending now, one duplicate and one unknown hall, all stored; none for `silent_cities`."""
     end = datetime.now(UTC)
     start = end - timedelta(minutes=FEED_MINUTES)
     registry = stack.registry
     # Variables are checked with one city: the one whose video node goes offline (so fault panels have rows for it),
     # with its data node, and its busiest hall (so hall-level panels have rows).
-    node = min((n for n in registry.nodes() if n.city_code not in RESERVED_CITIES), key=lambda n: n.node_id)
+    node = min((n for n in registry.nodes() if n.city_code not in silent_cities), key=lambda n: n.node_id)
     city, source = node.city_code, f"node-{node.city_code}"
     city_hall = next(h for h in registry.halls_in_city(city) if h.level == "city")
-    silent = {f"node-{c}" for c in RESERVED_CITIES} | {
-        n.node_id for n in registry.nodes() if n.city_code in RESERVED_CITIES
+    silent = {f"node-{c}" for c in silent_cities} | {
+        n.node_id for n in registry.nodes() if n.city_code in silent_cities
     }
 
     sim = Simulation(registry, RATE_EPS, seed=2024, clock_offset=offset_to(start, "10:00"))

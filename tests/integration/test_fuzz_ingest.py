@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from connectors.kafka import topics as kafka_conn
 from streams.validation import REASONS
 from tests.fuzz_records import FUZZ, base_events, hostile_batches
+from tests.integration.cities import SHARED_CITY
 from tests.integration.helpers import eventually, queue_event
 
 pytestmark = [
@@ -27,8 +28,6 @@ pytestmark = [
     # The stack's Kafka client threads use the `random` module while Hypothesis draws here, which it reports.
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
-ZS = 442000  # 中山: no other test sends for it
-SOURCE = f"node-{ZS}"
 BROKEN_BODIES = [
     b"",
     b"{",
@@ -49,12 +48,19 @@ BROKEN_BODIES = [
 ]
 
 
-def _batches(stack, n_examples: int) -> list[tuple[str, list[Any]]]:
-    """Hostile batches per stream, drawn by Hypothesis (deterministically) before anything is sent."""
+@pytest.fixture(scope="module")
+def city(claim_module_city) -> int:
+    """The module's city: hostile records may be stored with odd timestamps, so no test counting a day may share it."""
+    return claim_module_city()
+
+
+def _batches(stack, city: int, n_examples: int) -> list[tuple[str, list[Any]]]:
+    """Hostile batches per stream, drawn by Hypothesis (deterministically) before anything is sent; foreign entities
+    are the shared city's, which the pool never hands out."""
     drawn: list[tuple[str, list[Any]]] = []
 
     @settings(FUZZ, max_examples=n_examples)
-    @given(hostile_batches(stack.registry, ZS, 440300, datetime.now(UTC)))
+    @given(hostile_batches(stack.registry, city, SHARED_CITY, datetime.now(UTC)))
     def draw(case: tuple[str, list[Any]]) -> None:
         drawn.append(case)
 
@@ -62,8 +68,9 @@ def _batches(stack, n_examples: int) -> list[tuple[str, list[Any]]]:
     return drawn
 
 
-async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(stack) -> None:
-    headers = {"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}", "Content-Type": "application/json"}
+async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(stack, city: int) -> None:
+    source = f"node-{city}"
+    headers = {"Authorization": f"Bearer {stack.demo_tokens[source]}", "Content-Type": "application/json"}
     tried = records = mishandled = 0
     problems: list[str] = []
     async with aiohttp.ClientSession(base_url=stack.base_url) as client:
@@ -73,8 +80,8 @@ async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(sta
                 answer = await resp.json()
                 if resp.status not in (202, 400, 403, 413) or ("error" not in answer and "rejected" not in answer):
                     problems.append(f"{body[:40]!r}: {resp.status} {answer}")
-        for stream, events in _batches(stack, 165):
-            text = json.dumps({"source": SOURCE, "events": events}, allow_nan=True)
+        for stream, events in _batches(stack, city, 165):
+            text = json.dumps({"source": source, "events": events}, allow_nan=True)
             async with client.post(
                 f"/api/v1/ingest/{stream}", data=text.encode("utf-8", "surrogatepass"), headers=headers
             ) as resp:
@@ -92,13 +99,14 @@ async def test_hostile_requests_each_get_an_answer_and_every_record_a_reason(sta
     print(f"gateway fuzz: {tried} requests, {records} hostile records, mishandled {mishandled}")
     assert problems == []
     assert records >= 4000
-    await _still_storing(stack)
+    await _still_storing(stack, city)
 
 
-async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(stack) -> None:
+async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(stack, city: int) -> None:
+    source = f"node-{city}"
     marker = f"fz{uuid.uuid4().hex[:10]}"
     now = datetime.now(UTC)
-    good = base_events(stack.registry, ZS, now)[0]
+    good = base_events(stack.registry, city, now)[0]
     junk: list[tuple[str, bytes]] = [
         ("raw.queue", b"\x00\x01\x02" + marker.encode()),
         ("raw.queue", json.dumps({"note": marker}).encode()),
@@ -109,7 +117,7 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
         (
             "raw.evaluation",
             json.dumps(
-                {"v": 1, "stream": "evaluation", "source": SOURCE, "batch_id": marker, "events": "not a list"}
+                {"v": 1, "stream": "evaluation", "source": source, "batch_id": marker, "events": "not a list"}
             ).encode(),
         ),
     ]
@@ -121,7 +129,7 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
     batch = {
         "v": 1,
         "stream": "queue",
-        "source": SOURCE,
+        "source": source,
         "batch_id": marker,
         "received_at": now.isoformat(),
         "events": hostile,
@@ -131,7 +139,7 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
     await producer.start()
     try:
         for topic, value in junk:
-            await producer.send_and_wait(topic, value=value, key=str(ZS).encode())
+            await producer.send_and_wait(topic, value=value, key=str(city).encode())
     finally:
         await producer.stop()
 
@@ -150,17 +158,18 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
     assert all(
         origin.startswith("raw.") and origin.count(":") == 2 for _, origin in rows
     )  # <topic>:<partition>:<offset>
-    await _still_storing(stack)
+    await _still_storing(stack, city)
 
 
-async def _still_storing(stack) -> None:
+async def _still_storing(stack, city: int) -> None:
     """The worker took all that and still stores a good event."""
-    event = queue_event(stack.registry, ZS)
-    headers = {"Authorization": f"Bearer {stack.demo_tokens[SOURCE]}"}
+    event = queue_event(stack.registry, city)
+    source = f"node-{city}"
+    headers = {"Authorization": f"Bearer {stack.demo_tokens[source]}"}
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{stack.base_url}/api/v1/ingest/queue", json={"source": SOURCE, "events": [event]}, headers=headers
+            f"{stack.base_url}/api/v1/ingest/queue", json={"source": source, "events": [event]}, headers=headers
         ) as resp,
     ):
         assert resp.status == 202

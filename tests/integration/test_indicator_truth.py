@@ -20,9 +20,10 @@ from streams.indicators.service import run
 from streams.workdays import SHANGHAI
 from tests.integration.helpers import eventually
 
-pytestmark = pytest.mark.integration
-
 FS = 440600
+# The script counts everything 佛山's nodes send, through its own halls and county: the pool reserves the city for
+# this module for the whole session, and no other test sends for it.
+pytestmark = [pytest.mark.integration, pytest.mark.reserve_cities(FS)]
 SOURCE = f"node-{FS}"
 NODE = f"VN{FS}"
 H1, H2 = "H440604001", "H440604002"  # both with the default 30-minute wait target

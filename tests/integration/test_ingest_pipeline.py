@@ -12,10 +12,12 @@ from connectors.clickhouse.event_store import ClickHouseEventStore
 from streams.ingest.batches import RawMessage
 from streams.ingest.processor import IngestProcessor
 from streams.models.wire import encode_batch_parts
+from tests.integration.cities import SHARED_CITY
 from tests.integration.helpers import eventually, iso, queue_event, read_topic
 
 pytestmark = pytest.mark.integration
-GZ, SZ = 440100, 440300
+GZ = SHARED_CITY
+SZ = 440300  # another city: its hall sent by GZ's node, and its source with GZ's token, are refused
 
 
 async def _post(stack, stream: str, body: dict, token: str | None) -> tuple[int, dict]:

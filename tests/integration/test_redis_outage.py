@@ -12,7 +12,6 @@ from tests.integration.center import add_user, bad_reviews, burst_fingerprint, p
 from tests.integration.helpers import eventually, read_topic
 
 pytestmark = pytest.mark.integration
-ZS = 442000  # 中山: only tests without day totals send for it
 OUTAGE_S = 30.0
 
 
@@ -30,10 +29,11 @@ async def _on_topic(stack, fp: str) -> bool:
     )
 
 
-async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None:
+async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack, claim_city) -> None:
+    city = claim_city()
     board = await signed_in(stack, add_user(stack, "rd-province", "province_operator"))
     valkey = next(child for child in stack.children if child.name == "valkey")
-    fp = burst_fingerprint(ZS, "S-RD-1")
+    fp = burst_fingerprint(city, "S-RD-1")
     try:
         async with board.get("/api/v1/alerts/stream") as stream:
             events = sse_events(stream)
@@ -43,7 +43,7 @@ async def test_redis_down_loses_no_alert_and_open_boards_catch_up(stack) -> None
             back_at = time.monotonic() + OUTAGE_S
             try:
                 await post_events(
-                    stack, ZS, "evaluation", bad_reviews(stack, ZS, "S-RD-1")
+                    stack, city, "evaluation", bad_reviews(stack, city, "S-RD-1")
                 )  # the gateway needs no Redis
                 await eventually(lambda: _in_history(stack, fp), timeout_s=30)  # fired, and recorded
                 await eventually(lambda: _on_topic(stack, fp), timeout_s=30)

@@ -8,10 +8,11 @@ import aiohttp
 import pytest
 
 from connectors.kafka.topics import REGISTRY_TOPIC
+from tests.integration.cities import SHARED_CITY
 from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
-GZ = 440100
+GZ = SHARED_CITY
 
 
 async def test_a_hall_added_on_the_topic_is_accepted_and_a_deleted_one_refused(stack) -> None:

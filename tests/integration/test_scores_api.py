@@ -1,4 +1,4 @@
-"""Composite scores over a small scripted day in 江门 (440700), 湛江 (440800) and 肇庆 (441200).
+"""Composite scores over a small scripted day in three cities of the pool: the best, the middle and the worst.
 
 The day goes through the real gateway, worker and chDB; the score routes are
 mounted on an app of this test's own (the running stack does not mount them
@@ -6,14 +6,14 @@ yet) and asked over HTTP. Times are local (Asia/Shanghai) on the day before
 the test runs. Other tests put data in other cities, which is why the
 hand-computed scores use a tree of `target` leaves only: their scores do not
 depend on any other city. With the shipped tree (min_max leaves) only the
-order of the three cities is checked, and the script makes 江门 at least as
-good as 湛江, and 湛江 as 肇庆, on every leaf, so the order holds whatever
-else is stored.
+order of the three cities is checked, and the script makes the best at least
+as good as the middle, and the middle as the worst, on every leaf, so the order
+holds whatever else is stored. A fourth city of the pool is sent nothing.
 
-                    waits (s)      walkouts   evaluations
-    江门 440700      100, 200       0 of 2     2 very_satisfied
-    湛江 440800      300, 500       1 of 3     3 satisfied, 1 dissatisfied
-    肇庆 441200      600, 1200      2 of 4     1 satisfied, 1 very_dissatisfied
+                waits (s)      walkouts   evaluations
+    best        100, 200       0 of 2     2 very_satisfied
+    middle      300, 500       1 of 3     3 satisfied, 1 dissatisfied
+    worst       600, 1200      2 of 4     1 satisfied, 1 very_dissatisfied
 
 wait_p90_s of two waits a < b is a + 0.9 (b - a): 190, 480 and 1140.
 """
@@ -25,7 +25,7 @@ import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -44,7 +44,6 @@ from tests.integration.helpers import eventually
 
 pytestmark = pytest.mark.integration
 
-JM, ZJ, ZQ = 440700, 440800, 441200
 SHIPPED = Path(__file__).resolve().parents[2] / "alert_rules" / "scorecards" / "province.yaml"
 _ids = itertools.count(1)
 
@@ -130,6 +129,15 @@ DEPARTMENTS = {
 }
 
 
+class Cities(NamedTuple):
+    """The module's cities: three scripted from best to worst, and one nobody sends anything for."""
+
+    best: int
+    middle: int
+    worst: int
+    unsent: int
+
+
 class CityDay:
     """One city's scripted events for one local day."""
 
@@ -196,25 +204,25 @@ class CityDay:
         )
 
 
-def _script(stack: Any, midnight: datetime) -> list[CityDay]:
-    jm, zj, zq = (CityDay(stack, c, midnight) for c in (JM, ZJ, ZQ))
-    jm.served("A001", "09:00:00", "09:01:40", "09:02:00", "09:07:00")  # wait 100
-    jm.served("A002", "09:00:00", "09:03:20", "09:03:30", "09:08:30")  # wait 200
-    jm.evaluation("09:10:00", "very_satisfied", dept=1)
-    jm.evaluation("09:11:00", "very_satisfied", dept=2)
-    zj.served("B001", "09:00:00", "09:05:00", "09:05:30", "09:10:30")  # wait 300
-    zj.served("B002", "09:00:00", "09:08:20", "09:08:30", "09:13:30")  # wait 500
-    zj.walked_out("B003", "09:10:00", "09:20:00")
+def _script(stack: Any, cities: Cities, midnight: datetime) -> list[CityDay]:
+    best, middle, worst = (CityDay(stack, c, midnight) for c in (cities.best, cities.middle, cities.worst))
+    best.served("A001", "09:00:00", "09:01:40", "09:02:00", "09:07:00")  # wait 100
+    best.served("A002", "09:00:00", "09:03:20", "09:03:30", "09:08:30")  # wait 200
+    best.evaluation("09:10:00", "very_satisfied", dept=1)
+    best.evaluation("09:11:00", "very_satisfied", dept=2)
+    middle.served("B001", "09:00:00", "09:05:00", "09:05:30", "09:10:30")  # wait 300
+    middle.served("B002", "09:00:00", "09:08:20", "09:08:30", "09:13:30")  # wait 500
+    middle.walked_out("B003", "09:10:00", "09:20:00")
     for at in ("09:15:00", "09:16:00", "09:17:00"):
-        zj.evaluation(at, "satisfied")
-    zj.evaluation("09:18:00", "dissatisfied")
-    zq.served("C001", "09:00:00", "09:10:00", "09:10:30", "09:15:30")  # wait 600
-    zq.served("C002", "09:00:00", "09:20:00", "09:20:30", "09:25:30")  # wait 1200
-    zq.walked_out("C003", "09:05:00", "09:15:00")
-    zq.walked_out("C004", "09:06:00", "09:16:00")
-    zq.evaluation("09:30:00", "satisfied")
-    zq.evaluation("09:31:00", "very_dissatisfied")
-    return [jm, zj, zq]
+        middle.evaluation(at, "satisfied")
+    middle.evaluation("09:18:00", "dissatisfied")
+    worst.served("C001", "09:00:00", "09:10:00", "09:10:30", "09:15:30")  # wait 600
+    worst.served("C002", "09:00:00", "09:20:00", "09:20:30", "09:25:30")  # wait 1200
+    worst.walked_out("C003", "09:05:00", "09:15:00")
+    worst.walked_out("C004", "09:06:00", "09:16:00")
+    worst.evaluation("09:30:00", "satisfied")
+    worst.evaluation("09:31:00", "very_dissatisfied")
+    return [best, middle, worst]
 
 
 async def _post(stack: Any, city: CityDay, stream: str, events: list[dict[str, Any]]) -> None:
@@ -235,16 +243,21 @@ async def _day_total(stack: Any, name: str, city: int, midnight: datetime) -> fl
 
 
 @pytest.fixture(scope="module")
-async def day(stack: Any) -> datetime:
+def cities(claim_module_city: Any) -> Cities:
+    return Cities(*claim_module_city(4))
+
+
+@pytest.fixture(scope="module")
+async def day(stack: Any, cities: Cities) -> datetime:
     """Send the three cities' day; return its local midnight once every event is in the indicator tables."""
     midnight = (datetime.now(SHANGHAI) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    cities = _script(stack, midnight)
-    for city in cities:
+    scripted = _script(stack, cities, midnight)
+    for city in scripted:
         await _post(stack, city, "queue", city.queue)
         await _post(stack, city, "evaluation", city.evaluations)
 
     async def all_in() -> bool:
-        for city in cities:
+        for city in scripted:
             issued = len({e["ticket_no"] for e in city.queue})
             if await _day_total(stack, "tickets_issued", city.city, midnight) != issued:
                 return False
@@ -291,7 +304,8 @@ def _rows(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["entity_id"]: row for row in body["ranking"]}
 
 
-async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: datetime) -> None:
+async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: datetime, cities: Cities) -> None:
+    best, middle, worst, unsent = cities
     """Scores follow the script by hand; the missing data-quality dimension is listed and its weight shared."""
     status, body = await _get(client, f"level=city&scorecard=targets_only&day={day.date().isoformat()}")
     assert status == 200, body
@@ -304,13 +318,13 @@ async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: 
     }
     rows = _rows(body)
     assert len(rows) == 21
-    # 江门: wait 100 × (1000-190)/1000 = 81, walkout 100, 效率 90.5, 满意 100 → (0.5 × 90.5 + 0.3 × 100) / 0.8.
-    # 湛江: wait 52, walkout 100 × (0.5-1/3)/0.5 = 33.33, 效率 42.67, 满意 75 → (0.5 × 42.67 + 0.3 × 75) / 0.8.
-    # 肇庆: wait 1140 and walkout 0.5 are at or past worst → 效率 0, 满意 50 → 0.3 × 50 / 0.8.
-    expected = {str(JM): (90.5, 100, 94.0625), str(ZJ): (128 / 3, 75, 54.791667), str(ZQ): (0, 50, 18.75)}
+    # best: wait 100 × (1000-190)/1000 = 81, walkout 100, 效率 90.5, 满意 100 → (0.5 × 90.5 + 0.3 × 100) / 0.8.
+    # middle: wait 52, walkout 100 × (0.5-1/3)/0.5 = 33.33, 效率 42.67, 满意 75 → (0.5 × 42.67 + 0.3 × 75) / 0.8.
+    # worst: wait 1140 and walkout 0.5 are at or past worst → 效率 0, 满意 50 → 0.3 × 50 / 0.8.
+    expected = {str(best): (90.5, 100, 94.0625), str(middle): (128 / 3, 75, 54.791667), str(worst): (0, 50, 18.75)}
     for city, (efficiency, satisfaction, total) in expected.items():
         row = rows[city]
-        assert row["values"]["wait_p90_s"] == pytest.approx({JM: 190, ZJ: 480, ZQ: 1140}[int(city)])
+        assert row["values"]["wait_p90_s"] == pytest.approx({best: 190, middle: 480, worst: 1140}[int(city)])
         assert row["dimensions"] == {
             "效率": pytest.approx(efficiency),
             "满意": pytest.approx(satisfaction),
@@ -318,46 +332,55 @@ async def test_hand_computed_scores_with_target_leaves(client: TestClient, day: 
         }
         assert row["total"] == pytest.approx(total)
         assert row["missing"] == ["数据/ingest_lag_p95_s"] and row["weight_covered"] == pytest.approx(0.8)
-    assert rows[str(JM)]["rank"] < rows[str(ZJ)]["rank"] < rows[str(ZQ)]["rank"]
+    assert rows[str(best)]["rank"] < rows[str(middle)]["rank"] < rows[str(worst)]["rank"]
     # A city nobody sent anything for is listed without a score or rank.
-    assert rows["445300"]["total"] is None and rows["445300"]["rank"] is None
+    assert rows[str(unsent)]["total"] is None and rows[str(unsent)]["rank"] is None
 
 
-async def test_the_shipped_tree_ranks_the_three_cities_in_order(client: TestClient, day: datetime) -> None:
-    """With province.yaml (the default for level=city) 江门 ranks above 湛江, 湛江 above 肇庆; yesterday is the default day."""
+async def test_the_shipped_tree_ranks_the_three_cities_in_order(
+    stack: Any, client: TestClient, day: datetime, cities: Cities
+) -> None:
+    """With province.yaml (the default for level=city) the best ranks above the middle, the middle above the worst;
+    yesterday is the default day."""
+    best, middle, worst, _ = cities
     status, body = await _get(client, "level=city")
     assert status == 200, body
     assert body["scorecard"] == "province" and body["period"]["from"] == day.date().isoformat()
     rows = _rows(body)
-    assert rows[str(JM)]["rank"] < rows[str(ZJ)]["rank"] < rows[str(ZQ)]["rank"]
-    assert rows[str(JM)]["name"] == "江门市" and rows[str(JM)]["scope"] == "city:440700"
-    assert set(rows[str(JM)]["dimensions"]) == {"服务效率", "服务质量", "数据质量"}
-    assert "数据质量/及时性/ingest_lag_p95_s" in rows[str(JM)]["missing"]
-    assert rows[str(JM)]["values"]["satisfaction_rate"] == 1.0 and rows[str(ZQ)]["values"]["walkout_rate"] == 0.5
+    assert rows[str(best)]["rank"] < rows[str(middle)]["rank"] < rows[str(worst)]["rank"]
+    assert rows[str(best)]["name"] == stack.registry.city(best).name and rows[str(best)]["scope"] == f"city:{best}"
+    assert set(rows[str(best)]["dimensions"]) == {"服务效率", "服务质量", "数据质量"}
+    assert "数据质量/及时性/ingest_lag_p95_s" in rows[str(best)]["missing"]
+    assert rows[str(best)]["values"]["satisfaction_rate"] == 1.0 and rows[str(worst)]["values"]["walkout_rate"] == 0.5
     ranks = [row["rank"] for row in body["ranking"] if row["rank"] is not None]
     assert ranks == sorted(ranks) and body["ranked"] == len(ranks)
 
 
-async def test_departments_of_a_city_tie_when_their_scores_are_equal(client: TestClient, day: datetime) -> None:
-    """江门's two departments with one 非常满意 each share rank 1; its other departments have no score."""
-    status, body = await _get(client, f"level=dept&city={JM}&day={day.date().isoformat()}")
+async def test_departments_of_a_city_tie_when_their_scores_are_equal(
+    client: TestClient, day: datetime, cities: Cities
+) -> None:
+    """The best city's two departments with one 非常满意 each share rank 1; its other departments have no score."""
+    best = cities.best
+    status, body = await _get(client, f"level=dept&city={best}&day={day.date().isoformat()}")
     assert status == 200, body
     assert body["scorecard"] == "dept_satisfaction"
     rows = _rows(body)
-    assert all(entity.startswith(f"D{JM}-") for entity in rows)
+    assert all(entity.startswith(f"D{best}-") for entity in rows)
     assert [(r["entity_id"], r["rank"], r["total"]) for r in body["ranking"][:2]] == [
-        (f"D{JM}-01", 1, 100.0),
-        (f"D{JM}-02", 1, 100.0),
+        (f"D{best}-01", 1, 100.0),
+        (f"D{best}-02", 1, 100.0),
     ]
     assert all(r["rank"] is None for r in body["ranking"][2:])
 
 
-async def test_a_period_of_several_days_averages_the_days_with_data(client: TestClient, day: datetime) -> None:
+async def test_a_period_of_several_days_averages_the_days_with_data(
+    client: TestClient, day: datetime, cities: Cities
+) -> None:
     """Over the day before and the scripted day, only the scripted day has data, so the scores are the same."""
     first = (day - timedelta(days=1)).date().isoformat()
     status, body = await _get(client, f"scorecard=targets_only&from={first}&to={day.date().isoformat()}")
     assert status == 200 and body["period"]["days"] == 2
-    assert _rows(body)[str(JM)]["total"] == pytest.approx(94.0625)
+    assert _rows(body)[str(cities.best)]["total"] == pytest.approx(94.0625)
 
 
 async def test_the_scorecards_route_describes_the_trees(client: TestClient) -> None:

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 
 from connectors.kafka.sdk import CityNodeProducer
+from tests.integration.cities import SHARED_CITY
 from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
-GZ = 440100
+GZ = SHARED_CITY
 
 
 async def test_sdk_batches_reach_clickhouse_and_bad_records_are_rejected_by_the_worker(stack) -> None:

@@ -13,13 +13,13 @@ import pytest
 
 from tests.fuzz_records import base_events
 from tests.integration.center import PASSWORD, add_user
+from tests.integration.cities import SHARED_CITY
 
 pytestmark = pytest.mark.integration
-ZS = 442000  # 中山, as in test_fuzz_ingest: rejected records only
 
 
 async def test_node_tokens_and_passwords_are_stored_hashed_and_never_logged(stack, capfd) -> None:
-    token = stack.demo_tokens[f"node-{ZS}"]
+    token = stack.demo_tokens[f"node-{SHARED_CITY}"]
     assert token not in stack.settings.tokens_path.read_text(encoding="utf-8")
     user = add_user(stack, "sec-viewer", "viewer")
     async with aiohttp.ClientSession(base_url=stack.base_url) as client:
@@ -75,8 +75,8 @@ def test_fausts_web_views_are_off(stack) -> None:
 
 async def test_evaluator_identity_is_only_ever_a_salted_hash(stack) -> None:
     """A phone number or ID number where the hash belongs is refused, and stored hashes are SHA-256 hex."""
-    evaluation = base_events(stack.registry, ZS, datetime.now(UTC))[2]
-    token = stack.demo_tokens[f"node-{ZS}"]
+    evaluation = base_events(stack.registry, SHARED_CITY, datetime.now(UTC))[2]
+    token = stack.demo_tokens[f"node-{SHARED_CITY}"]
     async with aiohttp.ClientSession(base_url=stack.base_url) as client:
         for raw_identity in ("13800138000", "440106199001011234", "A" * 64):
             event = {**evaluation, "event_id": f"sec-eval-{raw_identity[:6]}", "evaluator_hash": raw_identity}

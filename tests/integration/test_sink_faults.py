@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from tests.integration.cities import SHARED_CITY
 from tests.integration.helpers import eventually, queue_event
 
 pytestmark = pytest.mark.integration
-YF = 445300  # 云浮: no other test sends for it
 FAULT_S = 30.0  # as long as a ClickHouse restart takes
 
 
@@ -40,12 +40,12 @@ async def _stalled(stack) -> float | None:
 
 
 async def test_clickhouse_down_holds_commits_and_loses_nothing(stack) -> None:
-    events = [queue_event(stack.registry, YF) for _ in range(300)]
+    events = [queue_event(stack.registry, SHARED_CITY) for _ in range(300)]
     ids = [e["event_id"] for e in events]
     _, ends_before = await _offsets(stack)
     stack.ch.fail_writes_for(FAULT_S)
     fault_ends = time.monotonic() + FAULT_S
-    token = stack.demo_tokens[f"node-{YF}"]
+    token = stack.demo_tokens[f"node-{SHARED_CITY}"]
     async with aiohttp.ClientSession() as session:
         for i in range(0, len(events), 100):  # three batches, three Kafka messages
             async with session.post(

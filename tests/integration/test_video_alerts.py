@@ -25,8 +25,6 @@ from video_gateway.runner import ProbeRunner
 from video_gateway.scheduler import Scheduler
 
 pytestmark = pytest.mark.integration
-DG = 441900  # 东莞: no other test sends for it
-NODE = f"VN{DG}"
 
 
 async def _active(stack, fp: str) -> dict | None:
@@ -34,7 +32,8 @@ async def _active(stack, fp: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
-async def test_probes_and_beats_reach_clickhouse_and_drive_node_offline(stack) -> None:
+async def test_probes_and_beats_reach_clickhouse_and_drive_node_offline(stack, claim_city) -> None:
+    city = claim_city()
     rules = stack.settings.rules_path / "video.yaml"
     shipped = rules.read_text(encoding="utf-8")
     # Ops' way to re-arm at once: the shipped 15-minute cooldown would hold back a second episode of this node.
@@ -43,21 +42,22 @@ async def test_probes_and_beats_reach_clickhouse_and_drive_node_offline(stack) -
     )
     assert (await stack.reload_rules())["last_error"] == []
     try:
-        await _run(stack)
+        await _run(stack, city)
     finally:
         rules.write_text(shipped, encoding="utf-8")
         await stack.reload_rules()
 
 
-async def _run(stack) -> None:
-    cameras = stack.registry.cameras_of_node(NODE)[:3]
-    fp = fingerprint("node_offline", {"city": str(DG), "node": NODE})
+async def _run(stack, city: int) -> None:
+    node = next(n.node_id for n in stack.registry.nodes() if n.city_code == city)
+    cameras = stack.registry.cameras_of_node(node)[:3]
+    fp = fingerprint("node_offline", {"city": str(city), "node": node})
     started = datetime.now(UTC)
     with MjpegServer() as server:
         targets = [
-            CameraTarget(cameras[0].camera_id, NODE, server.url("hall")),
-            CameraTarget(cameras[1].camera_id, NODE, server.url("black")),
-            CameraTarget(cameras[2].camera_id, NODE, f"http://127.0.0.1:{closed_port()}/live.mjpg"),
+            CameraTarget(cameras[0].camera_id, node, server.url("hall")),
+            CameraTarget(cameras[1].camera_id, node, server.url("black")),
+            CameraTarget(cameras[2].camera_id, node, f"http://127.0.0.1:{closed_port()}/live.mjpg"),
         ]
         config = ProbeConfig(concurrency=3, heartbeat_interval_s=1, open_timeout_s=5, read_timeout_s=3)
         publisher = VideoPublisher(node_sources(stack.registry), sdk_sender_factory(stack.bootstrap))
@@ -84,12 +84,12 @@ async def _run(stack) -> None:
     async def stored() -> bool:
         probes = await stack.ch.query(
             "SELECT camera_id, status, reason != '' FROM camera_probes WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
-            {"n": NODE, "t": started},
+            {"n": node, "t": started},
         )
         beats = await stack.ch.query(
             "SELECT cameras_total, cameras_online, interval_s FROM node_heartbeats WHERE node_id = {n:String} "
             "AND occurred_at >= {t:DateTime64(3, 'UTC')}",
-            {"n": NODE, "t": started},
+            {"n": node, "t": started},
         )
         return len(probes) == 3 and len(beats) >= 3 and (sorted(probes), set(beats))
 
@@ -100,9 +100,9 @@ async def _run(stack) -> None:
 
     # The beats stop: after 3 of the node's own 1-second intervals and a rule round, the node is offline.
     alert = await eventually(lambda: _firing(stack, fp), timeout_s=30)
-    assert alert["evidence"]["message"].startswith(f"视频节点 {NODE} 已 ")
+    assert alert["evidence"]["message"].startswith(f"视频节点 {node} 已 ")
     # The capped camera's state is counting toward camera_black_or_frozen (90 minutes: pending, not firing).
-    black = stack.book.get(fingerprint("camera_black_or_frozen", {"city": str(DG), "camera": cameras[1].camera_id}))
+    black = stack.book.get(fingerprint("camera_black_or_frozen", {"city": str(city), "camera": cameras[1].camera_id}))
     assert black is not None and black.state == "pending"
 
 

@@ -73,15 +73,20 @@ class Report:
     def checksum(self, ids: set[str]) -> str:
         return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()[:16]
 
+    def _kill_points(self) -> list[str]:
+        """stored/sent events at each kill."""
+        return [f"{a}/{b}" for a, b in zip(self.stored_at_kill, self.sent_at_kill, strict=True)]
+
     def summary(self) -> str:
         return (
             f"sent {self.sent}, accepted {len(self.accepted)}, rejected {sum(self.rejected.values())}; "
-            f"kills survived {self.kills} (at {', '.join(f'{a}/{b}' for a, b in zip(self.stored_at_kill, self.sent_at_kill, strict=True))} "
+            f"kills survived {self.kills} (at {', '.join(self._kill_points())} "
             f"events stored/sent; restarts took {', '.join(f'{s:.1f}' for s in self.restarts_s)} s); "
             f"stored {self.stored} rows / {len(self.stored_ids)} ids, lost {self.lost}, doubled {self.doubled}, "
             f"unexpected {self.unexpected}; checksum accepted {self.checksum(self.accepted)} stored "
             f"{self.checksum(self.stored_ids)}; dead letters {sum(self.dead_letters.values())} "
-            f"({len(self.dead_letters)} ids); burst alert fired {self.burst_firings} time(s) on the alerts topic, {self.burst_history} in history"
+            f"({len(self.dead_letters)} ids); burst alert fired {self.burst_firings} time(s) on the alerts topic, "
+            f"{self.burst_history} in history"
         )
 
 

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 
 async def test_a_firing_then_resolved_alert_is_recorded_and_shown_live(stack) -> None:
-    """Firing: topic, history and Redis active set; resolved: history, and gone from the active set; viewers hear both."""
+    """Firing: topic, history and Redis active set; resolved: history, and gone from the active set.
+
+    Viewers hear both."""
     producer = stack.producer
 
     async def send_all(topic: str, items: list[tuple[bytes, bytes]]) -> None:
@@ -50,7 +52,8 @@ async def test_a_firing_then_resolved_alert_is_recorded_and_shown_live(stack) ->
     await pubsub.aclose()
 
     rows = await stack.ch.query(
-        "SELECT kind, city_code, group_keys['hall'] FROM alert_notices FINAL WHERE fingerprint = {f:String} ORDER BY at",
+        "SELECT kind, city_code, group_keys['hall'] FROM alert_notices FINAL "
+        "WHERE fingerprint = {f:String} ORDER BY at",
         {"f": fingerprint},
     )
     assert rows == [("firing", 440100, "H440106001"), ("resolved", 440100, "H440106001")]

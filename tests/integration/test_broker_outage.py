@@ -1,4 +1,7 @@
-"""The broker down under a gateway: every batch is refused with 503, none is acknowledged, and posting works again after."""
+"""The broker down under a gateway: every batch is refused with 503, none is acknowledged.
+
+Posting works again after the broker is back.
+"""
 
 from __future__ import annotations
 

@@ -224,7 +224,9 @@ def _variable_sql(variable: dict[str, Any]) -> str:
 
 
 class Selection:
-    """Template variable values for one pass over a dashboard: every includeAll variable on All, or one real value each."""
+    """Template variable values for one pass over a dashboard.
+
+    Every includeAll variable on All, or one real value each."""
 
     def __init__(self, fed: Fed, *, all_mode: bool) -> None:
         self.fed = fed
@@ -292,7 +294,8 @@ async def test_every_clickhouse_query_returns_rows(stack, fed: Fed, name: str) -
             if panel.get("repeat"):
                 ctx.variables = {**ctx.variables, panel["repeat"]: selection.one_value(panel["repeat"])}
             sql = expand(target["rawSql"], ctx)
-            where = f"{'all' if all_mode else 'one'}: panel {panel.get('id')} {panel.get('title')!r} target {target.get('refId')}"
+            mode = "all" if all_mode else "one"
+            where = f"{mode}: panel {panel.get('id')} {panel.get('title')!r} target {target.get('refId')}"
             try:
                 rows = await stack.ch.query(sql)
             except Exception as exc:  # noqa: BLE001 - collect every failing query, report them together
@@ -340,18 +343,22 @@ def test_panels_are_well_formed(name: str) -> None:
 
 
 def test_macros_expand_as_the_plugin_does() -> None:
-    """Time macros become toDateTime bounds, $__conditionalAll drops its condition on All, variables take their format."""
+    """Time macros become toDateTime bounds, $__conditionalAll drops its condition on All.
+
+    Variables take their format."""
     start = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
     time_range = TimeRange(start, start + timedelta(hours=1))
     sql = (
         "SELECT $__timeInterval(bucket) AS time FROM t WHERE $__timeFilter(bucket) AND day >= toDate($__fromTime) "
-        "AND $__conditionalAll(city_code IN (${city:csv}), $city) AND $__conditionalAll(hall_id IN (${hall:singlequote}), $hall) "
+        "AND $__conditionalAll(city_code IN (${city:csv}), $city) "
+        "AND $__conditionalAll(hall_id IN (${hall:singlequote}), $hall) "
         "AND n < $__interval_s"
     )
     ctx = QueryContext(time_range, 300, {"city": [ALL], "hall": ["H1", "H2"]}, {"city": ["440100", "440300"]})
     assert expand(sql, ctx) == (
         "SELECT toStartOfInterval(toDateTime(bucket), INTERVAL 300 second) AS time FROM t "
-        "WHERE bucket >= toDateTime(1767578400) AND bucket <= toDateTime(1767582000) AND day >= toDate(toDateTime(1767578400)) "
+        "WHERE bucket >= toDateTime(1767578400) AND bucket <= toDateTime(1767582000) "
+        "AND day >= toDate(toDateTime(1767578400)) "
         "AND 1=1 AND hall_id IN ('H1','H2') AND n < 300"
     )
     assert expand("x = $hall", QueryContext(time_range, 1, {"hall": "H1"})) == "x = H1"
@@ -456,7 +463,9 @@ def _prometheus_exprs(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.parametrize("name", PROMETHEUS_DASHBOARDS)
 def test_prometheus_queries_name_exported_metrics(stack, name: str) -> None:
-    """Every metric a Prometheus panel or variable names is exported by govpulse, and each expression parses plausibly."""
+    """Every metric a Prometheus panel or variable names is exported by govpulse.
+
+    Each expression also parses plausibly."""
     exported = _exported_names(stack)
     failures = []
     exprs = list(_prometheus_exprs(_load(name)))
@@ -484,7 +493,9 @@ def test_prometheus_queries_name_exported_metrics(stack, name: str) -> None:
 
 
 def test_provisioning_points_at_the_dashboards() -> None:
-    """The datasources have the uids the dashboards use; the file provider's folder holds every dashboard, uids unique."""
+    """The datasources have the uids the dashboards use.
+
+    The file provider's folder holds every dashboard, uids unique."""
     datasources = yaml.safe_load((PROVISIONING / "datasources" / "datasources.yaml").read_text(encoding="utf-8"))
     by_uid = {d["uid"]: d for d in datasources["datasources"]}
     assert by_uid[CLICKHOUSE_UID]["type"] == "grafana-clickhouse-datasource"

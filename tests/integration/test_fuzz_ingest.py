@@ -145,7 +145,8 @@ async def test_hostile_messages_on_the_topics_are_dead_lettered_with_reasons(sta
 
     async def dead_lettered() -> list | None:
         rows = await stack.ch.query(
-            "SELECT reason, origin FROM rejections FINAL WHERE position(record, {m:String}) > 0 OR event_id LIKE {p:String}",
+            "SELECT reason, origin FROM rejections FINAL "
+            "WHERE position(record, {m:String}) > 0 OR event_id LIKE {p:String}",
             {"m": marker, "p": f"{marker}%"},
         )
         return rows if len(rows) >= len(junk) - 1 + len(hostile) else None

@@ -96,9 +96,7 @@ async def test_departments_are_ranked_by_their_own_tree(stack) -> None:
     assert len(body["ranking"]) == sum(1 for d in stack.registry.departments() if d.level == "province")
     status, body = await _get(stack, "/api/v1/scores?level=dept&city=440100")
     assert status == 200, body
-    assert {row["scope"] for row in body["ranking"]} <= {
-        f"dept:{d.dept_id}" for d in stack.registry.departments()
-    }
+    assert {row["scope"] for row in body["ranking"]} <= {f"dept:{d.dept_id}" for d in stack.registry.departments()}
     assert body["scorecard"] == "departments"
 
 

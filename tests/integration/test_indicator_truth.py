@@ -200,7 +200,8 @@ async def day(stack):
     ]
     k = s.case
     cases = [
-        # K1, all on the scripted day: rectified 11:00, before its deadline (that day's end at the earliest), closed 12:00.
+        # K1, all on the scripted day: rectified 11:00, before its deadline (that day's end at the earliest),
+        # closed 12:00.
         k("K1", "case_created", 0, "09:00"),
         k("K1", "case_verified", 0, "09:30"),
         k("K1", "case_rectified", 0, "11:00"),
@@ -416,7 +417,9 @@ async def test_windows_open_at_the_end_of_each_hour(stack, day) -> None:
 
 
 async def test_camera_availability_snapshot_and_time_weighted(stack, day) -> None:
-    """c1: ok ok black ok; c2: ok offline offline offline, at 09:00/05/10/15; H1 has more cameras than the two probed."""
+    """c1: ok ok black ok; c2: ok offline offline offline, at 09:00/05/10/15.
+
+    H1 has more cameras than the two probed."""
     configured = len(CAMERAS(stack))
     hall = f"hall:{H1}"
     online = await _ask(stack, "camera_online_rate", hall, "5m", day)
@@ -437,10 +440,10 @@ async def test_a_node_is_offline_after_three_missed_beats(stack, day) -> None:
 async def test_cases_open_overdue_and_rectified_on_time(stack, day) -> None:
     """K2 and K3 are open from five days before; K1 and K3 close on the day, K2 stays open and overdue;
     of the two rectified on the day, K1 was on time and K3 late."""
-    from streams.workdays import DEFAULT as calendar
+    from streams.workdays import DEFAULT as WORKING_DAYS
 
     early = [(day - timedelta(days=n)).date() for n in range(2, 6)]
-    if not any(calendar.is_workday(d) for d in early):  # only inside a long holiday such as 春节
+    if not any(WORKING_DAYS.is_workday(d) for d in early):  # only inside a long holiday such as 春节
         pytest.skip("no working day between the cases' verification and the scripted day")
     start, now = day - timedelta(days=5), datetime.now(UTC)
     today = (day + timedelta(days=1)).astimezone(UTC).isoformat()
@@ -511,9 +514,9 @@ async def test_grouped_queries_agree_with_one_query_per_entity(stack, day) -> No
 async def test_the_deadline_rule_finds_the_overdue_case(stack, day) -> None:
     """Of the scripted cases only K2 (verified five days before, never rectified) is overdue for rectification."""
     from streams.rules.deadline_rules import DeadlineCheck
-    from streams.workdays import DEFAULT as calendar
+    from streams.workdays import DEFAULT as WORKING_DAYS
 
-    if not any(calendar.is_workday((day - timedelta(days=n)).date()) for n in range(2, 6)):
+    if not any(WORKING_DAYS.is_workday((day - timedelta(days=n)).date()) for n in range(2, 6)):
         pytest.skip("no working day between the cases' verification and the scripted day")
     found = await DeadlineCheck("overdue_rectification", "case_rectified", city=FS).evaluate(
         stack.ch, datetime.now(UTC)

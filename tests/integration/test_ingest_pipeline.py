@@ -22,9 +22,11 @@ SZ = 440300  # another city: its hall sent by GZ's node, and its source with GZ'
 
 async def _post(stack, stream: str, body: dict, token: str | None) -> tuple[int, dict]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json=body, headers=headers) as resp:
-            return resp.status, await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stack.base_url}/api/v1/ingest/{stream}", json=body, headers=headers) as resp,
+    ):
+        return resp.status, await resp.json()
 
 
 async def _stored_ids(stack, ids: list[str]) -> set[str]:
@@ -79,7 +81,8 @@ async def test_good_records_reach_clickhouse_and_bad_ones_the_dead_letter_topic(
     assert rows[0][0] == 3
     # The same instant to the millisecond whatever offset the node wrote; stamped when received, then when written.
     [(occurred, received, ingested)] = await stack.ch.query(
-        "SELECT toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(received_at), toUnixTimestamp64Milli(ingested_at)"
+        "SELECT toUnixTimestamp64Milli(occurred_at), toUnixTimestamp64Milli(received_at), "
+        "toUnixTimestamp64Milli(ingested_at)"
         " FROM queue_events WHERE event_id = {id:String}",
         {"id": good[2]["event_id"]},
     )

@@ -17,7 +17,7 @@ import pytest
 from streams.rules.backtest import backtest
 from streams.rules.loader import load_rules
 from streams.simulator import Simulation
-from streams.workdays import DEFAULT as calendar
+from streams.workdays import DEFAULT as WORKING_DAYS
 from streams.workdays import SHANGHAI
 from tests.integration.helpers import eventually
 
@@ -35,7 +35,7 @@ def _morning() -> datetime:
     found = 0
     while found < 3:
         day -= timedelta(days=1)
-        found += calendar.is_workday(day) and (datetime.now(SHANGHAI).date() - day).days not in (1, 6)
+        found += WORKING_DAYS.is_workday(day) and (datetime.now(SHANGHAI).date() - day).days not in (1, 6)
     return datetime(day.year, day.month, day.day, *START_LOCAL, tzinfo=SHANGHAI).astimezone(UTC)
 
 
@@ -89,7 +89,8 @@ async def simulated(stack, cities: frozenset[int]):
             {"s": datetime.now(UTC) - timedelta(hours=1)},
         )
         counted = await stack.ch.query(
-            "SELECT count() FROM (SELECT source FROM ingest_quality_5m WHERE source IN {s:Array(String)} GROUP BY source)",
+            "SELECT count() FROM (SELECT source FROM ingest_quality_5m "
+            "WHERE source IN {s:Array(String)} GROUP BY source)",
             {"s": sorted({src for src, _ in sent})},
         )
         return bool(rows) and counted[0][0] == len({src for src, _ in sent})

@@ -285,7 +285,8 @@ async def client(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
 
     @web.middleware
     async def province_operator(request: web.Request, handler: Any) -> web.StreamResponse:
-        # These tests are about ranking; sign-in and scope are tested on the stack (test_indicator_api, test_center_api).
+        # These tests are about ranking; sign-in and scope are tested on the stack
+        # (test_indicator_api, test_center_api).
         request[PRINCIPAL] = Principal("scores-test", "province_operator", None)
         return await handler(request)
 

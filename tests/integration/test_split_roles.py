@@ -85,7 +85,8 @@ async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str,
         "GOVPULSE_BATCH_SEAL_KEY": "split-roles-test-key-" + "0" * 20,
     }
     plain = root / "tokens.json"
-    subprocess.run(
+    await asyncio.to_thread(
+        subprocess.run,
         [
             sys.executable,
             "-m",
@@ -135,7 +136,9 @@ async def test_gateway_worker_and_center_in_separate_processes(shared: dict[str,
 
 
 async def test_the_center_rule_feed_reads_every_valid_event_in_its_own_group(shared: dict[str, Any]) -> None:
-    """The rule feed, in a consumer group of its own, hands the rules each valid record of the raw topics and skips junk."""
+    """The rule feed, in a consumer group of its own, hands the rules each valid record of the raw topics.
+
+    Junk is skipped."""
     from aiokafka import AIOKafkaProducer
 
     from streams.models.wire import encode_batch_parts

@@ -83,7 +83,8 @@ async def _run(stack, city: int) -> None:
 
     async def stored() -> bool:
         probes = await stack.ch.query(
-            "SELECT camera_id, status, reason != '' FROM camera_probes WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
+            "SELECT camera_id, status, reason != '' FROM camera_probes "
+            "WHERE node_id = {n:String} AND occurred_at >= {t:DateTime64(3, 'UTC')}",
             {"n": node, "t": started},
         )
         beats = await stack.ch.query(

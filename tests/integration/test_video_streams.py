@@ -60,7 +60,9 @@ def rtsp_available() -> None:
 
 
 def test_rtsp_camera_is_online_with_its_resolution_and_rate(rtsp_available: None) -> None:
-    """An H.264 RTSP camera (GStreamer's RTSP server) opens, reports 640x360 at ~25 fps, and its moving picture is not frozen."""
+    """An H.264 RTSP camera (GStreamer's RTSP server) opens and reports 640x360 at ~25 fps.
+
+    Its moving picture is not frozen."""
     with rtsp_camera("ball") as url:
         result = probe_camera(CameraTarget("C3", "VN440100", url), ProbeConfig())
     assert result.online, result.reason

@@ -18,10 +18,11 @@ from aiohttp import web
 from connectors.alert_outputs import ACTIVE_KEY
 from connectors.center import alert_view
 from connectors.center.auth_api import error, principal
-from connectors.center.desk import AlertDesk, BadRequest, Conflict, NotFound, parse_matchers, silences_json
+from connectors.center.desk import AlertDesk, silences_json
 from connectors.center.feed import LiveFeed, Rendered
 from connectors.center.history import history, recently_resolved
 from connectors.clickhouse.client import ClickHouse
+from streams.alerts.actions import BadRequest, Conflict, NotFound, parse_matchers
 from streams.alerts.model import Alert
 from streams.auth.access import Principal, alert_city
 from streams.indicators.catalog import INDICATORS

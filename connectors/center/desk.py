@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,58 +21,16 @@ import structlog
 from connectors.alert_outputs import SILENCE_CHANNEL
 from connectors.center.history import ACTION_COLUMNS, action_row
 from connectors.clickhouse.client import ClickHouse
+from streams.alerts import actions
+from streams.alerts.actions import NotFound
 from streams.alerts.lifecycle import AlertBook
-from streams.alerts.model import Alert, Matcher, Silence, to_iso
+from streams.alerts.model import Alert, Silence, to_iso
 from streams.auth.access import Principal, alert_city
 from streams.metrics import Metrics
 from streams.retry import retry_forever
 from streams.rules.runner import RuleRunner
 
 log = structlog.get_logger(__name__)
-
-MAX_COMMENT = 1000
-MAX_MATCHERS = 10
-MAX_SILENCE_S = 30 * 24 * 3600
-MIN_SILENCE_S = 60
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Conflict(RuntimeError):
-    """The action does not apply to the alert as it is now (resolved, already acknowledged)."""
-
-
-class BadRequest(ValueError):
-    pass
-
-
-def _comment(text: object) -> str:
-    if text is None:
-        return ""
-    if not isinstance(text, str) or len(text) > MAX_COMMENT:
-        raise BadRequest(f"comment is a string of at most {MAX_COMMENT} characters")
-    return text.strip()
-
-
-def parse_matchers(items: object) -> list[Matcher]:
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_MATCHERS:
-        raise BadRequest(f"matchers is a list of 1 to {MAX_MATCHERS} {{label, op, value}} objects")
-    out = []
-    for item in items:
-        if not isinstance(item, Mapping) or not all(isinstance(item.get(k), str) for k in ("label", "op", "value")):
-            raise BadRequest("each matcher is {label, op, value} with string values")
-        label, value = item["label"], item["value"]
-        if not 0 < len(label) <= 64 or len(value) > 256:
-            raise BadRequest("a matcher label has 1-64 characters and a value at most 256")
-        try:
-            out.append(Matcher(label, item["op"], value))
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
-    if all(m.op in ("!=", "!~") for m in out) or all(m.op == "=~" and m.value in (".*", ".+") for m in out):
-        raise BadRequest("a silence needs at least one matcher that narrows it (= or a specific pattern)")
-    return out
 
 
 class AlertDesk:
@@ -86,22 +44,14 @@ class AlertDesk:
         self.metrics = metrics
 
     async def acknowledge(self, who: Principal, fingerprint: str, comment: object) -> Alert:
-        text = _comment(comment)
+        text = actions.comment(comment)
         alert = self.book.get(fingerprint)
         if alert is None:
             raise NotFound(f"no alert {fingerprint}")
         who.may_act_on(alert_city(alert.to_dict()))
         notices = await self.runner.act(lambda at: self.book.acknowledge(fingerprint, who.username, at, text))
         if not notices:
-            current = self.book.get(fingerprint)
-            state = (
-                "resolved"
-                if current is None or current.state == "resolved"
-                else "already acknowledged"
-                if current.ack
-                else current.state
-            )
-            raise Conflict(f"only a firing, unacknowledged alert can be acknowledged; this one is {state}")
+            raise actions.not_acknowledgeable(self.book.get(fingerprint))
         acked = notices[0].alert
         await self._record(
             who,
@@ -117,21 +67,13 @@ class AlertDesk:
         return sorted((s for s in self.book.silences() if who.owns_silence(s.matchers)), key=lambda s: s.ends_at)
 
     async def silence(self, who: Principal, body: Mapping[str, Any]) -> Silence:
-        matchers = who.scoped_matchers(parse_matchers(body.get("matchers")))
-        duration = body.get("duration_s")
-        if (
-            not isinstance(duration, int)
-            or isinstance(duration, bool)
-            or not MIN_SILENCE_S <= duration <= MAX_SILENCE_S
-        ):
-            raise BadRequest(f"duration_s is a whole number of seconds from {MIN_SILENCE_S} to {MAX_SILENCE_S}")
-        text = _comment(body.get("comment"))
+        matchers = who.scoped_matchers(actions.parse_matchers(body.get("matchers")))
         now = datetime.now(UTC)
-        silence = Silence(
-            f"s-{uuid.uuid4().hex[:12]}", tuple(matchers), now, now + timedelta(seconds=duration), who.username, text
-        )
+        starts, ends = actions.silence_span(body.get("duration_s"), now)
+        text = actions.comment(body.get("comment"))
+        silence = Silence(f"s-{uuid.uuid4().hex[:12]}", tuple(matchers), starts, ends, who.username, text)
         await self.runner.act(lambda at: self.book.add_silence(silence, at))
-        city = next((m.value for m in matchers if m.label == "city" and m.op == "="), None)
+        city = actions.city_of(matchers)
         await self._record(
             who, "silence", now, silence_id=silence.id, city=city, comment=text, detail=silence.to_dict()
         )
@@ -145,7 +87,7 @@ class AlertDesk:
             raise NotFound(f"no silence {silence_id}")  # another city's silence is not even named
         now = datetime.now(UTC)
         await self.runner.act(lambda at: self.book.remove_silence(silence_id, at))
-        city = next((m.value for m in silence.matchers if m.label == "city" and m.op == "="), None)
+        city = actions.city_of(silence.matchers)
         await self._record(who, "unsilence", now, silence_id=silence_id, city=city, detail=silence.to_dict())
         await self._announce("removed", silence, who.username, now)
 

@@ -104,5 +104,5 @@ async def sse_events(resp: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, d
             data = line[6:]
         elif not line and event:
             yield event, json.loads(data)
-            """(event, data) pairs of a Server-Sent Events response, as they arrive."""
-    event, data = "", ""
+            # A blank line ends one event; a keep-alive comment before the next must not repeat this one.
+            event, data = "", ""

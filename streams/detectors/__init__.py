@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from streams.detectors.base import HALF_SCORE_Z, Detector, Side, Verdict, score_of_z, z_of
+from streams.detectors.cusum import CusumDetector
 from streams.detectors.ewma import EwmaDetector
 from streams.detectors.robust import RobustWindowDetector
+from streams.detectors.seasonal import SeasonalDetector
 
 
 class DetectorClass(Protocol):
@@ -27,6 +29,8 @@ class DetectorClass(Protocol):
 DETECTORS: dict[str, DetectorClass] = {
     EwmaDetector.kind: EwmaDetector,
     RobustWindowDetector.kind: RobustWindowDetector,
+    SeasonalDetector.kind: SeasonalDetector,
+    CusumDetector.kind: CusumDetector,
 }
 
 
@@ -48,10 +52,12 @@ def restore(snapshot: dict[str, Any]) -> Detector:
 __all__ = [
     "DETECTORS",
     "HALF_SCORE_Z",
+    "CusumDetector",
     "Detector",
     "DetectorClass",
     "EwmaDetector",
     "RobustWindowDetector",
+    "SeasonalDetector",
     "Side",
     "Verdict",
     "restore",

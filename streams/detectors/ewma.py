@@ -36,27 +36,36 @@ class EwStats:
     """The exponentially weighted mean, variance and mean |x| (the scale for the spread floor) of a series."""
 
     alpha: float
-    #: Points averaged since the start (or since a re-baseline): while 1/n > alpha they weigh 1/n each.
+    #: Points in the mean and scale since the start (or since a new level): while 1/n > alpha they weigh 1/n each.
     n: int = 0
+    #: Points in the variance since the start (a new level keeps the variance learned so far).
+    n_var: int = 0
     mean: float = 0.0
     var: float = 0.0
     scale: float = 0.0
 
     def update(self, x: float) -> None:
         self.n += 1
-        rate = max(self.alpha, 1.0 / self.n)
+        self.n_var += 1
+        rate, var_rate = max(self.alpha, 1.0 / self.n), max(self.alpha, 1.0 / self.n_var)
         diff = x - self.mean
-        step = rate * diff
-        self.mean += step
-        self.var = (1.0 - rate) * (self.var + diff * step)
+        self.mean += rate * diff
+        self.var = (1.0 - var_rate) * (self.var + var_rate * diff * diff)
         self.scale += rate * (abs(x) - self.scale)
 
     def state(self) -> dict[str, Any]:
-        return {"n": self.n, "mean": self.mean, "var": self.var, "scale": self.scale}
+        return {"n": self.n, "n_var": self.n_var, "mean": self.mean, "var": self.var, "scale": self.scale}
 
     @classmethod
     def of_state(cls, alpha: float, state: dict[str, Any]) -> EwStats:
-        return cls(alpha, int(state["n"]), float(state["mean"]), float(state["var"]), float(state["scale"]))
+        return cls(
+            alpha,
+            int(state["n"]),
+            int(state["n_var"]),
+            float(state["mean"]),
+            float(state["var"]),
+            float(state["scale"]),
+        )
 
 
 class EwmaDetector:

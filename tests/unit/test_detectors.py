@@ -12,12 +12,16 @@ import pytest
 
 from streams.detectors import (
     DETECTORS,
+    CusumDetector,
     Detector,
     EwmaDetector,
     RobustWindowDetector,
+    SeasonalDetector,
     Verdict,
     restore,
 )
+from streams.detectors.seasonal import Period
+from streams.workdays import DEFAULT, SHANGHAI
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 FIVE_MIN = timedelta(minutes=5)
@@ -121,7 +125,12 @@ def test_a_mostly_zero_count_still_has_a_spread() -> None:
     assert detector.judge(at, 10.0).score > 0.9
 
 
-FACTORIES: dict[str, Callable[[], Detector]] = dict(WINDOWED)
+FACTORIES: dict[str, Callable[[], Detector]] = {
+    **WINDOWED,
+    "seasonal-day": lambda: SeasonalDetector(period="day", slot_s=300, per_slot=6, min_samples=3),
+    "seasonal-week": lambda: SeasonalDetector(period="week", slot_s=300, per_slot=3, min_samples=2),
+    "cusum": lambda: CusumDetector(k=0.5, h=4.0, alpha=0.02, min_points=30),
+}
 
 
 def _hall_like(n: int, seed: int) -> list[float]:
@@ -173,6 +182,12 @@ def test_an_unknown_kind_or_a_foreign_snapshot_is_refused() -> None:
         (lambda: EwmaDetector(min_spread_ratio=-0.1), "min_spread_ratio"),
         (lambda: RobustWindowDetector(window=2), "window"),
         (lambda: RobustWindowDetector(window=10, min_points=20), "min_points"),
+        (lambda: SeasonalDetector(period="month"), "period"),  # type: ignore[arg-type]  # a period YAML could hold
+        (lambda: SeasonalDetector(slot_s=7000), "slot_s"),
+        (lambda: SeasonalDetector(per_slot=4, min_samples=5), "min_samples"),
+        (lambda: CusumDetector(h=0.0), "h"),
+        (lambda: CusumDetector(k=-1.0), "k"),
+        (lambda: CusumDetector(alpha=2.0), "alpha"),
     ],
 )
 def test_a_setting_that_cannot_work_is_refused_by_name(build: Callable[[], Detector], name: str) -> None:
@@ -190,3 +205,118 @@ def test_a_damaged_snapshot_is_a_value_error() -> None:
         restore({"kind": "ewma", "params": {"window": 5}, "state": snapshot["state"]})
     with pytest.raises(ValueError, match="malformed ewma snapshot"):
         restore({"kind": "ewma", "params": snapshot["params"], "state": {}})
+
+
+# A hall's day, in local time: open 09:00-12:00 and 14:00-17:30 on working days, a trickle at lunch, shut at night
+# and on rest days.
+QUARTER = timedelta(minutes=15)
+
+
+def _hall_value(local: datetime, workday: bool, rng: random.Random, busy: float = 30.0) -> float:
+    minutes = local.hour * 60 + local.minute
+    if not workday:
+        return 0.0
+    if 9 * 60 <= minutes < 12 * 60 or 14 * 60 <= minutes < 17 * 60 + 30:
+        return max(0.0, busy + rng.gauss(0.0, 3.0))
+    if 12 * 60 <= minutes < 14 * 60:
+        return max(0.0, 3.0 + rng.gauss(0.0, 1.0))
+    return 0.0
+
+
+def _learn_days(
+    detector: Detector, first: datetime, last: datetime, busy_on: Callable[[datetime], float] = lambda _: 30.0
+) -> None:
+    """Learn every quarter hour from local midnight of `first` to the end of `last`, open on calendar working days."""
+    rng = random.Random(11)
+    at = first
+    while at < last + timedelta(days=1):
+        detector.learn(at, _hall_value(at, DEFAULT.is_workday(at.date()), rng, busy_on(at)))
+        at += QUARTER
+
+
+def _local(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
+    return datetime(y, m, d, hh, mm, tzinfo=SHANGHAI)
+
+
+def _hall_detector(period: Period = "day") -> SeasonalDetector:
+    return SeasonalDetector(period=period, slot_s=900, per_slot=8, min_samples=4)
+
+
+def test_the_seasonal_detector_knows_a_halls_day() -> None:
+    """After three weeks of a hall: the lunch dip and a closed weekend are ordinary; a busy Sunday is not."""
+    detector = _hall_detector()
+    _learn_days(detector, _local(2026, 3, 2), _local(2026, 3, 22))
+    assert detector.points == 21 * 96
+    lunch, morning = detector.judge(_local(2026, 3, 23, 12, 30), 3.0), detector.judge(_local(2026, 3, 23, 10), 30.0)
+    assert lunch.armed and lunch.score < 0.2 and morning.armed and morning.score < 0.2
+    assert detector.judge(_local(2026, 3, 23, 3), 0.0).score < 0.2  # a quiet night
+    closed_saturday = detector.judge(_local(2026, 3, 28, 10), 0.0)
+    assert closed_saturday.armed and closed_saturday.score < 0.2
+    busy_sunday = detector.judge(_local(2026, 3, 29, 10), 30.0)
+    assert busy_sunday.armed and busy_sunday.score > 0.9 and busy_sunday.side == "up"
+    shut_on_monday = detector.judge(_local(2026, 3, 23, 10), 0.0)
+    assert shut_on_monday.score > 0.9 and shut_on_monday.side == "down"
+
+
+@pytest.mark.parametrize("period", ["day", "week"])
+def test_a_working_saturday_is_judged_as_a_working_day(period: Period) -> None:
+    """Saturday 14 February 2026 is a 调休 working day: an open hall is ordinary, a shut one is flagged."""
+    detector = _hall_detector(period)
+    _learn_days(detector, _local(2026, 1, 12), _local(2026, 2, 13))
+    open_hall, shut_hall = detector.judge(_local(2026, 2, 14, 10), 30.0), detector.judge(_local(2026, 2, 14, 10), 0.0)
+    assert open_hall.armed and open_hall.score < 0.2
+    assert shut_hall.armed and shut_hall.score > 0.9 and shut_hall.side == "down"
+    # The Saturday before, a rest day, was judged the other way round.
+    assert detector.judge(_local(2026, 2, 7, 10), 30.0).score > 0.9
+
+
+def test_a_weekly_profile_expects_the_monday_rush() -> None:
+    """A hall twice as busy every Monday morning: ordinary for period week, a spike for period day."""
+
+    def busy(at: datetime) -> float:
+        return 60.0 if at.weekday() == 0 else 30.0
+
+    weekly, daily = _hall_detector("week"), _hall_detector("day")
+    for detector in (weekly, daily):
+        _learn_days(detector, _local(2026, 3, 2), _local(2026, 3, 29), busy)
+    monday = _local(2026, 3, 30, 10)
+    assert weekly.judge(monday, 60.0).score < 0.2 and weekly.judge(_local(2026, 3, 31, 10), 30.0).score < 0.2
+    assert daily.judge(monday, 60.0).score > 0.9
+
+
+def test_a_slot_arms_on_its_own_samples() -> None:
+    """Two working days learned: many points, but each slot holds two values of the four it needs."""
+    detector = _hall_detector()
+    _learn_days(detector, _local(2026, 3, 2), _local(2026, 3, 3))
+    assert detector.points == 2 * 96 and not detector.judge(_local(2026, 3, 4, 10), 30.0).armed
+    with pytest.raises(ValueError, match="timezone-aware"):
+        detector.judge(datetime(2026, 3, 4, 10), 30.0)
+
+
+def _shifted(before: int, after: int, level: float, shift: float, sd: float) -> list[float]:
+    return _noise(before, level, sd, seed=5) + _noise(after, level + shift, sd, seed=6)
+
+
+@pytest.mark.parametrize("shift", [15.0, -15.0])
+def test_cusum_flags_a_level_shift_then_takes_it_as_the_new_normal(shift: float) -> None:
+    """Noise of sd 5 around 100 moves by 3 spreads: confirmed within a few points, and the new level then scores low."""
+    detector = CusumDetector(k=0.5, h=8.0, alpha=0.02, min_points=30)
+    verdicts = [detector.observe(START + i * FIVE_MIN, v) for i, v in enumerate(_shifted(300, 100, 100.0, shift, 5.0))]
+    assert max(v.score for v in verdicts[:300] if v.armed) < 0.5
+    firing = [i for i, v in enumerate(verdicts) if v.armed and v.score >= 0.5]
+    assert firing and 300 <= firing[0] <= 310
+    assert verdicts[firing[0]].side == ("up" if shift > 0 else "down")
+    settled = verdicts[firing[0] + 10 :]
+    assert max(v.score for v in settled) < 0.5
+    assert settled[-1].baseline == pytest.approx(100.0 + shift, abs=2.5)
+
+
+def test_cusum_catches_a_shift_no_single_point_shows() -> None:
+    """A lasting move of one spread on a negative series: no point is three spreads out, yet CUSUM confirms it."""
+    values = _shifted(300, 100, -40.0, 2.0, 2.0)
+    cusum, ewma = CusumDetector(k=0.5, h=8.0), EwmaDetector(alpha=0.02)
+    cusum_verdicts = [cusum.observe(START + i * FIVE_MIN, v) for i, v in enumerate(values)]
+    ewma_scores = [ewma.observe(START + i * FIVE_MIN, v).score for i, v in enumerate(values)]
+    cusum_scores = [v.score if v.armed else 0.0 for v in cusum_verdicts]
+    assert max(cusum_scores[:300]) < 0.5 and max(cusum_scores[300:360]) >= 0.5
+    assert sum(s >= 0.5 for s in ewma_scores[300:360]) <= 2

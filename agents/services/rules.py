@@ -24,6 +24,7 @@ from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
 from streams.metrics import Metrics
 from streams.registry import Registry
+from streams.rules import spike_state
 from streams.rules.build import build as build_rules
 from streams.rules.loader import RuleSet
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
@@ -32,6 +33,8 @@ from streams.rules.runner import RuleRunner
 
 log = structlog.get_logger(__name__)
 BOOK_KEY = "govpulse:alerts:book"
+#: What the spike rules' detectors have learned (`streams.rules.spike_state`), saved beside the alert book.
+SPIKE_KEY = "govpulse:rules:spike_state"
 
 
 class Notifiers:
@@ -91,6 +94,8 @@ class RulesEngine:
         self.rule_infos: dict[str, RuleInfo] = {}
         self._runner: RuleRunner | None = None
         self._reloader: RuleReloader | None = None
+        #: The last save of the spike state failed: the next round saves it even if nothing new was learned.
+        self._spike_unsaved = False
 
     @property
     def runner(self) -> RuleRunner:
@@ -115,12 +120,18 @@ class RulesEngine:
         self._reloader = RuleReloader(self.settings.rules_path, self.metrics)
         self.use(self._reloader.load_initial())
         await self._restore_alerts()
+        await self._restore_spike_state()
 
     async def stop(self) -> None:
         pass  # the alert book is saved after every round; its outputs belong to the services stopped after this one
 
     def use(self, rules: RuleSet) -> None:
-        self.runner.use(build_rules(rules, self.registry, self.book, datetime.now(UTC)))
+        setup = build_rules(rules, self.registry, self.book, datetime.now(UTC))
+        # A spike rule whose spike settings did not change keeps what its detectors learned; the others rebuild.
+        kept = spike_state.carry(self.runner.setup.indicator_checks, setup.indicator_checks)
+        if kept:
+            log.info("spike_state_kept", checks=kept)
+        self.runner.use(setup)
         self.rule_infos = rule_infos(rules)
 
     async def reload(self) -> dict[str, Any]:
@@ -136,6 +147,30 @@ class RulesEngine:
         except Exception as exc:  # noqa: BLE001 - counted; the next round tries again
             self.metrics.alert_output_failures.labels("redis").inc()
             log.warning("alerts_save_failed", error=repr(exc)[:300])
+
+    async def save_spike_state(self) -> None:
+        """Save the spike rules' learned state when a round learned something (the JSON is built off the loop)."""
+        checks = self.runner.setup.indicator_checks
+        if not (self._spike_unsaved or spike_state.changed(checks)):
+            return
+        data = spike_state.snapshot(checks)
+        try:
+            await self.redis.client.set(SPIKE_KEY, await asyncio.to_thread(json.dumps, data))
+            self._spike_unsaved = False
+        except Exception as exc:  # noqa: BLE001 - counted; the next round tries again
+            self._spike_unsaved = True
+            self.metrics.alert_output_failures.labels("redis").inc()
+            log.warning("spike_state_save_failed", error=repr(exc)[:300])
+
+    async def _restore_spike_state(self) -> None:
+        """Pick up the spike state a previous run saved; a check with none rebuilds it from ClickHouse history."""
+        try:
+            saved = await self.redis.client.get(SPIKE_KEY)
+            if saved:
+                restored = spike_state.restore(self.runner.setup.indicator_checks, json.loads(saved))
+                log.info("spike_state_restored", checks=restored)
+        except Exception as exc:  # noqa: BLE001 - a lost snapshot costs a rebuild from history, not a dead worker
+            log.warning("spike_state_restore_failed", error=repr(exc)[:300])
 
     async def _restore_alerts(self) -> None:
         """Pick up the alert state a previous run left in Redis, so a restart does not fire everything again."""
@@ -185,5 +220,6 @@ class RuleTimer:
                 else:
                     await rules.evaluate_due()
                 await self.engine.save_alerts()
+                await self.engine.save_spike_state()
             except Exception as exc:  # noqa: BLE001 - the timer must outlive any one bad round
                 log.warning("rule_round_failed", error=repr(exc)[:300])

@@ -4,7 +4,9 @@ Timer rules are evaluated as of each step between `from` and `to` (their
 queries see nothing after that moment, save for the rest of a 5-minute
 state bucket); event rules are fed the stored events in event-time order,
 with their clocks ticked at each step. A fresh lifecycle per run, so
-`for`, hysteresis and cooldown behave as they would have live.
+`for`, hysteresis and cooldown behave as they would have live; spike rules
+start without state, so their first step rebuilds each baseline from the
+history before `from`, as a worker start would.
 """
 
 from __future__ import annotations

@@ -21,11 +21,11 @@ from streams.rules.spike_rules import SpikeCheck
 
 
 def condition_check(
-    rule_id: str, cond: ThresholdCondition | RatioCondition | SpikeCondition, scope: str, group: str | None
+    rule_id: str, index: int, cond: ThresholdCondition | RatioCondition | SpikeCondition, scope: str, group: str | None
 ) -> TimerCheck:
-    """The check of one inline condition, as the rule of its kind would check it."""
+    """The check of inline condition `index` (its place in `all`), as the rule of its kind would check it."""
     if isinstance(cond, SpikeCondition):
-        return SpikeCheck.for_condition(rule_id, cond, scope, group)
+        return SpikeCheck.for_condition(rule_id, cond, scope, group, key=f"{rule_id}.all.{index}")
     return ThresholdCheck.for_condition(rule_id, cond, scope, group)
 
 
@@ -42,7 +42,9 @@ class CompositeCheck:
     def from_config(cls, config: CompositeRuleConfig, context: BuildContext) -> ScheduledCheck:
         scope, group = str(config.scope), finest(config.group_by)
         inline = tuple(
-            condition_check(config.id, c, scope, group) for c in config.conditions if not isinstance(c, RuleRef)
+            condition_check(config.id, i, c, scope, group)
+            for i, c in enumerate(config.conditions)
+            if not isinstance(c, RuleRef)
         )
         refs = tuple(c.rule for c in config.conditions if isinstance(c, RuleRef))
         return ScheduledCheck(cls(config.id, inline, refs, context.book), float(config.every))

@@ -14,11 +14,13 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streams.detectors import HALF_SCORE_Z, Detector, score_of_z, z_of
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.model import Indicator
-from streams.indicators.query import WINDOWS, Scope
+from streams.indicators.query import MAX_POINTS, WINDOWS, Scope
 from streams.models.video import CameraStatus
-from streams.rules.durations import PositiveDuration
+from streams.rules.durations import PositiveDuration, format_duration
+from streams.rules.spike_baselines import DAY_S, MAX_SERIES_POINTS, Baseline, SeasonalBaseline, WindowBaseline
 from streams.validation import REASONS
 
 #: A problem found in a rule: (field path inside the rule, message).
@@ -61,6 +63,11 @@ def finest(group_by: Iterable[str]) -> str | None:
     keys = set(group_by)
     return next((k for k in _FINE_TO_COARSE if k in keys), None)
 
+
+#: Fewest windows a window baseline's lookback may hold: a median and MAD of fewer say nothing.
+MIN_WINDOW_POINTS = 3
+#: Most windows a spike rule may read to rebuild an entity's baseline: ten queries of MAX_POINTS windows.
+MAX_HISTORY_WINDOWS = 10 * MAX_POINTS
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -215,57 +222,144 @@ class RatioCondition(IndicatorCondition, Comparison):
         return out + [("denominator", msg) for _, msg in group_problems(den, group_by, scope)]
 
 
-class WindowBaseline(BaseModel):
-    """The mean and spread of the indicator's own values over `lookback` before now."""
-
-    model_config = _MODEL
-
-    method: Literal["window"]
-    lookback: PositiveDuration
-    #: Compare only with values at this time of day on earlier days (one point per day).
-    same_time_of_day: bool = Field(default=False, strict=True)
-
-
-class EwmaBaseline(BaseModel):
-    """An exponentially weighted moving mean and variance of the values seen at each evaluation."""
-
-    model_config = _MODEL
-
-    method: Literal["ewma"]
-    #: Weight of the newest value, 0 < alpha < 1; small alpha = long memory.
-    alpha: float = Field(strict=True, gt=0, lt=1)
-
-
-Baseline = Annotated[WindowBaseline | EwmaBaseline, Field(discriminator="method")]
-
-
 class SpikeCondition(IndicatorCondition):
-    """An indicator far from its own baseline: by `z` standard deviations or by a `factor` of its mean."""
+    """An indicator far from its own baseline, kept per entity by a detector (`streams.rules.spike_baselines`).
+
+    It fires where the detector is armed (`min_history` points learned) and the
+    window's score (0 to 1, `streams.detectors.score_of_z`) reaches `score`, or
+    the score of `z` spreads, on a side `direction` watches; it clears below
+    the score of half that many spreads. `min_value` is a floor on the value of
+    an upward spike and a ceiling on that of a downward one. `factor` adds a
+    second test for upward spikes only: the value must also be `factor` times
+    the baseline. Every catalogue indicator can be 0, and any value is a
+    multiple of 0, so a factor needs `min_value` beside it.
+    """
 
     type: Literal["spike"] = "spike"
     baseline: Baseline
-    z: float | None = Field(default=None, strict=True, gt=0)
-    factor: float | None = Field(default=None, strict=True, gt=1)
-    #: up: value above the baseline; down: below (mean / factor, mean - z·sd); both: either.
+    #: The threshold in spreads (3 = the classic three sigma); it fires at score_of_z(z). Give z or score.
+    z: float | None = Field(default=None, strict=True, gt=0, allow_inf_nan=False)
+    #: The threshold as a score, 0 < score < 1 (0.5 is three spreads). Give z or score.
+    score: float | None = Field(default=None, strict=True, gt=0, lt=1)
+    #: Direction up only: the value must also be at least this multiple of the baseline.
+    factor: float | None = Field(default=None, strict=True, gt=1, allow_inf_nan=False)
+    #: up: value above the baseline; down: below; both: either.
     direction: Literal["up", "down", "both"] = "up"
-    #: Baseline points needed before the condition is armed; until then it never fires.
+    #: Points an entity's detector must have learned before it can fire (points, however long they took).
     min_history: int = Field(strict=True, ge=2)
-    #: For direction up, the value must also reach this (a jump from 1 to 4 tickets is no news).
-    min_value: float | None = Field(default=None, strict=True)
+    #: Up: the value must also reach this (a jump from 1 to 4 tickets is no news). Down: fall to it or below.
+    min_value: float | None = Field(default=None, strict=True, allow_inf_nan=False)
+    #: The smallest deviation that counts as one spread, in the indicator's unit (default: the detector's floors).
+    min_spread: float | None = Field(default=None, strict=True, gt=0, allow_inf_nan=False)
+    #: How far back the baseline is rebuilt from ClickHouse for an entity without state; default: enough to arm.
+    history: PositiveDuration | None = None
+
+    @property
+    def threshold_score(self) -> float:
+        """The score that fires."""
+        return self.score if self.score is not None else score_of_z(self.z or HALF_SCORE_Z)
+
+    @property
+    def clear_score(self) -> float:
+        """Below this score a firing alert clears: half the threshold's spreads (hysteresis)."""
+        return score_of_z(z_of(self.threshold_score) / 2)
+
+    @property
+    def history_s(self) -> int:
+        """The span read when an entity has no state."""
+        if self.history is not None:
+            return self.history
+        return self.baseline.default_history_s(self.window_s, self.min_history)
+
+    def detector(self) -> Detector:
+        """A fresh detector for one entity."""
+        floors = {} if self.min_spread is None else {"min_spread": self.min_spread}
+        return self.baseline.detector(self.window_s, self.min_history, floors)
+
+    def state_settings(self) -> dict[str, object]:
+        """What an entity's learned state depends on; a reload that changes none of it keeps the state."""
+        return {
+            "indicator": self.indicator,
+            "window": self.window,
+            "series": list(self.series) if self.series is not None else None,
+            "baseline": self.baseline.model_dump(mode="json"),
+            "min_history": self.min_history,
+            "min_spread": self.min_spread,
+        }
 
     def condition_problems(self, group_by: tuple[str, ...], scope: Scope) -> list[Problem]:
-        out = super().condition_problems(group_by, scope)
-        if (self.z is None) == (self.factor is None):
-            out.append(("z", "give either z (standard deviations) or factor (times the baseline mean), not both"))
-        b = self.baseline
+        return super().condition_problems(group_by, scope) + self._threshold_problems() + self._baseline_problems()
+
+    def _threshold_problems(self) -> list[Problem]:
+        out: list[Problem] = []
+        if self.z is not None and self.score is not None:
+            out.append(("z", "give either z (spreads) or score (0 to 1), not both"))
+        elif self.z is None and self.score is None:
+            out.append(("z", "give z (spreads, 3 is the classic line) or score (0 to 1, 0.5 is three spreads)"))
+        if self.factor is not None:
+            if self.direction != "up":
+                why = "only with direction up: a fraction of a baseline near 0 is 0, so any quiet window would pass"
+                out.append(("factor", why))
+            elif self.min_value is None or self.min_value <= 0:
+                why = f"{self.indicator} can be 0, and any value is {_fmt(self.factor)} times 0; give a min_value"
+                out.append(("factor", why + " above 0 too (the least value that is news), or leave factor out"))
+        return out
+
+    def _baseline_problems(self) -> list[Problem]:
+        b, window_s = self.baseline, self.window_s
+        out: list[Problem] = []
         if isinstance(b, WindowBaseline):
-            points = b.lookback // 86_400 if b.same_time_of_day else b.lookback // self.window_s
             if b.same_time_of_day and self.window == "1d":
-                out.append(("baseline.same_time_of_day", "a 1d window has no time of day; use lookback alone"))
-            elif b.lookback <= self.window_s:
-                out.append(("baseline.lookback", f"must be longer than the {self.window} window"))
-            elif self.min_history > points:
+                return [("baseline.same_time_of_day", "a 1d window has no time of day; use lookback alone")]
+            if b.lookback <= window_s:
+                return [("baseline.lookback", f"must be longer than the {self.window} window")]
+            points = b.per_slot() if b.same_time_of_day else b.lookback // window_s
+            if not b.same_time_of_day and points < MIN_WINDOW_POINTS:
+                why = f"holds {points} windows of {self.window}; a window baseline needs at least {MIN_WINDOW_POINTS}"
+                return [("baseline.lookback", why)]
+            if self.min_history > points:
                 out.append(
                     ("min_history", f"the baseline holds at most {points} points, fewer than {self.min_history}")
                 )
-        return out
+        elif isinstance(b, SeasonalBaseline):
+            if b.period == "day" and self.window == "1d":
+                return [("baseline.period", "a 1d window has no time of day; use period week or another method")]
+            if b.min_samples > b.per_slot:
+                out.append(("baseline.min_samples", f"more than the per_slot {b.per_slot} values a slot keeps"))
+        kept = b.points_kept(window_s)
+        if kept > MAX_SERIES_POINTS:
+            out.append(("baseline", f"would keep {kept} values per entity, more than {MAX_SERIES_POINTS}"))
+        if not out:
+            try:
+                self.detector()  # the detector's own checks, so no setting it refuses gets past `rules check`
+            except ValueError as exc:
+                out.append(("baseline", str(exc)))
+        return out + self._history_problems()
+
+    def _history_problems(self) -> list[Problem]:
+        b, window_s, span = self.baseline, self.window_s, self.history_s
+        field, windows = "history" if self.history is not None else "baseline", span // window_s
+        if windows > MAX_HISTORY_WINDOWS:
+            limit = format_duration(MAX_HISTORY_WINDOWS * window_s)
+            return [
+                (
+                    field,
+                    f"reads {windows} windows of {self.window} to rebuild, more than {MAX_HISTORY_WINDOWS} ({limit})",
+                )
+            ]
+        if isinstance(b, SeasonalBaseline) or (isinstance(b, WindowBaseline) and b.same_time_of_day):
+            weekly = isinstance(b, SeasonalBaseline) and b.period == "week"
+            needed = b.min_samples if isinstance(b, SeasonalBaseline) else self.min_history
+            # A working-day slot learns on working days only: five in seven for a daily profile, one a week for a
+            # weekday's.
+            held = span // (7 * DAY_S) if weekly else span // DAY_S * 5 // 7
+            if held < needed:
+                what = "min_samples" if isinstance(b, SeasonalBaseline) else "min_history"
+                why = (
+                    f"{format_duration(span)} holds {held} working-day values of each slot, fewer than {what} {needed}"
+                )
+                return [(field, why)]
+        elif windows < self.min_history:
+            why = f"{format_duration(span)} holds at most {windows} windows of {self.window}"
+            return [(field, f"{why}, fewer than min_history {self.min_history}")]
+        return []

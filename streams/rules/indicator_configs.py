@@ -69,7 +69,13 @@ class RatioRuleConfig(IndicatorRuleConfig, RatioCondition):
 
 
 class SpikeRuleConfig(IndicatorRuleConfig, SpikeCondition):
-    """Fires when the indicator leaves its baseline by `z` or `factor` for `for`, once `min_history` points exist."""
+    """Fires when an entity's window scores `score` (or `z` spreads) against its baseline for `for`.
+
+    Each entity's baseline is a detector learned window by window and kept
+    between rounds (see `SpikeCondition` for the keys and what each means);
+    it can fire once it has learned `min_history` points. Messages may quote
+    `{baseline}` (the value expected) and `{score}` (0 to 1).
+    """
 
     PLACEHOLDERS: ClassVar[frozenset[str]] = frozenset({"baseline", "score"})
 
@@ -80,7 +86,7 @@ class SpikeRuleConfig(IndicatorRuleConfig, SpikeCondition):
         return self.condition_problems(self.group_by, self.scope) + super().problems()
 
     def message_values(self) -> dict[str, object]:
-        return {"window": self.window}
+        return {"window": self.window, "threshold": self.threshold_score}
 
 
 class RuleRef(BaseModel):

@@ -26,7 +26,7 @@ from streams.rules.schema import RULE_TYPES, RuleDefaults, RuleFile
 
 SUFFIXES = (".yaml", ".yml")
 #: Tags pydantic puts in error locations of nested unions; dropped so a path reads like the YAML.
-_NESTED_TAGS = frozenset({"ref", "threshold", "ratio", "spike", "window", "ewma"})
+_NESTED_TAGS = frozenset({"ref", "threshold", "ratio", "spike", "window", "ewma", "seasonal", "cusum"})
 
 
 class RuleError(ValueError):

@@ -323,7 +323,48 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
         ),
         "threshold.series: unknown reason 'dupe'",
     ),
-    ("spike with z and factor", rule("broken", "spike", factor=2), "spike.z: give either z"),
+    ("spike with z and score", rule("broken", "spike", score=0.5), "spike.z: give either z"),
+    ("spike with neither z nor score", rule("broken", "spike", z=None), "spike.z: give z (spreads"),
+    (
+        "spike alpha outside (0, 1)",
+        rule("broken", "spike", baseline={"method": "ewma", "alpha": 1.5}),
+        "spike.baseline.alpha: Input should be less than 1",
+    ),
+    (
+        "spike seasonal period on a 1d window",
+        rule("broken", "spike", window="1d", baseline={"method": "seasonal", "period": "day"}),
+        "spike.baseline.period: a 1d window has no time of day",
+    ),
+    (
+        "spike history too short for min_history",
+        rule("broken", "spike", baseline={"method": "ewma", "alpha": 0.1}, min_history=30, history="1h"),
+        "spike.history: 1h holds at most 12 windows of 5m, fewer than min_history 30",
+    ),
+    (
+        "spike history too short for min_samples",
+        rule("broken", "spike", baseline={"method": "seasonal", "period": "week", "min_samples": 4}, history="21d"),
+        "spike.history: 21d holds 3 working-day values of each slot, fewer than min_samples 4",
+    ),
+    (
+        "spike factor going down",
+        rule("broken", "spike", factor=2, direction="down", min_value=1),
+        "spike.factor: only with direction up",
+    ),
+    (
+        "spike factor over a baseline that can be zero",
+        rule("broken", "spike", factor=2),
+        "spike.factor: tickets_issued can be 0, and any value is 2 times 0",
+    ),
+    (
+        "spike window baseline of two windows",
+        rule("broken", "spike", window="1h", baseline={"method": "window", "lookback": "2h"}, min_history=2),
+        "spike.baseline.lookback: holds 2 windows of 1h; a window baseline needs at least 3",
+    ),
+    (
+        "spike baseline too large to keep",
+        rule("broken", "spike", baseline={"method": "window", "lookback": "100d"}),
+        "spike.baseline: would keep 28800 values per entity, more than 18432",
+    ),
     ("deadline with both", rule("broken", "deadline", any_next_step=True), "deadline.step: give either step"),
     (
         "inline condition of a composite",

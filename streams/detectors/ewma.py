@@ -6,11 +6,12 @@ recomputed at every evaluation. The first points are averaged plainly (the
 rate is 1/n until it falls to alpha), so an early baseline is the mean and
 variance of what was seen rather than a first value dragged along.
 
-river (0.26.1) was considered: its stats.EWMean and stats.EWVar keep their
-state in Rust objects (RsEWMean, RsEWVar) that offer only update and get, so
-there is nothing to read out as JSON and set back; and EWVar is E[x²] - E[x]²,
-which loses the variance to cancellation on a series with a large level and a
-small spread. The few lines below have neither problem.
+river 0.26.1 was tried: its stats.EWMean and stats.EWVar keep their state in
+Rust objects (RsEWMean, RsEWVar) that offer only update and get and pickle as
+opaque bytes, so there is no state to read out as JSON and set back; and EWVar
+is E[x²] - E[x]², which cancellation ruins on a large level with a small
+spread (for 1e8 ± 1 at rate 0.05 it gives a variance of 22, not 1). The few
+lines below have neither problem.
 """
 
 from __future__ import annotations

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import TypeAdapter
 
+from agents.services.rules import SPIKE_KEY, RulesEngine
 from streams.alerts.lifecycle import AlertBook
 from streams.detectors import EwmaDetector, RobustWindowDetector, SeasonalDetector, score_of_z
 from streams.indicators.query import MAX_POINTS
+from streams.metrics import Metrics
 from streams.registry import Registry
 from streams.rules import spike_state
 from streams.rules.composite_rules import CompositeCheck
 from streams.rules.conditions import SpikeCondition
 from streams.rules.evaluators import BuildContext
-from streams.rules.indicator_configs import CompositeRuleConfig
+from streams.rules.indicator_configs import CompositeRuleConfig, SpikeRuleConfig
+from streams.rules.loader import RuleSet
+from streams.rules.runner import RuleRunner
 from streams.rules.spike_rules import SpikeCheck, window_start
 
 NOW = datetime(2026, 11, 20, 4, 2, tzinfo=UTC)
@@ -194,3 +200,52 @@ def test_a_composites_inline_spike_keeps_state_under_its_place() -> None:
     )
     built = CompositeCheck.from_config(composite, BuildContext(Registry(), AlertBook(), NOW)).check
     assert [c.key for c in spike_state.spike_checks([built])] == ["busy_and_spiking.all.1"]
+
+
+class FakeRedis:
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    async def set(self, key: str, value: str) -> None:
+        self.data[key] = value
+
+
+def engine_with(redis: FakeRedis, rules: RuleSet) -> RulesEngine:
+    """A rules engine using the rules, its outputs and ClickHouse unused; Redis is the fake."""
+    metrics = Metrics(CollectorRegistry())
+    unused: Any = None
+    engine = RulesEngine(
+        unused, Registry(), AlertBook(), metrics, unused, cast(Any, SimpleNamespace(client=redis)), unused, unused
+    )
+    engine._runner = RuleRunner(engine.book, unused, unused, metrics)
+    engine.use(rules)
+    return engine
+
+
+def spike_rule(**changes: Any) -> RuleSet:
+    base = spike().model_dump(mode="json", exclude_none=True)
+    fields = {"id": "bad_spike", "title": "差评突增", "severity": "info", "domain": "evaluation", "group_by": ["hall"]}
+    return RuleSet((SpikeRuleConfig.model_validate({**base, **fields, **changes}),))
+
+
+async def test_the_engine_saves_learned_state_keeps_it_on_reload_and_restores_it() -> None:
+    """Saved to Redis only once something was learned; a reload changing z keeps it; a new engine restores it."""
+    redis = FakeRedis()
+    first = engine_with(redis, spike_rule())
+    await first.save_spike_state()
+    assert SPIKE_KEY not in redis.data
+    (check,) = spike_state.spike_checks(first.runner.setup.indicator_checks)
+    await check.evaluate(Series(hourly("H1", [2, 3, 2, 4, 3, 2, 30])), NOW)
+    await first.save_spike_state()
+    assert SPIKE_KEY in redis.data
+    first.use(spike_rule(z=4.0))
+    (reloaded,) = spike_state.spike_checks(first.runner.setup.indicator_checks)
+    assert reloaded is not check and reloaded.memory is check.memory
+
+    second = engine_with(redis, spike_rule())
+    await second._restore_spike_state()
+    (restored,) = spike_state.spike_checks(second.runner.setup.indicator_checks)
+    assert restored.memory.series["H1"].detector.points == 6

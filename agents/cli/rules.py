@@ -130,6 +130,8 @@ async def backtest(args: argparse.Namespace, settings: Settings) -> int:
     flaps = report.flaps()
     for (rule_id, labels), n in sorted(flaps.items()):
         print(f"flapping: {rule_id} {dict(labels)} fired again {n} time(s) after resolving")
+    for spike in report.spikes:
+        print(f"spike {spike.key}: {spike.armed} of {spike.series} series armed at the end")
     print(f"{len(report.episodes)} firing episode(s), {len(flaps)} flapping alert(s) between {start} and {end}")
     return 0
 

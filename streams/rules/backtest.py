@@ -24,6 +24,8 @@ from streams.registry import Registry
 from streams.rules.build import build
 from streams.rules.loader import RuleSet
 from streams.rules.runner import in_schedule
+from streams.rules.spike_rules import SpikeCheck
+from streams.rules.spike_state import spike_checks
 
 MAX_EVENTS = 2_000_000
 
@@ -36,11 +38,23 @@ class Episode:
     resolved_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SpikeCoverage:
+    """How much of a spike check's scope had a baseline to judge against when the replay ended."""
+
+    key: str
+    series: int
+    #: Series whose latest window was judged armed: an alert could have fired for them.
+    armed: int
+
+
 @dataclass
 class BacktestReport:
     start: datetime
     end: datetime
     episodes: list[Episode] = field(default_factory=list)
+    #: Per spike check: a rule that fired nothing over a range where it was never armed has said nothing.
+    spikes: list[SpikeCoverage] = field(default_factory=list)
 
     def flaps(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], int]:
         """Per alert (rule and group): how many times it fired again after resolving."""
@@ -118,4 +132,15 @@ async def backtest(
             record(book.observe_all(found))
             record(book.resolve_missing(check.rule_id, {fingerprint(o.rule_id, o.group) for o in found}, t))
         t += step
+    report.spikes = [_coverage(check) for check in spike_checks(setup.indicator_checks)]
     return report
+
+
+def _coverage(check: SpikeCheck) -> SpikeCoverage:
+    armed = 0
+    for state in check.memory.series.values():
+        if state.pending is not None:
+            at, value = state.pending
+            verdict = state.detector.judge(at, value)
+            armed += verdict.armed and state.detector.points >= check.condition.min_history
+    return SpikeCoverage(check.key, len(check.memory.series), armed)

@@ -249,3 +249,32 @@ async def test_the_engine_saves_learned_state_keeps_it_on_reload_and_restores_it
     await second._restore_spike_state()
     (restored,) = spike_state.spike_checks(second.runner.setup.indicator_checks)
     assert restored.memory.series["H1"].detector.points == 6
+
+
+async def test_a_backtest_says_how_many_series_each_spike_rule_could_judge(tmp_path) -> None:
+    """A rule that fired nothing over a range where it was never armed said nothing: the report tells the two apart."""
+    from streams.rules.backtest import backtest
+    from streams.rules.loader import load_rules
+
+    (tmp_path / "spike.yaml").write_text(
+        "rules:\n"
+        "  - id: review_spike\n"
+        "    type: spike\n"
+        "    title: 评价量突增\n"
+        "    severity: info\n"
+        "    domain: evaluation\n"
+        "    indicator: evaluations\n"
+        "    window: 1h\n"
+        "    group_by: [hall]\n"
+        "    baseline: {method: window, lookback: 7d}\n"
+        "    z: 3\n"
+        "    min_history: 4\n",
+        encoding="utf-8",
+    )
+    # H1 has a week of quiet hours before the range, H2 two hours only: both stay quiet during it.
+    start = window_start(NOW, "1h") - 3 * HOUR
+    rows = hourly("H1", [2.0 + (i % 3) for i in range(7 * 24)]) + hourly("H2", [2.0, 3.0, 2.0])
+    report = await backtest(load_rules(tmp_path), Series(rows), Registry(), start, NOW)
+    assert report.episodes == []
+    [coverage] = report.spikes
+    assert (coverage.key, coverage.series, coverage.armed) == ("review_spike", 2, 1)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.bench.anomaly import corpus
 from tests.bench.anomaly.baseline import WindowedGaussian
-from tests.bench.anomaly.run import BASELINE, main, rule_files, spike_rule_ids
+from tests.bench.anomaly.run import BASELINE, main, resample, rule_files, spike_rule_ids
 
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
 PERCENT = re.compile(r"^(\d+%|—)$")
@@ -73,3 +73,15 @@ def test_the_windowed_gaussian_scores_each_point_against_the_window_before_it_an
     t0 = datetime.fromisoformat("2025-03-03T09:00:00+08:00")
     points = [(t0 + timedelta(minutes=5 * i), v) for i, v in enumerate(values)]
     assert detector.firings(points) == [points[1][0], points[4][0]]  # where it reaches 1 after a point below
+
+
+def test_a_longer_window_is_replayed_on_the_series_resampled_to_it() -> None:
+    t0 = datetime.fromisoformat("2025-03-03T09:00:00+08:00")
+    rows = [(t0 + timedelta(minutes=5 * i), float(i % 12)) for i in range(24) if i != 3]  # 09:15 missing
+    level = corpus.Level(10.0, 0.0)
+    count = corpus.Series("count-00", "count", t0, t0 + timedelta(hours=2), t0, level, rows, [])
+    share = corpus.Series("share-01", "share", t0, t0 + timedelta(hours=2), t0, level, rows, [])
+    ten, eleven = t0, t0 + timedelta(hours=1)
+    # 09:00-10:00 holds 0..11 but 3 (mean 63/11), 10:00-11:00 holds 0..11 (mean 5.5); a count stands for 12 rows.
+    assert resample(share, "1h", 3600, 300) == [(ten, pytest.approx(63 / 11)), (eleven, 5.5)]
+    assert resample(count, "1h", 3600, 300) == [(ten, pytest.approx(12 * 63 / 11)), (eleven, 66.0)]

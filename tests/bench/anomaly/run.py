@@ -13,8 +13,11 @@ above the baseline, and fires falsely at most once per series-week.
 
 The spike rows are the spike rules of alert_rules/*.yaml and of
 candidates.yaml beside this file, or those given with --rules (FILE:RULE_ID
-or a rule id of either). A rule's indicator and window are not read: every
-rule is replayed on every series, one row a window.
+or a rule id of either). A rule's indicator is not read: every rule is
+replayed on every series, one row a window. A rule
+with a window longer than the corpus's (1h over 5-minute rows) is replayed
+on the series resampled to its window (`resample`), and a firing on one of
+its windows counts where that window's data is complete: at its last row.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from streams.rules.spike_replay import load_rule, replay_series
+from streams.rules.spike_rules import window_start
 from tests.bench.anomaly import corpus
 from tests.bench.anomaly.baseline import WindowedGaussian
 from tests.bench.anomaly.corpus import Series
@@ -48,12 +52,15 @@ TARGET_GAIN = 0.30
 TARGET_FALSE_PER_SERIES_WEEK = 1.0
 
 Points = list[tuple[datetime, float]]
+#: Families whose value is a count of events in the window: a longer window holds their sum; the others (a share,
+#: a mean wait) their mean.
+SUMMED = frozenset({"count", "flat"})
 
 
 @dataclass(frozen=True)
 class Config:
     name: str
-    firings: Callable[[Points], list[datetime]]
+    firings: Callable[[Series], list[datetime]]
 
 
 @dataclass(frozen=True)
@@ -88,17 +95,38 @@ def resolve(spec: str) -> tuple[Path, str]:
     raise SystemExit(f"no spike rule {spec} in {SHIPPED} or {CANDIDATES}")
 
 
-def rule_config(path: Path, rule_id: str) -> Config:
-    rule = load_rule(path, rule_id)
+def resample(s: Series, window: str, window_s: int, row_s: int) -> Points:
+    """The series (rows of `row_s`) as windows of `window` (aligned as a spike rule aligns them), each from the
+    rows it holds.
 
-    def firings(points: Points) -> list[datetime]:
-        return [row.at for row in replay_series(rule, points) if row.firing]
+    A window of a count family holds the rows' mean times the rows a full window has, so a missing row does not
+    read as a drop; any other family's window holds the rows' mean (a share of several windows weighs each alike:
+    the corpus keeps no denominators).
+    """
+    rows: dict[datetime, list[float]] = {}
+    for at, value in s.points:
+        rows.setdefault(window_start(at, window), []).append(value)
+    scale = window_s / row_s if s.family in SUMMED else 1.0
+    return [(at, scale * sum(values) / len(values)) for at, values in sorted(rows.items())]
+
+
+def rule_config(path: Path, rule_id: str, corpus_window_s: int) -> Config:
+    rule = load_rule(path, rule_id)
+    window_s = rule.window_s
+
+    def firings(s: Series) -> list[datetime]:
+        if window_s <= corpus_window_s:
+            return [row.at for row in replay_series(rule, s.points) if row.firing]
+        rows = replay_series(rule, resample(s, rule.window, window_s, corpus_window_s))
+        # A window's value is known once its last row is in: the firing counts there, not at the window's start.
+        last = timedelta(seconds=window_s - corpus_window_s)
+        return [row.at + last for row in rows if row.firing]
 
     return Config(rule_id, firings)
 
 
 def baseline_config(detector: WindowedGaussian) -> Config:
-    return Config(detector.label, detector.firings)
+    return Config(detector.label, lambda s: detector.firings(s.points))
 
 
 def evaluate(config: Config, series: list[Series]) -> Row:
@@ -106,7 +134,7 @@ def evaluate(config: Config, series: list[Series]) -> Row:
     parts: dict[str, list[SeriesScore]] = {}
     by_kind: dict[str, tuple[int, int]] = {}
     for s in series:
-        fired = config.firings(s.points)
+        fired = config.firings(s)
         rows = [at for at, _ in s.points]
         windows = [(a.start, a.end) for a in s.anomalies]
         part = score_series(rows, fired, windows, scored_from=s.scored_from, until=s.end)
@@ -239,7 +267,7 @@ def main(argv: list[str] | None = None) -> str:
     specs = [resolve(s) for s in args.rules.split(",") if s] or [
         (path, rule_id) for path in rule_files() for rule_id in spike_rule_ids(path)
     ]
-    configs = [baseline_config(BASELINE)] + [rule_config(path, rule_id) for path, rule_id in specs]
+    configs = [baseline_config(BASELINE)] + [rule_config(path, rule_id, size.window_s) for path, rule_id in specs]
     rows = run(configs, series)
     judged = targets(rows, args.default)
     text = "\n\n".join((table(rows), kinds_table(rows), families_table(rows), targets_text(judged)))

@@ -85,3 +85,13 @@ def test_a_longer_window_is_replayed_on_the_series_resampled_to_it() -> None:
     # 09:00-10:00 holds 0..11 but 3 (mean 63/11), 10:00-11:00 holds 0..11 (mean 5.5); a count stands for 12 rows.
     assert resample(share, "1h", 3600, 300) == [(ten, pytest.approx(63 / 11)), (eleven, 5.5)]
     assert resample(count, "1h", 3600, 300) == [(ten, pytest.approx(12 * 63 / 11)), (eleven, 66.0)]
+
+
+def test_family_replays_only_that_familys_series(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = main(["--smoke", "--out", str(tmp_path), "--family", "share", "--rules", "spike_default"])
+
+    families = text.split("\n\n")[2].splitlines()
+    assert [c.strip() for c in families[0].split(" | ")[1:]] == ["share"], families[0]
+    assert "series (share only)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--smoke", "--out", str(tmp_path), "--family", "shares"])

@@ -14,7 +14,7 @@ above the baseline, and fires falsely at most once per series-week.
 The spike rows are the spike rules of alert_rules/*.yaml and of
 candidates.yaml beside this file, or those given with --rules (FILE:RULE_ID
 or a rule id of either). A rule's indicator is not read: every rule is
-replayed on every series, one row a window. A rule
+replayed on every series (or on those of --family), one row a window. A rule
 with a window longer than the corpus's (1h over 5-minute rows) is replayed
 on the series resampled to its window (`resample`), and a firing on one of
 its windows counts where that window's data is complete: at its last row.
@@ -255,14 +255,26 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--rules", default="", help="FILE:RULE_ID or RULE_ID, comma-separated (default: every one)")
     parser.add_argument("--default", default=DEFAULT_RULE, help="the spike configuration the targets judge")
+    parser.add_argument(
+        "--family",
+        default="",
+        help=f"replay only the series of these families, comma-separated ({', '.join(FAMILIES)}; default: all)",
+    )
     args = parser.parse_args(argv)
+    families = [f for f in args.family.split(",") if f]
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        parser.error(f"unknown family {', '.join(unknown)}; use {', '.join(FAMILIES)}")
 
     size = corpus.SIZES["small" if args.smoke else "default"]
     folder = args.out / ("corpus-small" if args.smoke else "corpus")
     corpus.write(corpus.generate(size, args.seed), folder, size, args.seed)
-    series = corpus.read(folder)
+    series = [s for s in corpus.read(folder) if not families or s.family in families]
     windows = sum(len(s.anomalies) for s in series)
-    print(f"{len(series)} series of {size.weeks} weeks at {size.window_s} s, {windows} labelled windows ({folder})")
+    which = f" ({', '.join(families)} only)" if families else ""
+    print(
+        f"{len(series)} series{which} of {size.weeks} weeks at {size.window_s} s, {windows} labelled windows ({folder})"
+    )
 
     specs = [resolve(s) for s in args.rules.split(",") if s] or [
         (path, rule_id) for path in rule_files() for rule_id in spike_rule_ids(path)
@@ -274,7 +286,13 @@ def main(argv: list[str] | None = None) -> str:
     print(f"\n{text}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "anomaly.txt").write_text(text + "\n")
-    doc = {"corpus": str(folder), "seed": args.seed, "rows": [asdict(r) for r in rows], "targets": judged}
+    doc = {
+        "corpus": str(folder),
+        "seed": args.seed,
+        "families": families or list(FAMILIES),
+        "rows": [asdict(r) for r in rows],
+        "targets": judged,
+    }
     (args.out / "anomaly.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"written {args.out / 'anomaly.json'} and {args.out / 'anomaly.txt'}")
     return text

@@ -326,6 +326,9 @@ class SpikeCondition(IndicatorCondition):
                 return [("baseline.period", "a 1d window has no time of day; use period week or another method")]
             if b.min_samples > b.per_slot:
                 out.append(("baseline.min_samples", f"more than the per_slot {b.per_slot} values a slot keeps"))
+            if b.slot is not None and (b.slot % window_s or DAY_S % b.slot):
+                why = f"must be a whole number of {self.window} windows and divide a day evenly"
+                out.append(("baseline.slot", why))
         kept = b.points_kept(window_s)
         if kept > MAX_SERIES_POINTS:
             out.append(("baseline", f"would keep {kept} values per entity, more than {MAX_SERIES_POINTS}"))

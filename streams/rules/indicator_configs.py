@@ -15,6 +15,7 @@ from streams.indicators.catalog import INDICATORS
 from streams.rules.conditions import Problem, RatioCondition, SpikeCondition, ThresholdCondition
 from streams.rules.durations import Duration, PositiveDuration
 from streams.rules.rule_config import RuleConfig, RuleId
+from streams.rules.spike_baselines import CusumBaseline
 
 #: Shortest evaluation interval of an indicator rule.
 MIN_EVERY_S = 10
@@ -83,7 +84,16 @@ class SpikeRuleConfig(IndicatorRuleConfig, SpikeCondition):
     for_: Duration = Field(default=0, alias="for")
 
     def problems(self) -> list[Problem]:
-        return self.condition_problems(self.group_by, self.scope) + super().problems()
+        return self.condition_problems(self.group_by, self.scope) + self._held_problems() + super().problems()
+
+    def _held_problems(self) -> list[Problem]:
+        if isinstance(self.baseline, CusumBaseline) and self.for_ >= self.window_s:
+            why = (
+                "a CUSUM takes a shift as the new normal once it confirms it, and is unarmed while it re-learns, "
+                f"so its score never holds past the {self.window} window that confirmed it; leave `for` out"
+            )
+            return [("for", why)]
+        return []
 
     def message_values(self) -> dict[str, object]:
         return {"window": self.window, "threshold": self.threshold_score}

@@ -109,21 +109,36 @@ class SeasonalBaseline(_Baseline):
 
     method: Literal["seasonal"]
     period: Literal["day", "week"]
-    #: Values kept per slot: the same slot on the last `per_slot` periods.
+    #: Periods a slot keeps: the same slot on the last `per_slot` days (or weeks).
     per_slot: int = Field(default=8, strict=True, ge=2)
-    #: Values a slot needs before a point in it is judged against them.
+    #: Periods a slot needs before a point in it is judged against them.
     min_samples: int = Field(default=4, strict=True, ge=2)
+    #: The span of the day one slot covers (default: one window). A longer slot pools the windows inside it
+    #: (a 30m slot of 5m windows holds six values a day), so its median and spread rest on more values: four
+    #: days of one 5-minute window give a MAD that a count's ordinary noise crosses several times an hour.
+    slot: PositiveDuration | None = None
 
     @property
     def period_s(self) -> int:
         return PERIODS_S[self.period]
 
+    def slot_s(self, window_s: int) -> int:
+        return self.slot if self.slot is not None else window_s
+
+    def windows_per_slot(self, window_s: int) -> int:
+        return max(1, self.slot_s(window_s) // window_s)
+
     def points_kept(self, window_s: int) -> int:
         return PROFILES[self.period] * (DAY_S // window_s) * self.per_slot
 
     def detector(self, window_s: int, min_points: int, floors: dict[str, float]) -> Detector:
+        pooled = self.windows_per_slot(window_s)
         return SeasonalDetector(
-            period=self.period, slot_s=window_s, per_slot=self.per_slot, min_samples=self.min_samples, **floors
+            period=self.period,
+            slot_s=self.slot_s(window_s),
+            per_slot=self.per_slot * pooled,
+            min_samples=self.min_samples * pooled,
+            **floors,
         )
 
     def default_history_s(self, window_s: int, min_points: int) -> int:

@@ -365,6 +365,16 @@ BROKEN: list[tuple[str, dict[str, Any], str]] = [
         rule("broken", "spike", baseline={"method": "window", "lookback": "100d"}),
         "spike.baseline: would keep 28800 values per entity, more than 18432",
     ),
+    (
+        "spike seasonal slot not a whole number of windows",
+        rule("broken", "spike", baseline={"method": "seasonal", "period": "day", "slot": "7m"}),
+        "spike.baseline.slot: must be a whole number of 5m windows and divide a day evenly",
+    ),
+    (
+        "spike cusum held for a window",
+        rule("broken", "spike", baseline={"method": "cusum"}, **{"for": "5m"}),
+        "spike.for: a CUSUM takes a shift as the new normal",
+    ),
     ("deadline with both", rule("broken", "deadline", any_next_step=True), "deadline.step: give either step"),
     (
         "inline condition of a composite",

@@ -80,6 +80,12 @@ def test_old_baseline_keys_make_the_detectors_they_meant() -> None:
         3600,
         7,
     )
+    pooled = spike(window="5m", baseline={"method": "seasonal", "period": "day", "slot": "30m"}).detector()
+    assert isinstance(pooled, SeasonalDetector) and (pooled.slot_s, pooled.per_slot, pooled.min_samples) == (
+        1800,
+        6 * 8,
+        6 * 4,
+    )
     assert spike().threshold_score == score_of_z(3.0) == 0.5 and spike(z=None, score=0.8).threshold_score == 0.8
     assert spike().clear_score == pytest.approx(score_of_z(1.5))
 

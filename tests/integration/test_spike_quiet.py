@@ -111,11 +111,6 @@ def _simulate(days: list[date]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     return sent
 
 
-@pytest.mark.xfail(
-    reason="open: the benchmark's best configuration so far (seasonal day, z 3.5, for 10m) still fired twice in the "
-    "judged hour over 150 halls of normal simulated traffic once armed; the untuned spike_default fired 4 times",
-    strict=False,
-)
 def test_normal_traffic_raises_no_spike_alert_where_the_rules_can_judge(tmp_path: Path) -> None:
     days = _working_days()
     judged_to = _at(days[-1], CLOSE_LOCAL)

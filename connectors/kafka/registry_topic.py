@@ -3,6 +3,8 @@
 Every process that validates (worker, gateway) follows the topic from the
 start: it first replays it to the end, then keeps applying updates, so a
 hall added by an import is known everywhere within moments, without restart.
+"The end" is a marker the follower writes and waits for (`connectors.kafka.markers`),
+never the broker's end offset, which the embedded broker under-reports.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import json
 from collections.abc import Awaitable, Callable
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
+from connectors.kafka import markers
 from connectors.kafka.topics import REGISTRY_TOPIC, send_all
 from streams.metrics import Metrics
 from streams.registry import InvalidRow, Registry, topic_key
@@ -33,15 +36,8 @@ async def publish(registry: Registry, producer: AIOKafkaProducer) -> int:
 
 
 async def topic_is_empty(bootstrap: str) -> bool:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(REGISTRY_TOPIC, p) for p in (consumer.partitions_for_topic(REGISTRY_TOPIC) or {0})]
-        ends = await consumer.end_offsets(tps)
-        starts = await consumer.beginning_offsets(tps)
-        return all(ends[tp] <= starts[tp] for tp in tps)
-    finally:
-        await consumer.stop()
+    """True when the registry topic holds no entity yet (markers aside): it is to be seeded."""
+    return await markers.topic_is_empty(bootstrap, REGISTRY_TOPIC)
 
 
 class RegistryFollower:
@@ -61,6 +57,7 @@ class RegistryFollower:
         self.ready = asyncio.Event()
         self.applied = 0
         self._task: asyncio.Task[None] | None = None
+        self._marker: markers.MarkerWait | None = None
 
     async def start(self, timeout_s: float = 60.0) -> None:
         """Replay the topic to its end, then follow it in the background."""
@@ -71,7 +68,12 @@ class RegistryFollower:
             self._task.result()  # re-raise why it stopped
         if ready not in done:
             ready.cancel()
-            raise TimeoutError(f"registry topic not replayed within {timeout_s}s")
+            waiting = (
+                "its marker not written yet" if self._marker is None else f"partitions {sorted(self._marker.pending)}"
+            )
+            raise TimeoutError(
+                f"registry topic not replayed within {timeout_s}s ({waiting}; {self.applied} messages applied)"
+            )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -79,28 +81,28 @@ class RegistryFollower:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-        )
+        consumer = markers.reading_consumer(self.bootstrap)
         await consumer.start()
         try:
-            tps = [TopicPartition(REGISTRY_TOPIC, p) for p in (consumer.partitions_for_topic(REGISTRY_TOPIC) or {0})]
+            partitions = await markers.topic_partitions(consumer, REGISTRY_TOPIC)
+            tps = [TopicPartition(REGISTRY_TOPIC, p) for p in partitions]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            remaining = {tp for tp in tps if ends[tp] > 0}
-            if not remaining:
-                self._mark_ready()
+            # Replayed to the end = our own marker read back on every partition.
+            marker = self._marker = await markers.place_markers(self.bootstrap, REGISTRY_TOPIC, partitions)
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                changed = False
                 for tp, messages in batches.items():
                     for msg in messages:
-                        self._apply(msg.key, msg.value)
-                    if tp in remaining and messages and messages[-1].offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
-                if remaining == set() and not self.ready.is_set():
-                    self._mark_ready()
-                elif batches and self.ready.is_set() and self.on_change is not None:
+                        marker.observe(tp.partition, msg.key)
+                        if not markers.is_marker(msg.key):  # Registry.apply would refuse one as an unknown kind
+                            self._apply(msg.key, msg.value)
+                            changed = True
+                if not self.ready.is_set():
+                    if marker.done:
+                        self._mark_ready()
+                elif changed and self.on_change is not None:
                     await self.on_change()
         finally:
             await consumer.stop()

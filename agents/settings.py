@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(
         default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413."
     )
+    spool_max_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Embedded mode: the most bytes of accepted batches the gateway's on-disk spool holds until their "
+        "rows are stored; a full spool answers 503.",
+    )
 
     batch_seal_key: SecretStr = Field(
         default=SecretStr(""),
@@ -199,6 +205,11 @@ class Settings(BaseSettings):
         if self.roles in ("all", "none"):
             return frozenset(ROLES) if self.roles == "all" else frozenset()
         return frozenset(self.roles.split(","))
+
+    @property
+    def spool_path(self) -> Path:
+        """The gateway's spool of accepted batches (embedded mode)."""
+        return self.data_dir / "spool" / "gateway.sqlite3"
 
     @property
     def embedded_kafka(self) -> bool:

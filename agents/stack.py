@@ -31,6 +31,7 @@ from agents.services.kafka import KafkaProducer, KafkaTopics, RegistrySync
 from agents.services.redis import RedisClients
 from agents.services.rule_feed import RuleFeedService
 from agents.services.rules import Notifiers, RulesEngine, RuleTimer
+from agents.services.spool import GatewaySpool
 from agents.services.worker import Worker
 from agents.settings import ROLES, Settings
 from connectors.center.alerts_api import AlertCenter
@@ -83,10 +84,13 @@ class Stack:
         self._center = MonitoringCenter(
             s, self.registry, self.book, self.metrics, self._clickhouse, self._redis, self._rules
         )
+        # The embedded broker keeps nothing across a restart; a broker of our own (Kafka) keeps what it acked.
+        self._spool = GatewaySpool(s, self._children, self._producer, self.metrics)
+        spool = self._spool if "gateway" in roles and s.embedded_kafka else None
         self._http = HttpServer(
             s,
             self.metrics,
-            gateway=partial(build_gateway, s, self.validator, self._producer, self.metrics, self.seal)
+            gateway=partial(build_gateway, s, self.validator, self._producer, self.metrics, self.seal, spool)
             if "gateway" in roles
             else None,
             center=self._center if "center" in roles else None,
@@ -115,6 +119,8 @@ class Stack:
             (self._producer, True),
             (self._notifiers, center),
             (self._registry_sync, True),
+            # Before the worker: it stops after it, so the worker's last commit releases what it stored.
+            (self._spool, "gateway" in roles and s.embedded_kafka),
             (self._rules, center),
             (self._worker, worker),
             (self._rule_feed, center and not worker),

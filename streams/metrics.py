@@ -173,3 +173,13 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.spool_bytes = Gauge(
+            "govpulse_spool_bytes",
+            "Bytes of accepted batches the gateway's spool holds until their rows are stored (embedded mode).",
+            registry=registry,
+        )
+        self.spool_batches = Gauge(
+            "govpulse_spool_batches",
+            "Accepted batches the gateway's spool holds until their rows are stored (embedded mode).",
+            registry=registry,
+        )

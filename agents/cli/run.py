@@ -52,7 +52,18 @@ def add_parsers(sub: Subcommands) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "up":
-        return asyncio.run(_up(args, settings))
+        from connectors.gateway.spool import SpoolCorrupt
+
+        try:
+            return asyncio.run(_up(args, settings))
+        except SpoolCorrupt as exc:
+            print(
+                f"govpulse: not starting, the gateway's spool cannot be read back: {exc}\n"
+                "It holds batches answered 202 whose rows may not be stored yet. Move the file aside (and keep it) "
+                "to start with an empty spool.",
+                file=sys.stderr,
+            )
+            return 2
     from streams.registry.csv_io import read_csv_dir
     from streams.registry.generate import generate
 

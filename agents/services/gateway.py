@@ -8,6 +8,7 @@ import structlog
 
 from agents.services.base import running
 from agents.services.kafka import KafkaProducer
+from agents.services.spool import GatewaySpool
 from agents.settings import Settings
 from connectors.gateway.node_tokens import NodeTokens, issue_tokens, write_plain_tokens
 from connectors.gateway.service import Gateway
@@ -20,14 +21,20 @@ log = structlog.get_logger(__name__)
 
 
 def build_gateway(
-    settings: Settings, validator: Validator, producer: KafkaProducer, metrics: Metrics, seal: BatchSeal
+    settings: Settings,
+    validator: Validator,
+    producer: KafkaProducer,
+    metrics: Metrics,
+    seal: BatchSeal,
+    spool: GatewaySpool | None,
 ) -> Gateway:
     """The gateway, with the node tokens on disk now; without a token file every node is refused, with a warning."""
     s = settings
     kafka = producer.producer
 
-    async def send_one(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
-        await kafka.send_and_wait(topic, value=value, key=key, headers=headers)
+    async def send_one(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> tuple[int, int]:
+        meta = await kafka.send_and_wait(topic, value=value, key=key, headers=headers)
+        return int(meta.partition), int(meta.offset)
 
     tokens = NodeTokens.load(s.tokens_path) if s.tokens_path.exists() else NodeTokens({})
     if not len(tokens):
@@ -41,6 +48,7 @@ def build_gateway(
         seal=seal,
         max_batch_events=s.max_batch_events,
         max_body_bytes=s.max_body_bytes,
+        spool=spool.spool if spool is not None else None,
     )
 
 

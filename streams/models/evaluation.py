@@ -31,6 +31,10 @@ Channel = Literal[
 ]
 #: Channels inside a hall: the evaluation must name the hall it was given in.
 OFFLINE_CHANNELS = frozenset({"hall_pad", "kiosk"})
+#: active: the citizen evaluated; default: generated when the citizen did not evaluate in time.
+EvaluationMode = Literal["active", "default"]
+#: Which way a case moves along the department hierarchy when it is transferred.
+TransferDirection = Literal["up", "down"]
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -48,7 +52,7 @@ class Evaluation(EventBase):
     dept_id: Ident
     level: EvaluationLevel
     channel: Channel
-    mode: Literal["active", "default"] = Field(
+    mode: EvaluationMode = Field(
         description="active: the citizen evaluated; default: generated when the citizen did not evaluate in time."
     )
     hall_id: Ident | None = None
@@ -87,7 +91,7 @@ class CaseEvent(EventBase):
     case_no: Ident = Field(description="The handled case (办件编号) whose bad review opened this case.")
     dept_id: Ident
     to_dept_id: Ident | None = None
-    direction: Literal["up", "down"] | None = None
+    direction: TransferDirection | None = None
     deadline_working_days: int | None = Field(default=None, ge=0, le=60)
     outcome: ShortText | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 import jsonschema
 import pytest
 
+from agents.cli.national import print_summary
 from streams.national.checks import Checked, History, check_set, field_reasons, timeliness_reason
 from streams.national.records import RecordKind
 from streams.national.upload import pass_rates, write_set
 from streams.periods import parse_period
+from streams.schema_export import file_schemas
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "national_upload.v1.schema.json"
 T0 = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -271,3 +274,23 @@ def test_schema_rejects_a_record_outside_the_code_list() -> None:
     jsonschema.validate(line, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(line | {"level": "great"}, schema)
+
+
+def test_published_schema_is_the_generated_one() -> None:
+    """docs/schemas holds what `govpulse schema export` writes for the upload record, so the two cannot drift."""
+    [(name, schema)] = file_schemas().items()
+    assert name == SCHEMA.name
+    assert json.loads(SCHEMA.read_text(encoding="utf-8")) == schema
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_summary_is_printed_per_city_and_department(tmp_path: Path) -> None:
+    """The command prints the overall pass rate, the failures by reason and a line per city and department."""
+    checked = check_set([evaluation(1), evaluation(2, level="x")], [])
+    out = io.StringIO()
+    print_summary(write_set(tmp_path, checked, parse_period("2026-11"), T0), out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "2026-11: 2 records, 1 passed, 1 failed, pass rate 50.0%"
+    assert "  not_in_code_list               1" in lines
+    assert any(line.split() == ["440300", "1/2", "50.0%"] for line in lines)
+    assert any(line.split() == ["D440300-01", "1/2", "50.0%"] for line in lines)

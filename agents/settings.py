@@ -83,6 +83,12 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(
         default=5000, ge=1, le=100_000, description="Most events in one ingest batch; more is 413."
     )
+    embedded_broker_max_mb: int = Field(
+        default=768,
+        ge=0,
+        description="Embedded mode: when the broker's resident memory reaches this, govpulse stops cleanly and starts "
+        "again with a new, empty broker (the spool and the registry snapshot carry what matters); 0: never.",
+    )
     spool_max_bytes: int = Field(
         default=1024 * 1024 * 1024,
         ge=1024 * 1024,
@@ -205,6 +211,11 @@ class Settings(BaseSettings):
         if self.roles in ("all", "none"):
             return frozenset(ROLES) if self.roles == "all" else frozenset()
         return frozenset(self.roles.split(","))
+
+    @property
+    def registry_snapshot_path(self) -> Path:
+        """Embedded mode: the registry as last followed, published again to a new (empty) broker."""
+        return self.data_dir / "registry.jsonl"
 
     @property
     def spool_path(self) -> Path:

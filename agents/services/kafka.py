@@ -18,6 +18,7 @@ from streams.metrics import Metrics
 from streams.registry import Registry
 from streams.registry.csv_io import read_csv_dir
 from streams.registry.generate import generate
+from streams.registry.snapshot import read_snapshot, write_snapshot
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +110,7 @@ class RegistrySync:
             await registry_topic.publish(await asyncio.to_thread(self._initial_registry), self.producer.producer)
         self._follower = registry_topic.RegistryFollower(bootstrap, self.registry, self.metrics, self._changed)
         await self._follower.start()
+        await self._keep_snapshot()
         if self.clickhouse is not None:
             await sync_org(self.clickhouse.client, self.registry)
 
@@ -118,11 +120,26 @@ class RegistrySync:
 
     def _initial_registry(self) -> Registry:
         s = self.settings
+        if s.embedded_kafka and s.registry_snapshot_path.exists():
+            # The registry as the last run followed it, imports included: the embedded broker kept none of it.
+            registry = read_snapshot(s.registry_snapshot_path)
+            log.info("registry_from_snapshot", path=str(s.registry_snapshot_path), **registry.counts())
+            return registry
         if s.registry_dir is not None:
             return read_csv_dir(s.registry_dir)
         return generate(halls=s.registry_halls)
 
+    async def _keep_snapshot(self) -> None:
+        """Embedded mode: the registry as followed now, on disk for the next start of a broker that forgets."""
+        if not self.settings.embedded_kafka:
+            return  # a real broker keeps the compacted topic itself
+        try:
+            await asyncio.to_thread(write_snapshot, self.registry, self.settings.registry_snapshot_path)
+        except OSError as exc:
+            log.warning("registry_snapshot_failed", error=str(exc)[:300])
+
     async def _changed(self) -> None:
+        await self._keep_snapshot()
         if self.clickhouse is None:
             return  # a gateway keeps the registry in memory only
         try:

@@ -9,6 +9,7 @@ even if an earlier one failed, and leaves no child process behind.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -22,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from agents.deployment import check_deployment
 from agents.services.base import Service
+from agents.services.broker_watch import BrokerWatch
 from agents.services.center import MonitoringCenter
 from agents.services.children import EmbeddedChildren
 from agents.services.clickhouse import ClickHouseFault, ClickHouseStore
@@ -98,6 +100,7 @@ class Stack:
             stats=self._clickhouse.row_counts if stores is not None else None,
         )
         self._timer = RuleTimer(s, self._rules)
+        self._broker_watch = BrokerWatch(s, self._children, self.metrics)
         self._fault = ClickHouseFault(s.fault_clickhouse_writes, self._clickhouse)
         self._started: list[Service] = []
 
@@ -129,6 +132,7 @@ class Stack:
             (self._http, True),
             (self._timer, center),
             (self._fault, bool(s.fault_clickhouse_writes) and (worker or center)),
+            (self._broker_watch, s.embedded_kafka and s.embedded_broker_max_mb > 0),
         ]
         return [service for service, wanted in plan if wanted]
 
@@ -165,6 +169,16 @@ class Stack:
             except Exception as exc:  # noqa: BLE001 - keep stopping the rest
                 log.warning("stop_failed", part=service.name, error=str(exc)[:300])
         log.info("stack_stopped")
+
+    @property
+    def renewal(self) -> asyncio.Event:
+        """Set when the embedded broker has reached its memory limit and the process should renew itself."""
+        return self._broker_watch.renew
+
+    @property
+    def listen_fd(self) -> int | None:
+        """A descriptor of the HTTP listening socket that outlives the server's stop (for a renewal)."""
+        return self._http.handoff_fd
 
     # -- what the process serves ---------------------------------------------------------
     def health(self) -> dict[str, Any]:

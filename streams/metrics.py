@@ -183,3 +183,8 @@ class Metrics:
             "Accepted batches the gateway's spool holds until their rows are stored (embedded mode).",
             registry=registry,
         )
+        self.broker_rss_bytes = Gauge(
+            "govpulse_embedded_broker_rss_bytes",
+            "Resident memory of the embedded broker; at GOVPULSE_EMBEDDED_BROKER_MAX_MB the stack renews it.",
+            registry=registry,
+        )

@@ -9,11 +9,13 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
+from agents import renewal
 from agents.cli import Subcommands
 from agents.settings import Settings
 from streams.registry import Registry
@@ -127,6 +129,7 @@ async def _up(args: argparse.Namespace, settings: Settings) -> int:
     _stop_on_signals(stop)
     stack = Stack(settings, demo_tokens=args.simulate)
     sim_task: asyncio.Task[object] | None = None
+    renew = False
     try:
         await stack.start()
         _settle_heap()
@@ -152,18 +155,23 @@ async def _up(args: argparse.Namespace, settings: Settings) -> int:
                     salt=settings.simulator_salt.get_secret_value(),
                 )
             )
-        await stop.wait()
-        log.info("shutdown_requested")
+        stopping = asyncio.create_task(stop.wait())
+        renewing = asyncio.create_task(stack.renewal.wait())
+        await asyncio.wait({stopping, renewing}, return_when=asyncio.FIRST_COMPLETED)
+        renew = stack.renewal.is_set() and not stop.is_set()
+        log.info("renewal_requested" if renew else "shutdown_requested")
     finally:
         stop.set()
         if sim_task is not None:
             await asyncio.gather(sim_task, return_exceptions=True)
         await stack.stop()
-        await end_stragglers()
+        await end_stragglers(then=(lambda: renewal.renew(stack.listen_fd)) if renew else None)
+    if renew:
+        renewal.renew(stack.listen_fd)
     return 0
 
 
-async def end_stragglers(grace_s: float = 5.0) -> None:
+async def end_stragglers(grace_s: float = 5.0, then: Callable[[], None] | None = None) -> None:
     """Cancel what the stack left running; if some task will not end, exit anyway.
 
     A Kafka client whose stop timed out can keep reconnecting to the broker
@@ -181,6 +189,8 @@ async def end_stragglers(grace_s: float = 5.0) -> None:
         log.warning("shutdown_forced", tasks_left=len(pending))
         sys.stdout.flush()
         sys.stderr.flush()
+        if then is not None:
+            then()  # a renewal replaces the process, stuck tasks and all
         os._exit(0)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from agents.renewal import inherited_listener
 from agents.services.base import running, stop_step
 from agents.services.center import MonitoringCenter
 from agents.settings import Settings
@@ -36,6 +39,8 @@ class HttpServer:
         self.stats = stats
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        #: A second descriptor of the listening socket, open past the server's stop: what a renewal hands over.
+        self.handoff_fd: int | None = None
 
     @property
     def runner(self) -> web.AppRunner:
@@ -59,9 +64,11 @@ class HttpServer:
             await self.center.mount(web_app)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.http_host, s.http_port)
+        sock = inherited_listener() or socket.create_server((s.http_host, s.http_port), backlog=1024)
+        self.handoff_fd = os.dup(sock.fileno())
+        site = web.SockSite(self._runner, sock)
         await site.start()
-        self._port = int(self._runner.addresses[0][1]) if s.http_port == 0 else s.http_port
+        self._port = int(sock.getsockname()[1])
 
     async def stop(self) -> None:
         if self.center is not None:

@@ -50,6 +50,8 @@ def test_a_restart_on_a_fresh_broker_keeps_storing_new_events(tmp_path: Path) ->
     tokens = json.loads((tmp_path / "simulator_tokens.json").read_text())
     second = Up(tmp_path)
     try:
+        # Batches the first run answered 202 for and had not stored yet come back from the spool: count after them.
+        wait_for(lambda: _spooled(second.base) == 0, 60, "the spool drained")
         before = second.stats()["window_events"]
         now = time.time()
         hall, window = _first_hall_and_window(tmp_path)
@@ -77,6 +79,12 @@ def test_a_restart_on_a_fresh_broker_keeps_storing_new_events(tmp_path: Path) ->
         wait_for(lambda: second.stats()["window_events"] == before + 5, 30, "5 new rows")
     finally:
         assert second.terminate() == 0
+
+
+def _spooled(base: str) -> float:
+    _, body = get(f"{base}/metrics")
+    lines = [line for line in body.decode().splitlines() if line.startswith("govpulse_spool_batches ")]
+    return float(lines[0].split()[1]) if lines else -1.0
 
 
 def _iso(ts: float) -> str:

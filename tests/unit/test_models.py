@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from streams.definitions import STREAMS
 from streams.models.wire import BatchDecodeError, decode_batch, encode_batch_parts
-from streams.schema_export import schemas
+from streams.schema_export import export, schemas
 
 BASE = {
     "event_id": "e-1",
@@ -114,3 +116,10 @@ def test_every_stream_exports_a_json_schema() -> None:
     out = schemas()
     assert set(out) == {f"{n}.v1.schema.json" for n in ("queue", "window", "evaluation", "case", "video", "batch")}
     assert out["queue.v1.schema.json"]["additionalProperties"] is False
+
+
+def test_the_published_schemas_are_the_ones_the_models_generate(tmp_path: Path) -> None:
+    """docs/schemas is what `govpulse schema export` writes: a model change without `make schemas` fails here."""
+    published = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+    for path in export(tmp_path):
+        assert path.read_text(encoding="utf-8") == (published / path.name).read_text(encoding="utf-8"), path.name

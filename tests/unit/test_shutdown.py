@@ -72,11 +72,13 @@ def test_each_role_starts_its_own_services_in_order(tmp_path: Path) -> None:
         "producer",
         "notifier",
         "registry",
+        "spool",
         "rules",
         "worker",
         "demo tokens",
         "http",
         "rule timer",
+        "broker watch",
     ]
     shared = {"kafka_dsn": KAFKA, "redis_dsn": REDIS, "clickhouse_dsn": CLICKHOUSE, "data_dir": tmp_path}
     assert _names(Settings(roles="gateway", **shared)) == [

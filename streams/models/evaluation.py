@@ -35,6 +35,9 @@ OFFLINE_CHANNELS = frozenset({"hall_pad", "kiosk"})
 EvaluationMode = Literal["active", "default"]
 #: Which way a case moves along the department hierarchy when it is transferred.
 TransferDirection = Literal["up", "down"]
+#: The reason tags and free-text comment a citizen gives, bounded as the wire takes them.
+ReasonTags = list[Annotated[str, Field(max_length=32)]]
+Comment = Annotated[str, Field(max_length=500)]
 
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -59,8 +62,8 @@ class Evaluation(EventBase):
     window_id: Ident | None = None
     staff_id: Ident | None = None
     device_id: Ident | None = None
-    reason_tags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=10)
-    comment: Annotated[str, Field(max_length=500)] = ""
+    reason_tags: ReasonTags = Field(default_factory=list, max_length=10)
+    comment: Comment = ""
     evaluator_hash: Sha256Hex
 
     @model_validator(mode="after")

@@ -15,8 +15,10 @@ from streams.models.common import Ident, ShortText, UtcDatetime
 from streams.models.evaluation import (
     CaseStep,
     Channel,
+    Comment,
     EvaluationLevel,
     EvaluationMode,
+    ReasonTags,
     Sha256Hex,
     TransferDirection,
 )
@@ -54,8 +56,8 @@ class EvaluationRecord(_UploadBase):
     window_id: Ident | None = None
     staff_id: Ident | None = None
     device_id: Ident | None = None
-    reason_tags: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=10)
-    comment: Annotated[str, Field(max_length=500)] = ""
+    reason_tags: ReasonTags = Field(default_factory=list, max_length=10)
+    comment: Comment = ""
     evaluator_hash: Sha256Hex
 
 

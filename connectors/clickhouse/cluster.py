@@ -49,6 +49,7 @@ GLOBAL_TABLES = frozenset(
         "topic_generations",
         "alert_notices",
         "alert_actions",
+        "manual_values",
         "schema_migrations",
     }
 )

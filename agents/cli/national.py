@@ -7,7 +7,7 @@ import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.cli import Subcommands
 from agents.settings import Settings
@@ -15,6 +15,9 @@ from streams.national.checks import DEFAULT_MAX_DELAY, check_set
 from streams.national.source import Reader, read_period
 from streams.national.upload import write_set
 from streams.periods import Period, PeriodError, parse_period
+
+if TYPE_CHECKING:
+    from connectors.clickhouse.client import ClickHouse
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -58,18 +61,32 @@ async def _export_from_settings(settings: Settings, period: Period, out: Path, m
     await ch.run(ch.open)
     try:
         await ch.run(migrate, ch)  # an older data dir may predate some columns the queries read
-        result = await export(ch, period, out, max_delay)
+        result = await export(ch, period, out, max_delay, keep=ch)
     finally:
         await asyncio.to_thread(ch.close)
     print_summary(result)
     return 0
 
 
-async def export(reader: Reader, period: Period, out: Path, max_delay: timedelta = DEFAULT_MAX_DELAY) -> dict[str, Any]:
-    """Read, check and write the period's set; return the summary written beside the files."""
+async def export(
+    reader: Reader,
+    period: Period,
+    out: Path,
+    max_delay: timedelta = DEFAULT_MAX_DELAY,
+    keep: ClickHouse | None = None,
+) -> dict[str, Any]:
+    """Read, check and write the period's set; return the summary written beside the files.
+
+    With `keep`, every record's verdict is also stored there, for the pass-rate indicator.
+    """
     found = await read_period(reader, period)
     checked = check_set(found.evaluations, found.case_steps, found.history, max_delay)
-    return write_set(out, checked, period, datetime.now(UTC))
+    now = datetime.now(UTC)
+    if keep is not None:
+        from connectors.clickhouse.national_checks import store_checks
+
+        await store_checks(keep, checked, now)
+    return write_set(out, checked, period, now)
 
 
 def _rate(value: float | None) -> str:

@@ -40,6 +40,9 @@ def scope_city(scope: Scope, registry: Registry) -> str | None:
     elif kind == "dept":
         dept = registry.department(value)
         code = dept.city_code if dept else None
+    elif kind == "line":
+        # A provincial department's line spans every city: it belongs to the province.
+        code = None
     elif kind == "source":
         code = registry.city_of_source(value)
     return None if code is None else str(code)

@@ -44,12 +44,23 @@ def camera_rows(registry: Registry, now: datetime) -> list[CameraRow]:
     return rows
 
 
+DEPT_COLUMNS = ("dept_id", "name", "level", "city_code", "parent_id", "updated_at")
+#: One org_depts row, in DEPT_COLUMNS order; a provincial department has city 0 and no parent ('').
+DeptRow = tuple[str, str, str, int, str, datetime]
+
+
+def dept_rows(registry: Registry, now: datetime) -> list[DeptRow]:
+    return [(d.dept_id, d.name, d.level, d.city_code or 0, d.parent_id or "", now) for d in registry.departments()]
+
+
 async def sync_org(ch: ClickHouse, registry: Registry) -> int:
-    """Write every hall and camera (ReplacingMergeTree keeps the newest row of each); returns the rows written."""
+    """Write every hall, camera and department (ReplacingMergeTree keeps the newest row of each); returns the rows."""
     now = datetime.now(UTC)
-    halls, cameras = hall_rows(registry, now), camera_rows(registry, now)
+    halls, cameras, depts = hall_rows(registry, now), camera_rows(registry, now), dept_rows(registry, now)
     if halls:
         await ch.insert("org_halls", halls, HALL_COLUMNS)
     if cameras:
         await ch.insert("org_cameras", cameras, CAMERA_COLUMNS)
-    return len(halls) + len(cameras)
+    if depts:
+        await ch.insert("org_depts", depts, DEPT_COLUMNS)
+    return len(halls) + len(cameras) + len(depts)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from streams.indicators import sql
 from streams.indicators.cases import CASE_INDICATORS
 from streams.indicators.model import ALL_WINDOWS, QUEUE_SCOPES, Indicator
+from streams.indicators.national import NATIONAL_INDICATORS
 from streams.indicators.query import IndicatorQuery
 from streams.indicators.windows_video import WINDOW_AND_VIDEO
 
@@ -360,5 +361,6 @@ INDICATORS: dict[str, Indicator] = {
         ),
         *CASE_INDICATORS,
         *WINDOW_AND_VIDEO,
+        *NATIONAL_INDICATORS,
     )
 }

@@ -11,6 +11,8 @@ def markdown() -> str:
         "",
         "Generated from `streams/indicators/catalog.py` by `govpulse indicators --markdown`; do not edit by hand.",
         "Windows are 5m, 1h and 1d (a local day in Asia/Shanghai). Ratios are fractions from 0 to 1.",
+        "A `line` scope (`line:D440000-07`) is a provincial department's vertical line (垂直条线): the department and",
+        "its city counterparts, as the registry names them.",
         "",
         "| name | family | 名称 | unit | scopes | windows | definition |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from streams.indicators.query import IndicatorQuery
 
 ALL_WINDOWS = ("5m", "1h", "1d")
-QUEUE_SCOPES = ("province", "city", "county", "hall", "dept")
+QUEUE_SCOPES = ("province", "city", "county", "hall", "dept", "line")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,8 @@ class Indicator:
 
     @property
     def group_kinds(self) -> tuple[str, ...]:
-        return self.groups or tuple(s for s in self.scopes if s != "province")
+        # A line is a set of departments, not a column of the rows, so nothing groups by it.
+        return self.groups or tuple(s for s in self.scopes if s not in ("province", "line"))
 
     def describe(self) -> dict[str, object]:
         return {

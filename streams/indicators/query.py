@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
-ScopeKind = Literal["province", "city", "county", "hall", "dept", "source"]
+#: `line` is a provincial department's vertical line (垂直条线): the department and its city counterparts.
+ScopeKind = Literal["province", "city", "county", "hall", "dept", "line", "source"]
 #: A scope's kind as written → the kind it names, for every kind but the province (which takes no value).
 _VALUED_KINDS: dict[str, ScopeKind] = {kind: kind for kind in get_args(ScopeKind) if kind != "province"}
 WINDOWS: dict[str, timedelta] = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -28,14 +29,16 @@ class Scope:
 
     @classmethod
     def parse(cls, text: str) -> Scope:
-        """`province`, `city:440100`, `county:440106`, `hall:H440106001`, `dept:D440100-01`, `source:node-440100`."""
+        """`province`, `city:440100`, `county:440106`, `hall:H440106001`, `dept:D440100-01`, `line:D440000-01`,
+        `source:node-440100`."""
         kind, _, value = text.partition(":")
         if kind == "province":
             return cls("province")
         known = _VALUED_KINDS.get(kind)
         if known is None or not _SCOPE_VALUE.match(value):
             raise QueryError(
-                f"scope {text!r}: use province, city:<code>, county:<code>, hall:<id>, dept:<id> or source:<id>"
+                f"scope {text!r}: use province, city:<code>, county:<code>, hall:<id>, dept:<id>,"
+                " line:<provincial dept id> or source:<id>"
             )
         if kind in ("city", "county") and not value.isdigit():
             raise QueryError(f"scope {text!r}: a {kind} is given by its GB/T 2260 code")

@@ -45,6 +45,12 @@ def scope_filter(q: IndicatorQuery, columns: dict[str, str]) -> str:
     kind = q.scope.kind
     if kind == "province":
         return ""
+    if kind == "line" and "dept" in columns:
+        # The provincial department and its counterparts, as the registry last wrote them to org_depts.
+        return (
+            f" AND {columns['dept']} IN (SELECT dept_id FROM org_depts FINAL"
+            f" WHERE dept_id = {VALUE} OR parent_id = {VALUE})"
+        )
     column = columns.get(kind)
     if column is None:
         raise QueryError(f"this indicator has no {kind} scope; it has {', '.join(['province', *columns])}")

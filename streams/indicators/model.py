@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streams.indicators.defined import DefinedIndicator
 from streams.indicators.query import IndicatorQuery
 
 ALL_WINDOWS = ("5m", "1h", "1d")
+#: What the indicator list shows of a defined indicator beyond what every indicator has.
+_DEFINED_FIELDS = {"direction", "expression", "empty_denominator", "period", "min", "max"}
 QUEUE_SCOPES = ("province", "city", "county", "hall", "dept", "line")
 
 
@@ -24,6 +27,8 @@ class Indicator:
     grouped_by: str | None = None
     #: Entity kinds a query may group by; by default the indicator's scopes other than the province.
     groups: tuple[str, ...] = ()
+    #: The YAML entry of an indicator ops defined (alert_rules/indicators/); None for the built-in ones.
+    defined: DefinedIndicator | None = None
 
     @property
     def group_kinds(self) -> tuple[str, ...]:
@@ -41,4 +46,6 @@ class Indicator:
             "windows": list(self.windows),
             "grouped_by": self.grouped_by,
             "group_by": list(self.group_kinds),
+            "kind": self.defined.kind if self.defined else "built_in",
+            **(self.defined.model_dump(include=_DEFINED_FIELDS, exclude_none=True) if self.defined else {}),
         }

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of composite-score trees (*.yaml); default alert_rules/scorecards beside the code.",
     )
+    indicators_dir: Path | None = Field(
+        default=None,
+        description="Folder of ops-defined indicators (*.yaml); default the indicators folder of the rules folder.",
+    )
 
     users_file: Path | None = Field(
         default=None, description="Monitoring-center users with password hashes; default data_dir/users.json."
@@ -250,6 +254,10 @@ class Settings(BaseSettings):
     @property
     def rules_path(self) -> Path:
         return self.rules_dir or Path(__file__).resolve().parents[1] / "alert_rules"
+
+    @property
+    def indicators_path(self) -> Path:
+        return self.indicators_dir or self.rules_path / "indicators"
 
     @property
     def scorecard_paths(self) -> list[Path]:

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd in ("registry", "tokens", "schema"):
         return data.run(args, settings)
     if args.cmd == "indicators":
-        return query.run(args)
+        return query.run(args, settings)
     if args.cmd == "rules":
         return rules.run(args, settings)
     if args.cmd == "national":

@@ -9,6 +9,7 @@ import sys
 import urllib.request
 
 from agents.cli import Subcommands
+from agents.settings import Settings
 
 
 def add_parsers(sub: Subcommands) -> None:
@@ -30,6 +31,13 @@ def add_parsers(sub: Subcommands) -> None:
     ind.add_argument("--to", dest="end", help="ISO 8601 with zone; default: now")
     ind.add_argument("--json", action="store_true", help="print the API's JSON answer")
     ind.add_argument("--markdown", action="store_true", help="print the catalogue as Markdown (no server needed)")
+    ind.add_argument(
+        "--sql",
+        action="store_true",
+        help="print NAME's SQL for a Grafana panel (no server needed): the range is the dashboard's; --scope city "
+        "alone reads the dashboard variable ${city}, city:440100 a fixed city",
+    )
+    ind.add_argument("--group", help="with --sql: one series per city, county, hall, dept... of the scope")
 
 
 def signed_in_opener(url: str, user: str | None) -> urllib.request.OpenerDirector:
@@ -50,18 +58,26 @@ def signed_in_opener(url: str, user: str | None) -> urllib.request.OpenerDirecto
     return opener
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the indicator list (no server needed), or one indicator's points from a running govpulse."""
     import urllib.error
     import urllib.parse
 
     from streams.indicators.catalog import INDICATORS
+    from streams.indicators.defined_loader import read_defined
+    from streams.indicators.installed import BUILT_INS, install
 
     if args.markdown:
         from streams.indicators.doc import markdown
 
-        print(markdown(), end="")
+        print(markdown(), end="")  # the catalogue in code; defined indicators are documented in their files
         return 0
+    defined, errors = read_defined(settings.indicators_path, BUILT_INS)
+    for line in errors:
+        print(line, file=sys.stderr)
+    install(defined)
+    if args.sql:
+        return _print_sql(args)
     if not args.name:
         for ind in INDICATORS.values():
             print(f"{ind.name:<28} {ind.family:<13} {ind.unit:<12} {ind.title_zh}")
@@ -83,4 +99,21 @@ def run(args: argparse.Namespace) -> int:
     for point in body["points"]:
         group = f" {point['reason']}" if "reason" in point else ""
         print(f"{point['bucket']}{group} {point['value']}")
+    return 0
+
+
+def _print_sql(args: argparse.Namespace) -> int:
+    from streams.indicators.panel_sql import panel_query, panel_sql
+    from streams.indicators.query import QueryError
+    from streams.indicators.service import lookup
+
+    if not args.name:
+        print("error: --sql needs an indicator NAME", file=sys.stderr)
+        return 2
+    try:
+        q, scope_value = panel_query(args.scope, args.window, args.group)
+        print(panel_sql(lookup(args.name, q), q, scope_value))
+    except QueryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -16,6 +16,8 @@ from typing import TextIO, get_args
 
 from agents.cli import Subcommands
 from agents.settings import Settings
+from streams.indicators.defined_loader import read_defined
+from streams.indicators.installed import BUILT_INS, install, installed
 from streams.rules.loader import read_rules
 from streams.rules.rule_config import Domain
 from streams.rules.schema import RULE_TYPES
@@ -35,6 +37,10 @@ def add_parser(sub: Subcommands) -> None:
     rules_check = rules_sub.add_parser("check", help="validate alert rule files: one line per problem, exit 1 if any")
     rules_check.add_argument(
         "path", nargs="?", default="alert_rules/", help="a rule file, or a folder of *.yaml (default alert_rules/)"
+    )
+    rules_check.add_argument(
+        "--indicators",
+        help="the defined indicators the rules may read, checked first (default: the indicators folder beside them)",
     )
     rules_bt = rules_sub.add_parser(
         "backtest", help="replay rules over the ClickHouse history: when they would have fired"
@@ -68,17 +74,35 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(backtest(args, settings))
     if args.rules_cmd == "score":
         return score(Path(args.series), args.rule, Path(args.out) if args.out else None)
-    return check(args.path)
+    return check(args.path, indicators=args.indicators)
 
 
-def check(path: str | Path = "alert_rules", out: TextIO | None = None) -> int:
-    """Print every problem (exit code 1) or a summary of the valid rules (exit code 0)."""
+def indicators_beside(path: str | Path) -> Path:
+    """The defined indicators of a rules folder (its `indicators/`), or of the folder of a rule file."""
+    path = Path(path)
+    return (path if path.is_dir() else path.parent) / "indicators"
+
+
+def check(path: str | Path = "alert_rules", out: TextIO | None = None, indicators: str | Path | None = None) -> int:
+    """Print every problem of the defined indicators and the rules (exit code 1) or a summary (exit code 0).
+
+    The indicators are checked first and the valid ones are in the catalogue while the rules are, as in a
+    running govpulse; the catalogue is put back as it was afterwards.
+    """
     out = out or sys.stdout
-    rules, errors = read_rules(path)
+    previous = installed()
+    defined, errors = read_defined(Path(indicators) if indicators else indicators_beside(path), BUILT_INS)
+    install(defined)
+    try:
+        rules, rule_errors = read_rules(path)
+    finally:
+        install(previous)
+    errors += rule_errors
     if errors:
         for line in errors:
             print(line, file=out)
-        files = sum(1 for f in rules.files if any(line.startswith(f"{f}:") for line in errors)) or 1
+        all_files = (*defined.files, *rules.files)
+        files = sum(1 for f in all_files if any(line.startswith(f"{f}:") for line in errors)) or 1
         print(
             f"{len(errors)} error{'s' if len(errors) != 1 else ''} in {files} file{'s' if files != 1 else ''}", file=out
         )
@@ -93,6 +117,14 @@ def check(path: str | Path = "alert_rules", out: TextIO | None = None) -> int:
     print(
         "  by domain: " + ", ".join(f"{name} {domains[name]}" for name in get_args(Domain) if domains[name]), file=out
     )
+    if defined.files:
+        kinds = Counter(i.family for i in defined.indicators.values())
+        n_files = len(defined.files)
+        print(
+            f"{len(defined)} defined indicators in {n_files} file{'s' if n_files != 1 else ''} OK: "
+            + ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items())),
+            file=out,
+        )
     return 0
 
 
@@ -100,14 +132,17 @@ async def backtest(args: argparse.Namespace, settings: Settings) -> int:
     """What the rules would have fired over the stored history, episode by episode, and which alerts flapped."""
     from connectors.clickhouse.client import ClickHouse
     from connectors.clickhouse.migrations import migrate
+    from streams.indicators.defined_loader import DefinedError
+    from streams.indicators.installed import load as load_indicators
     from streams.registry.csv_io import read_csv_dir
     from streams.registry.generate import generate
     from streams.rules.backtest import backtest as replay
     from streams.rules.loader import RuleError, load_rules
 
     try:
+        load_indicators(indicators_beside(args.path))
         rules = load_rules(args.path)
-    except RuleError as exc:
+    except (DefinedError, RuleError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     start, end = datetime.fromisoformat(args.start), datetime.fromisoformat(args.end)

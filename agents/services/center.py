@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from agents.services.base import running, stop_step
@@ -56,7 +58,8 @@ class MonitoringCenter:
     async def mount(self, web_app: web.Application) -> None:
         s = self.settings
         ch, redis, registry = self.clickhouse.client, self.redis.client, self.registry
-        indicators_api.add_routes(web_app, ch, registry)
+        defined = self.rules.indicators
+        indicators_api.add_routes(web_app, ch, registry, defined_status=lambda: asdict(defined.status))
         rules_api.add_routes(web_app, self.rules.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, ch, registry, [load_scorecard(path) for path in s.scorecard_paths])

@@ -22,11 +22,12 @@ from connectors.alert_outputs import AlertOutputs
 from connectors.center.alert_view import RuleInfo, rule_infos
 from connectors.notifiers import WebhookNotifier
 from streams.alerts.lifecycle import AlertBook
+from streams.indicators.installed import DefinedReloader
 from streams.metrics import Metrics
 from streams.registry import Registry
 from streams.rules import spike_state
 from streams.rules.build import build as build_rules
-from streams.rules.loader import RuleSet
+from streams.rules.loader import RuleSet, read_rules
 from streams.rules.org_labels import INHIBITIONS, with_org_labels
 from streams.rules.reloader import RuleReloader
 from streams.rules.runner import RuleRunner
@@ -94,6 +95,7 @@ class RulesEngine:
         self.rule_infos: dict[str, RuleInfo] = {}
         self._runner: RuleRunner | None = None
         self._reloader: RuleReloader | None = None
+        self._indicators: DefinedReloader | None = None
         #: The last save of the spike state failed: the next round saves it even if nothing new was learned.
         self._spike_unsaved = False
 
@@ -104,6 +106,10 @@ class RulesEngine:
     @property
     def reloader(self) -> RuleReloader:
         return running(self._reloader, "the rule engine")
+
+    @property
+    def indicators(self) -> DefinedReloader:
+        return running(self._indicators, "the rule engine")
 
     async def start(self) -> None:
         ch = self.clickhouse.client
@@ -117,7 +123,11 @@ class RulesEngine:
             notifier=self.notifiers.notifier,
             labeler=lambda obs: with_org_labels(obs, registry),
         )
-        self._reloader = RuleReloader(self.settings.rules_path, self.metrics)
+        rules_path = self.settings.rules_path
+        # Defined indicators first: the rules that read them are validated against the catalogue holding them.
+        self._indicators = DefinedReloader(self.settings.indicators_path, lambda: read_rules(rules_path)[1])
+        self._indicators.load_initial()
+        self._reloader = RuleReloader(rules_path, self.metrics)
         self.use(self._reloader.load_initial())
         await self._restore_alerts()
         await self._restore_spike_state()
@@ -135,11 +145,20 @@ class RulesEngine:
         self.rule_infos = rule_infos(rules)
 
     async def reload(self) -> dict[str, Any]:
-        """Re-read the rule files now (the monitoring center's reload); an invalid change is refused and reported."""
+        """Re-read the indicator and rule files now (the monitoring center's reload); an invalid change is refused
+        and reported."""
+        self.indicators.poll(force=True)
         changed = self.reloader.poll(force=True)
         if changed is not None:
             self.use(changed)
         return asdict(self.reloader.status)
+
+    def poll(self) -> None:
+        """Take changed indicator and rule files; rules are re-read after an indicator change, which they may need."""
+        indicators_changed = self.indicators.poll() is not None
+        changed = self.reloader.poll(force=indicators_changed)
+        if changed is not None:
+            self.use(changed)
 
     async def save_alerts(self) -> None:
         try:
@@ -203,7 +222,7 @@ class RuleTimer:
             await stop_step(self.name, lambda: asyncio.gather(task, return_exceptions=True))
 
     async def _tick(self) -> None:
-        rules, reloader = self.engine.runner, self.engine.reloader
+        rules = self.engine.runner
         loop = asyncio.get_running_loop()
         next_full = loop.time() + self.settings.rule_tick_s
         while True:
@@ -213,9 +232,7 @@ class RuleTimer:
             try:
                 if loop.time() >= next_full:
                     next_full = loop.time() + self.settings.rule_tick_s
-                    changed = reloader.poll()
-                    if changed is not None:
-                        self.engine.use(changed)
+                    self.engine.poll()
                     await rules.tick()
                 else:
                     await rules.evaluate_due()

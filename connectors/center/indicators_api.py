@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -49,10 +50,18 @@ def scope_city(scope: Scope, registry: Registry) -> str | None:
 
 
 def add_routes(
-    app: web.Application, reader: Reader, registry: Registry, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    app: web.Application,
+    reader: Reader,
+    registry: Registry,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    defined_status: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     async def list_indicators(_: web.Request) -> web.Response:
-        return web.json_response({"indicators": [i.describe() for i in INDICATORS.values()]})
+        """Every indicator, built-in and defined; with the defined files' status (why a change was refused)."""
+        body: dict[str, Any] = {"indicators": [i.describe() for i in INDICATORS.values()]}
+        if defined_status is not None:
+            body["defined"] = defined_status()
+        return web.json_response(body)
 
     async def get_indicator(request: web.Request) -> web.Response:
         try:

@@ -12,11 +12,9 @@ supports. Pure apart from reading the files.
 from __future__ import annotations
 
 import difflib
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -24,8 +22,8 @@ from pydantic import ValidationError
 from streams.indicators.defined import DefinedIndicator
 from streams.indicators.formula import Expr, FormulaError, names, parse, unit_of
 from streams.indicators.formula_sql import formula_sql
+from streams.indicators.manual_sql import manual_sql
 from streams.indicators.model import Indicator
-from streams.indicators.query import IndicatorQuery, QueryError
 
 SUFFIXES = (".yaml", ".yml")
 MANUAL_WINDOWS = ("1d",)
@@ -180,6 +178,9 @@ class _Builder:
         if name in self.built or name in self.refused:
             return
         defn, expr = self.entries[name], self.exprs[name]
+        if not names(expr):
+            self.fail(name, "expression", "names no indicator; a constant is not an indicator")
+            return
         operands: dict[str, Indicator] = {}
         for used in names(expr):
             operand = self._operand(used)
@@ -234,20 +235,6 @@ def _manual(defn: DefinedIndicator) -> Indicator:
         defn.definition,
         defn.scopes,
         MANUAL_WINDOWS,
-        _manual_sql(defn),
+        manual_sql(defn),
         defined=defn,
     )
-
-
-def _manual_sql(defn: DefinedIndicator) -> Callable[[IndicatorQuery], str]:
-    """The SQL over uploaded values (`streams.indicators.manual_sql`), looked up when first queried."""
-
-    def sql(q: IndicatorQuery) -> str:
-        try:
-            module: Any = importlib.import_module("streams.indicators.manual_sql")
-        except ModuleNotFoundError:
-            raise QueryError(f"{defn.name}: uploaded values cannot be read by this version") from None
-        build = cast(Callable[[DefinedIndicator], Callable[[IndicatorQuery], str]], module.manual_sql)
-        return build(defn)(q)
-
-    return sql

@@ -11,7 +11,7 @@ from agents.services.clickhouse import ClickHouseStore
 from agents.services.redis import RedisClients
 from agents.services.rules import RulesEngine
 from agents.settings import Settings
-from connectors.center import indicators_api, page, rules_api, scores_api
+from connectors.center import indicators_api, manual_api, page, rules_api, scores_api
 from connectors.center.alerts_api import AlertCenter
 from connectors.center.auth_api import TOKEN, USER, Auth
 from connectors.center.desk import AlertDesk
@@ -60,6 +60,7 @@ class MonitoringCenter:
         ch, redis, registry = self.clickhouse.client, self.redis.client, self.registry
         defined = self.rules.indicators
         indicators_api.add_routes(web_app, ch, registry, defined_status=lambda: asdict(defined.status))
+        manual_api.add_routes(web_app, ch, registry)
         rules_api.add_routes(web_app, self.rules.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, ch, registry, [load_scorecard(path) for path in s.scorecard_paths])

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from streams.auth.access import Principal
 from streams.manual.checks import ManualCatalog, check_rows
-from streams.manual.model import DEFAULT_LIMITS, FileRefused, Limits, ManualValue, Refusal
+from streams.manual.model import DEFAULT_LIMITS, FileRefused, Limits, ManualValue, Refusal, Table
 from streams.manual.reading import read_table
 from streams.registry import Registry
 from streams.workdays import SHANGHAI
@@ -96,14 +96,29 @@ def prepare_upload(
     limits: Limits = DEFAULT_LIMITS,
 ) -> Upload:
     """Read and check a file; the returned `Upload` says what to store. Raises `FileRefused` for an unusable file."""
-    name = clean_file_name(file_name)
-    table = read_table(data, name, limits)
+    table = read_table(data, clean_file_name(file_name), limits)
+    return check_upload(table, data, file_name, catalog, registry, uploader, now, partial=partial, limits=limits)
+
+
+def check_upload(
+    table: Table,
+    data: bytes,
+    file_name: str,
+    catalog: ManualCatalog,
+    registry: Registry,
+    uploader: Principal,
+    now: datetime,
+    *,
+    partial: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Upload:
+    """Check the rows of a file already read (`read_table`, which may run off the event loop) into an `Upload`."""
     if not table.rows:
         raise FileRefused("empty", "the file has a header and no data rows")
     checked = check_rows(table.rows, catalog, registry, uploader, now.astimezone(SHANGHAI).date(), limits)
     return Upload(
         upload_id=uuid.uuid4().hex,
-        file_name=name,
+        file_name=clean_file_name(file_name),
         file_sha256=hashlib.sha256(data).hexdigest(),
         uploaded_by=uploader.username,
         role=uploader.role,

@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from streams.indicators.catalog import INDICATORS
 
 Direction = Literal["higher_better", "lower_better"]
+#: Where a leaf's value comes from: uploaded by hand (an indicator of family `manual`) or computed from the streams.
+Source = Literal["manual", "system"]
 Normalization = Literal["min_max", "target"]
 Level = Literal["city", "dept"]
 #: The indicator scope each entity level is queried with.
@@ -86,6 +88,7 @@ class Node(BaseModel):
                 "unit": indicator.unit,
                 "direction": self.direction,
                 "normalization": self.normalization,
+                "source": leaf_source(self.indicator),
             }
             if self.normalization == "target":
                 out |= {"best": self.best, "worst": self.worst}
@@ -156,8 +159,16 @@ class EntityScore(BaseModel):
     nodes: dict[str, float | None]
     #: Paths of the leaves without a value for this entity.
     missing: list[str]
+    #: Every leaf by path: `manual` when its indicator's values are entered by hand, else `system`.
+    sources: dict[str, Source]
     #: Share of the tree's weight (0–1) backed by data for this entity.
     weight_covered: float
+
+
+def leaf_source(indicator: str) -> Source:
+    """`manual` for an indicator whose values are uploaded by hand, `system` for one computed from the streams."""
+    found = INDICATORS.get(indicator)
+    return "manual" if found is not None and found.family == "manual" else "system"
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -360,6 +371,7 @@ def _roll_up(
         dimensions={d.label: nodes[d.label] for d in scorecard.dimensions},
         nodes=nodes,
         missing=[leaf.path for leaf in leaves if leaf_scores[leaf.path] is None],
+        sources={leaf.path: leaf_source(leaf.node.indicator or "") for leaf in leaves},
         weight_covered=round(math.fsum(leaf.global_weight for leaf in leaves if leaf_scores[leaf.path] is not None), 9),
     )
 

@@ -9,9 +9,12 @@ import pytest
 from openpyxl import Workbook
 
 from streams.auth.access import Principal
+from streams.indicators.catalog import INDICATORS
 from streams.indicators.defined import DefinedIndicator
 from streams.indicators.manual_sql import manual_sql
+from streams.indicators.model import Indicator
 from streams.indicators.query import IndicatorQuery, QueryError
+from streams.indicators.scorecard import parse_scorecard, score
 from streams.manual.checks import ManualCatalog
 from streams.manual.history import StoredValue, with_history
 from streams.manual.model import DEFAULT_LIMITS, FileRefused, Limits
@@ -296,3 +299,35 @@ def test_the_manual_sql_reads_city_and_dept_values_per_day_only() -> None:
     ]:
         with pytest.raises(QueryError, match=says):
             sql(query)
+
+
+def test_a_scorecard_marks_the_leaves_scored_from_manual_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manual leaf scores like any other and says `manual`; the system ones say `system`."""
+    indicator = Indicator(
+        SCORE.name, "manual", SCORE.title_zh, SCORE.unit, SCORE.definition, SCORE.scopes, ("1d",), manual_sql(SCORE)
+    )
+    monkeypatch.setitem(INDICATORS, SCORE.name, indicator)
+    leaf = {"weight": 0.5, "direction": "higher_better", "normalization": "target", "best": 100, "worst": 0}
+    card = parse_scorecard(
+        {
+            "name": "with_inspection",
+            "title": "含现场检查",
+            "levels": ["city"],
+            "dimensions": [
+                {
+                    "name": "综合",
+                    "weight": 1.0,
+                    "children": [
+                        {**leaf, "indicator": SCORE.name},
+                        {**leaf, "indicator": "satisfaction_rate", "best": 1},
+                    ],
+                }
+            ],
+        },
+        "test",
+    )
+    (result,) = score(card, {"440100": {SCORE.name: 80.0, "satisfaction_rate": 0.6}})
+    assert result.total == pytest.approx(70)
+    assert result.sources == {f"综合/{SCORE.name}": "manual", "综合/satisfaction_rate": "system"}
+    described = card.describe()["dimensions"][0]["children"]
+    assert [c["source"] for c in described] == ["manual", "system"]

@@ -242,3 +242,18 @@ async def test_the_list_shows_defined_indicators_with_kind_and_expression(stack)
     assert by_name["onsite_inspection_score"]["kind"] == "manual"
     assert by_name["evaluations"]["kind"] == "built_in"
     assert "bad_reviews" in body["defined"]["indicators"] and body["defined"]["last_error"] == []
+
+
+async def test_every_shipped_indicator_answers_for_its_scopes_windows_and_groups(stack) -> None:
+    """Each indicator of alert_rules/indicators/ runs against the real schema for every scope, window and group."""
+    example = {"province": "province", "city": "city:440100", "county": "county:440106", "hall": "hall:H440106001"}
+    example |= {"dept": "dept:D440100-01"}
+    now = datetime.now(UTC)
+    defined = read_defined(SHIPPED, BUILT_INS)[0]
+    for name, indicator in defined.indicators.items():
+        for scope in indicator.scopes:
+            for window in indicator.windows:
+                for group in (None, *[g for g in indicator.group_kinds if scope == "province"]):
+                    q = IndicatorQuery.build(example[scope], window, None, None, now, group)
+                    answer = await run(stack.ch, name, q)
+                    assert isinstance(answer["points"], list), (name, scope, window, group)

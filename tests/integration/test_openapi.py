@@ -145,6 +145,8 @@ async def test_real_answers_match_the_document(stack, spec, claim_city) -> None:
             (prov, "GET", "/api/v1/scores?level=city", None),
             (prov, "GET", "/api/v1/scores?level=nope", None),
             (city, "GET", "/api/v1/scores?level=city", None),
+            (prov, "GET", "/api/v1/manual-values?indicator=onsite_inspection_score", None),
+            (prov, "POST", "/api/v1/manual-values?filename=empty.csv", None),
             (city, "DELETE", "/api/v1/silences/s-nope", None),
         ]
         for client, method, path, body in steps:

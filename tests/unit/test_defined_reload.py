@@ -118,3 +118,16 @@ def test_rules_check_reports_indicator_and_rule_problems_together(
     assert lines[0].startswith(f"{bad}: indicator overdue_share: unit: the expression gives cases, not ratio")
     assert "unknown indicator 'overdue_share'" in lines[1]
     assert lines[-1] == "2 errors in 2 files"
+
+
+def test_a_scorecard_can_score_a_defined_indicator(tmp_path: Path) -> None:
+    """Once installed, a formula indicator is a scorecard leaf like a built-in one."""
+    from streams.indicators.scorecard import parse_scorecard
+
+    write(tmp_path, [formula("overdue_share", "overdue_cases / open_cases", windows=["1d"])])
+    install(read_defined(tmp_path, BUILT_INS)[0])
+    leaf = {"indicator": "overdue_share", "weight": 1.0, "direction": "lower_better"}
+    leaf |= {"normalization": "target", "best": 0.0, "worst": 0.5}
+    dimension = {"name": "工单", "weight": 1.0, "children": [leaf]}
+    card = {"name": "cases", "title": "工单", "levels": ["city"], "dimensions": [dimension]}
+    assert parse_scorecard(card, "test").name == "cases"

@@ -155,6 +155,16 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of ops-defined indicators (*.yaml); default the indicators folder of the rules folder.",
     )
+    report_file: Path | None = Field(
+        default=None,
+        description="What the statistics reports hold (indicators, scorecards); default alert_rules/reports/"
+        "monitoring.yaml beside the code.",
+    )
+    report_schedule: bool = Field(
+        default=True,
+        description="Write each closed month's, quarter's, half-year's and year's reports into data_dir/reports "
+        "(by the monitoring center's process).",
+    )
 
     users_file: Path | None = Field(
         default=None, description="Monitoring-center users with password hashes; default data_dir/users.json."
@@ -258,6 +268,15 @@ class Settings(BaseSettings):
     @property
     def indicators_path(self) -> Path:
         return self.indicators_dir or self.rules_path / "indicators"
+
+    @property
+    def report_path(self) -> Path:
+        return self.report_file or Path(__file__).resolve().parents[1] / "alert_rules" / "reports" / "monitoring.yaml"
+
+    @property
+    def reports_archive(self) -> Path:
+        """Where the schedule keeps each closed period's reports."""
+        return self.data_dir / "reports"
 
     @property
     def scorecard_paths(self) -> list[Path]:

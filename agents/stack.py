@@ -31,6 +31,7 @@ from agents.services.gateway import DemoTokens, build_gateway
 from agents.services.http_server import HttpServer
 from agents.services.kafka import KafkaProducer, KafkaTopics, RegistrySync
 from agents.services.redis import RedisClients
+from agents.services.reports import ReportSchedule
 from agents.services.rule_feed import RuleFeedService
 from agents.services.rules import Notifiers, RulesEngine, RuleTimer
 from agents.services.spool import GatewaySpool
@@ -100,6 +101,7 @@ class Stack:
             stats=self._clickhouse.row_counts if stores is not None else None,
         )
         self._timer = RuleTimer(s, self._rules)
+        self._reports = ReportSchedule(s, self._clickhouse, self.registry)
         self._broker_watch = BrokerWatch(s, self._children, self.metrics)
         self._fault = ClickHouseFault(s.fault_clickhouse_writes, self._clickhouse)
         self._started: list[Service] = []
@@ -131,6 +133,7 @@ class Stack:
             (self._demo_tokens, self._want_demo_tokens),
             (self._http, True),
             (self._timer, center),
+            (self._reports, center and s.report_schedule),
             (self._fault, bool(s.fault_clickhouse_writes) and (worker or center)),
             (self._broker_watch, s.embedded_kafka and s.embedded_broker_max_mb > 0),
         ]

@@ -97,22 +97,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _registry_from_topic() -> Any:
     """The org registry as govpulse publishes it on the compacted `registry` topic (cameras, nodes, cities)."""
-    from prometheus_client import CollectorRegistry
-
     from agents.settings import Settings
-    from connectors.kafka.registry_topic import RegistryFollower
+    from connectors.kafka.registry_topic import read_registry
     from connectors.kafka.topics import bootstrap_servers
-    from streams.metrics import Metrics
-    from streams.registry import Registry
 
     settings = Settings(roles="none")
     if settings.embedded_kafka:
         raise ValueError("give --registry, or GOVPULSE_KAFKA_DSN=kafka://host:port to read the registry topic")
-    registry = Registry()
-    follower = RegistryFollower(bootstrap_servers(settings.kafka_dsn), registry, Metrics(CollectorRegistry()))
-    await follower.start()
-    await follower.stop()
-    return registry
+    return await read_registry(bootstrap_servers(settings.kafka_dsn))
 
 
 def _targets(args: argparse.Namespace) -> tuple[list[CameraTarget], Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents import logs
-from agents.cli import data, deploy, manual, national, query, rules, run, users
+from agents.cli import data, deploy, manual, national, query, report, rules, run, users
 from agents.deployment import DeploymentError, check_deployment
 from agents.settings import Settings
 
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_parsers(sub)
     rules.add_parser(sub)
     national.add_parser(sub)
+    report.add_parser(sub)
     manual.add_parser(sub)
     deploy.add_parsers(sub)
     users.add_parser(sub)
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return rules.run(args, settings)
     if args.cmd == "national":
         return national.run(args, settings)
+    if args.cmd == "report":
+        return report.run(args, settings)
     if args.cmd == "manual":
         return manual.run(args, settings)
     if args.cmd == "users":

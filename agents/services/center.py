@@ -6,12 +6,13 @@ from dataclasses import asdict
 
 from aiohttp import web
 
+from agents import reporting
 from agents.services.base import running, stop_step
 from agents.services.clickhouse import ClickHouseStore
 from agents.services.redis import RedisClients
 from agents.services.rules import RulesEngine
 from agents.settings import Settings
-from connectors.center import indicators_api, manual_api, page, rules_api, scores_api
+from connectors.center import indicators_api, manual_api, page, reports_api, rules_api, scores_api
 from connectors.center.alerts_api import AlertCenter
 from connectors.center.auth_api import TOKEN, USER, Auth
 from connectors.center.desk import AlertDesk
@@ -21,7 +22,9 @@ from streams.alerts.lifecycle import AlertBook
 from streams.auth.users import UserStore
 from streams.indicators.scorecard import load_scorecard
 from streams.metrics import Metrics
+from streams.periods import Period
 from streams.registry import Registry
+from streams.reports.tables import Level, Report
 
 
 class MonitoringCenter:
@@ -64,6 +67,11 @@ class MonitoringCenter:
         rules_api.add_routes(web_app, self.rules.reloader)
         # A broken scorecard stops the start, naming the file and the node: better than ranking on a wrong tree.
         scores_api.add_routes(web_app, ch, registry, [load_scorecard(path) for path in s.scorecard_paths])
+
+        async def make_report(period: Period, level: Level, city: int | None) -> Report:
+            return await reporting.make_report(s, ch, registry, period, level, city)
+
+        reports_api.add_routes(web_app, make_report, s.data_dir / "reports-made", s.reports_archive)
 
         self._users = users = UserStore(s.users_path)
         sessions = SessionStore(

@@ -123,3 +123,14 @@ class RegistryFollower:
             self.metrics.registry_entities.labels(kind).set(count)
         log.info("registry_ready", applied=self.applied, **self.registry.counts())
         self.ready.set()
+
+
+async def read_registry(bootstrap: str, metrics: Metrics | None = None) -> Registry:
+    """The registry as the topic holds it now, replayed once (for commands that run and exit)."""
+    from prometheus_client import CollectorRegistry
+
+    registry = Registry()
+    follower = RegistryFollower(bootstrap, registry, metrics or Metrics(CollectorRegistry()))
+    await follower.start()
+    await follower.stop()
+    return registry

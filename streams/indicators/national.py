@@ -18,13 +18,15 @@ _COLUMNS = {"city": "city_code", "dept": "dept_id"}
 
 def _pass_rate(q: IndicatorQuery) -> str:
     where = sql.scope_filter(q, _COLUMNS)
+    # Distinct names inside the aggregation: ClickHouse would read an alias named like a column in its WHERE.
     return f"""
     SELECT {sql.key(q, sql.bucket("occurred_at", q.window), _COLUMNS)} AS b, avg(passed) AS value
-    FROM (SELECT city_code, record_id, kind, argMax(dept_id, checked_at) AS dept_id,
-                 argMax(occurred_at, checked_at) AS occurred_at, argMax(passed, checked_at) AS passed
-          FROM national_checks
-          WHERE {sql.in_range("occurred_at")}
-          GROUP BY city_code, record_id, kind)
+    FROM (SELECT city_code, last_dept AS dept_id, last_at AS occurred_at, last_ok AS passed
+          FROM (SELECT city_code, record_id, kind, argMax(dept_id, checked_at) AS last_dept,
+                       argMax(occurred_at, checked_at) AS last_at, argMax(passed, checked_at) AS last_ok
+                FROM national_checks
+                WHERE {sql.in_range("occurred_at")}
+                GROUP BY city_code, record_id, kind))
     WHERE 1{where}
     GROUP BY b ORDER BY b"""
 

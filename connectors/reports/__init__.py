@@ -1,0 +1,1 @@
+"""A report written as files: an Excel workbook and a PDF with charts."""

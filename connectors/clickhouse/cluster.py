@@ -39,6 +39,8 @@ SHARDED_TABLES = EVENT_TABLES | frozenset(
         "camera_5m",
         "node_beats_5m",
         "case_steps",
+        # A record's verdicts all carry its city, so they meet on one shard and replace each other there.
+        "national_checks",
     }
 )
 #: Tables copied in full to every node: joined locally, small, or bookkeeping.
@@ -46,6 +48,7 @@ GLOBAL_TABLES = frozenset(
     {
         "org_halls",
         "org_cameras",
+        "org_depts",
         "topic_generations",
         "alert_notices",
         "alert_actions",

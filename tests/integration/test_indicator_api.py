@@ -114,6 +114,7 @@ async def test_every_indicator_answers_for_every_scope_and_window_it_declares(st
         "county": "county:440106",
         "hall": "hall:H440106001",
         "dept": "dept:D440100-01",
+        "line": "line:D440000-01",
         "source": "source:node-440100",
     }
     now = datetime.now(UTC)

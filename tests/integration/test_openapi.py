@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from streams.workdays import SHANGHAI
 from tests.integration.center import add_user, fire_burst, signed_in
 from tests.integration.cities import SHARED_CITY
 
@@ -113,6 +115,7 @@ async def test_real_answers_match_the_document(stack, spec, claim_city) -> None:
             "duration_s": 600,
             "comment": "oa",
         }
+        yesterday = (datetime.now(SHANGHAI).date() - timedelta(days=1)).isoformat()
         steps = [
             (prov, "GET", "/api/v1/session", None),
             (prov, "GET", "/api/v1/alerts?severity=warning,critical", None),
@@ -148,6 +151,11 @@ async def test_real_answers_match_the_document(stack, spec, claim_city) -> None:
             (prov, "GET", "/api/v1/manual-values?indicator=onsite_inspection_score", None),
             (prov, "POST", "/api/v1/manual-values?filename=empty.csv", None),
             (city, "DELETE", "/api/v1/silences/s-nope", None),
+            (city, "GET", f"/api/v1/reports?period={yesterday}..{yesterday}&level=dept&city={city_code}", None),
+            (city, "GET", f"/api/v1/reports?period=2026-11&level=city&city={SHARED_CITY}", None),
+            (prov, "GET", "/api/v1/reports?period=2026-11&level=nope", None),
+            (city, "GET", "/api/v1/reports/archive", None),
+            (city, "GET", "/api/v1/reports/archive/report-2026-11-province.xlsx", None),
         ]
         for client, method, path, body in steps:
             async with client.request(method, path, json=body) as resp:

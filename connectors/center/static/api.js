@@ -42,13 +42,65 @@ export async function api(method, path, body, { quiet401 = false } = {}) {
       data = null;
     }
   }
-  if (!response.ok) {
-    if (response.status === 401 && !quiet401) onUnauthorized();
-    const code = data && typeof data.error === "string" ? data.error : "";
-    const detail = data && typeof data.detail === "string" ? data.detail : "";
-    throw new ApiError(response.status, code, detail || t("err.http", { status: response.status }));
-  }
+  if (!response.ok) failed(response.status, data, quiet401);
   return data;
+}
+
+function failed(status, data, quiet401 = false) {
+  if (status === 401 && !quiet401) onUnauthorized();
+  const code = data && typeof data.error === "string" ? data.error : "";
+  const detail = data && typeof data.detail === "string" ? data.detail : "";
+  throw new ApiError(status, code, detail || t("err.http", { status }));
+}
+
+/**
+ * GET a file the server sends as an attachment; resolves to {blob, filename}, rejects with ApiError as api() does.
+ * `signal` lets the caller give up (the session ended while the server was still making the file).
+ */
+export async function fetchFile(path, { signal } = {}) {
+  let response;
+  try {
+    response = await fetch(path, { credentials: "same-origin", signal });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", t("err.network"));
+  }
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null; // not JSON (a proxy's page): the status says enough
+    }
+    failed(response.status, data);
+  }
+  let blob;
+  try {
+    blob = await response.blob();
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", t("err.network"));
+  }
+  return { blob, filename: attachmentName(response.headers.get("Content-Disposition")) };
+}
+
+/** The file name of a Content-Disposition header (RFC 6266: filename* first), without any folder part. */
+export function attachmentName(header) {
+  const text = header || "";
+  let name = "";
+  const star = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(text);
+  if (star) {
+    try {
+      name = decodeURIComponent(star[1].trim());
+    } catch {
+      name = "";
+    }
+  }
+  if (!name) {
+    const plain = /filename\s*=\s*"?([^";]+)"?/i.exec(text);
+    name = plain ? plain[1].trim() : "";
+  }
+  return name.replace(/^.*[\\/]/, "");
 }
 
 export const enc = encodeURIComponent;

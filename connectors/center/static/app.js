@@ -1,4 +1,5 @@
-// The monitoring center page: sign-in, the live board over Server-Sent Events, overview, list, drill-down, silences.
+// The monitoring center page: sign-in, the live board over Server-Sent Events, overview, list, drill-down, silences,
+// statistics reports.
 
 import { api, enc, setUnauthorizedHandler } from "./api.js";
 import { clearActionError, showActionError } from "./actions.js";
@@ -6,6 +7,7 @@ import { Board, DOMAINS, SEVERITIES, STATES, worst } from "./board.js";
 import { DetailPanel } from "./detail.js";
 import { byTestId, clear, h } from "./dom.js";
 import { ago, clock, initLang, lang, setLang, t, timeLeft, translateStatic } from "./i18n.js";
+import { ReportsPanel } from "./reports.js";
 
 const OPERATOR_ROLES = ["admin", "province_operator", "city_operator"];
 const TICK_MS = 30_000;
@@ -26,6 +28,7 @@ const ui = {
 
 const el = {};
 let detail;
+let reports;
 
 // -- start -------------------------------------------------------------------------
 
@@ -56,6 +59,8 @@ function boot() {
       renderList();
     },
   });
+
+  reports = new ReportsPanel(byTestId("reports-panel"), { user: () => ui.user, cities: () => ui.cities, cityName });
 
   el["login-form"].addEventListener("submit", onLogin);
   el.logout.addEventListener("click", onLogout);
@@ -155,6 +160,7 @@ function endSession(messageKey) {
   ui.cities = [];
   board.reset();
   detail.close();
+  reports.stop();
   clear(el["alert-list"]);
   clear(el["city-grid"]);
   clear(el["silences-list"]);
@@ -177,6 +183,7 @@ function startSession(session) {
   renderAll();
   loadOverview();
   loadSilences();
+  reports.start();
   connect();
   clearInterval(ui.tick);
   ui.tick = setInterval(onTick, TICK_MS);
@@ -284,6 +291,7 @@ async function loadOverview() {
     buildCityOptions();
     renderGrid();
     renderList();
+    reports.rerender();
   } catch (err) {
     if (err.status !== 401) showActionError(err.message, el["city-grid"].parentNode);
   }
@@ -333,6 +341,7 @@ function translateAll() {
   buildFilterOptions();
   renderAll();
   detail.rerender();
+  reports.rerender();
 }
 
 function renderUser() {

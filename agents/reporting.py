@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agents.settings import Settings
 from connectors.clickhouse.client import ClickHouse
@@ -33,7 +33,12 @@ FORMATS: tuple[Format, ...] = ("xlsx", "pdf")
 
 
 def sources(
-    settings: Settings, ch: ClickHouse, registry: Registry, now: datetime | None = None, check_national: bool = True
+    settings: Settings,
+    ch: ClickHouse,
+    registry: Registry,
+    now: datetime | None = None,
+    check_national: bool = True,
+    rankings: dict[Any, Any] | None = None,
 ) -> Sources:
     """What a report reads, as the files on disk say now (raises ReportSpecError / ScorecardError naming a file)."""
     spec = load_spec(settings.report_path, INDICATORS)
@@ -47,7 +52,15 @@ def sources(
         await store_checks(ch, checked, datetime.now(UTC))
 
     return Sources(
-        ch, registry, spec, cards, INDICATORS, now or datetime.now(UTC), titles, prepare if check_national else None
+        ch,
+        registry,
+        spec,
+        cards,
+        INDICATORS,
+        now or datetime.now(UTC),
+        titles,
+        prepare if check_national else None,
+        {} if rankings is None else rankings,
     )
 
 
@@ -59,9 +72,12 @@ async def make_report(
     level: Level,
     city: int | None,
     check_national: bool = True,
+    rankings: dict[Any, Any] | None = None,
 ) -> Report:
-    """The report; `check_national=False` when the period's national checks were just run for another report."""
-    return await build_report(sources(settings, ch, registry, check_national=check_national), period, level, city)
+    """The report; `check_national=False` when the period's national checks were just run for another report, and
+    `rankings` shared by the reports of one period so that each ranking is made once."""
+    src = sources(settings, ch, registry, check_national=check_national, rankings=rankings)
+    return await build_report(src, period, level, city)
 
 
 async def write(report: Report, fmt: Format, folder: Path) -> Path:

@@ -15,6 +15,7 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -79,10 +80,11 @@ class ReportSchedule:
             log.warning("report_pdf_skipped", period=period.label, reason=str(exc))
         cities = [c.code for c in self.registry.cities()]
         written: list[Path] = []
+        rankings: dict[Any, Any] = {}
         for i, job in enumerate(jobs(period, cities)):
             # The national checks run with the first report; the others read the verdicts it stored.
             report = await reporting.make_report(
-                self.settings, self.clickhouse.client, self.registry, job.period, job.level, job.city, i == 0
+                self.settings, self.clickhouse.client, self.registry, job.period, job.level, job.city, i == 0, rankings
             )
             for fmt in formats:
                 written.append(await reporting.write(report, fmt, folder))

@@ -64,6 +64,10 @@ def cell_text(value: Any, kind: ColumnKind) -> str:
     return str(value)
 
 
+def _text_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
 def _identity_columns(table: Table) -> int:
     """How many leading text columns name a row (kept on every page of a wide table)."""
     n = 0
@@ -90,7 +94,12 @@ def _draw_table(fig: Figure, rect: Rect, table: Table, cols: list[int], rows: ra
     body = [[cell_text(table.rows[r][c], table.kind(r, c)) for c in cols] for r in rows]
     if not body:
         body = [["（无数据）"] + [""] * (len(cols) - 1)]
-    drawn = ax.table(cellText=body, colLabels=headers, loc="upper center", cellLoc="center")
+    # Each column as wide as its longest text (a CJK character counts two), so names are not cut off.
+    widths = [max(_text_width(headers[i]) * 0.7, *(_text_width(row[i]) for row in body), 6) for i in range(len(cols))]
+    total = sum(widths)
+    drawn = ax.table(
+        cellText=body, colLabels=headers, colWidths=[w / total for w in widths], loc="upper center", cellLoc="center"
+    )
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(7)
     drawn.scale(1, 1.25)
@@ -167,9 +176,10 @@ def _title_page(pdf: PdfPages, report: Report) -> None:
         cols, rows = _pages(first)[0]
         width = 0.5 if charts else 0.92
         _draw_table(fig, (0.04, 0.08, width, 0.8), first, cols, rows)
+    height = 0.8 / max(len(charts), 1)
     for i, chart in enumerate(charts):
-        height = 0.8 / max(len(charts), 1)
-        _draw_chart(fig, (0.66, 0.1 + i * height, 0.3, height - 0.1), chart)
+        # The first chart on top.
+        _draw_chart(fig, (0.66, 0.1 + (len(charts) - 1 - i) * height, 0.3, height - 0.1), chart)
     pdf.savefig(fig)
     if len(report.charts) > 2:
         fig = _page(pdf, report, "图表")

@@ -47,6 +47,9 @@ class Sources:
     now: datetime
     rule_titles: Mapping[str, str] = field(default_factory=dict)
     prepare: Prepare | None = None
+    #: Rankings already made, by (scorecard, level, period, city): the schedule's reports of one period share them
+    #: (every city's report shows its rank among all cities).
+    rankings: dict[tuple[str, str, str, int | None], scoring.Ranking] = field(default_factory=dict)
 
 
 def _header(src: Sources, entry: ReportIndicator) -> str:
@@ -61,8 +64,13 @@ def _card(src: Sources, name: str) -> Scorecard:
 
 
 async def _ranking(src: Sources, card: str, level: str, period: Period, city: int | None) -> scoring.Ranking:
-    days = scoring.Period(period.first_day, period.last_day)
-    return await scoring.rank(src.reader, src.registry, _card(src, card), level, days, src.now, city=city)
+    key = (card, level, period.label, city)
+    if key not in src.rankings:
+        days = scoring.Period(period.first_day, period.last_day)
+        src.rankings[key] = await scoring.rank(
+            src.reader, src.registry, _card(src, card), level, days, src.now, city=city
+        )
+    return src.rankings[key]
 
 
 def indicator_table(src: Sources, sheet: str, title: str, now: Figures, before: Figures) -> Table:

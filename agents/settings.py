@@ -49,6 +49,18 @@ class Settings(BaseSettings):
         description="ClickHouse cluster name: migrations run ON CLUSTER with replicated, sharded tables. "
         "Empty: one node.",
     )
+    clickhouse_spill_mb: int = Field(
+        default=64,
+        ge=0,
+        description="A query's GROUP BY or ORDER BY that holds more than this many MB carries on on disk, not in "
+        "memory (this process's, with chDB), so the rules' memory does not grow with the day's rows. 0: never.",
+    )
+    chdb_cache_mb: int = Field(
+        default=128,
+        ge=1,
+        description="Ceiling of each of chDB's caches (marks, primary index, skip index marks), in MB; a "
+        "ClickHouse server takes its own from docker/clickhouse.",
+    )
     redis_dsn: str = Field(default="embedded", description="`embedded`, or redis://host:port/db.")
 
     embedded_kafka_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")

@@ -10,7 +10,7 @@ import structlog
 
 from agents.services.base import running, stop_step
 from agents.settings import Settings
-from connectors.clickhouse.client import ClickHouse
+from connectors.clickhouse.client import ClickHouse, chdb_cache_settings, spill_settings
 from connectors.clickhouse.generations import current_generations
 from connectors.clickhouse.migrations import migrate
 from connectors.clickhouse.rows import ROW_BUILDERS
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agents.services.kafka import KafkaTopics
 
 log = structlog.get_logger(__name__)
+MB = 1024 * 1024
 
 
 class ClickHouseStore:
@@ -45,7 +46,13 @@ class ClickHouseStore:
     async def start(self) -> None:
         s = self.settings
         cluster = s.clickhouse_cluster or None
-        self._client = ch = ClickHouse(self._dsn(), s.clickhouse_database, cluster=cluster)
+        self._client = ch = ClickHouse(
+            self._dsn(),
+            s.clickhouse_database,
+            cluster=cluster,
+            query_settings=spill_settings(s.clickhouse_spill_mb * MB),
+            engine_settings=chdb_cache_settings(s.chdb_cache_mb * MB),
+        )
         await ch.run(ch.open)
         applied = await ch.run(migrate, ch, cluster)
         raw_topics = [spec.topic for spec in STREAMS.values()]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -37,15 +37,42 @@ def foreground_insert_setting(server_version: str | None) -> str:
     return FOREGROUND_INSERT if (major, minor) >= (23, 11) else FOREGROUND_INSERT_BEFORE_23_11
 
 
+def spill_settings(spill_bytes: int) -> dict[str, int]:
+    """Session settings that send a GROUP BY or ORDER BY holding more than `spill_bytes` to disk (0: never).
+
+    The rules' and indicators' queries group a whole day of tickets: without these their memory grows with the
+    day's rows, and chDB's allocator keeps what a query's peak took. A spilled query is slower, never refused.
+    """
+    return {"max_bytes_before_external_group_by": spill_bytes, "max_bytes_before_external_sort": spill_bytes}
+
+
+def chdb_cache_settings(cache_bytes: int) -> dict[str, int]:
+    """chDB server settings bounding the caches that grow with the data read (each defaults to 5 GiB)."""
+    return {name: cache_bytes for name in ("mark_cache_size", "primary_index_cache_size", "index_mark_cache_size")}
+
+
 class InjectedFault(RuntimeError):
     """A write refused on purpose, to show what the pipeline does while ClickHouse cannot take writes."""
 
 
 class ClickHouse:
-    def __init__(self, dsn: str, database: str, cluster: str | None = None) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        database: str,
+        cluster: str | None = None,
+        *,
+        query_settings: Mapping[str, Any] | None = None,
+        engine_settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.dsn = dsn
         self.database = database
         self.cluster = cluster
+        #: Settings of this client's session, sent with every query (memory caps, spilling to disk).
+        self.query_settings = dict(query_settings or {})
+        #: Server settings of the in-process chDB engine (its caches, its memory ceiling); a ClickHouse server
+        #: takes these from its own configuration (docker/clickhouse), so they are ignored there.
+        self.engine_settings = dict(engine_settings or {})
         self._client: Any = None
         self._insert_settings: dict[str, Any] | None = None  # set by open() on a cluster
         self._fail_writes_until = 0.0  # monotonic; see fail_writes_for
@@ -57,7 +84,10 @@ class ClickHouse:
 
     def open(self) -> None:
         """Connect and make sure the database exists (blocking; call before serving)."""
-        client = clickhouse_connect.get_client(dsn=self.dsn)
+        options: dict[str, Any] = (
+            {"chdb_options": self.engine_settings} if self.is_chdb and self.engine_settings else {}
+        )
+        client = clickhouse_connect.get_client(dsn=self.dsn, settings=self.query_settings, **options)
         if self.cluster is None:
             client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         else:

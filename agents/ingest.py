@@ -42,6 +42,10 @@ def attach(app: faust.App, processor: IngestProcessor, *, batch_messages: int, f
             ]
             await processor.write_behind(messages, acknowledge)
 
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # as on_partitions_revoked below
+    async def share_assigned(sender: faust.App, assigned: set[TP], **_: Any) -> None:
+        processor.hold([(tp.topic, tp.partition) for tp in assigned])
+
     # mode types a receiver as Callable[[T, VarArg(), NamedArg(BaseSignalT, "signal"), KwArg()], ...], which mypy
     # matches with no def at all, this one's exact form included.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]

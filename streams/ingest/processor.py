@@ -86,7 +86,19 @@ class IngestProcessor:
         self.retry_max_s = retry_max_s
         self.clock = clock
         self._state: dict[tuple[str, int], _PartitionState] = {}
+        #: Raw topic-partitions this worker was last given; their state is rebuilt as their first message comes.
+        self._held = 0
         self._writing: asyncio.Future[None] | None = None
+
+    def hold(self, topic_partitions: list[tuple[str, int]]) -> None:
+        """The partitions this worker was given: each then refills its dedup window with its share of them all.
+
+        Without it a partition's share is the budget over the partitions recovered so far, so the first ones read
+        back far more ids than they keep (2,000,000, then 1,000,000, ...), which costs memory that grows with
+        what the store holds and stays with the process.
+        """
+        self._held = sum(1 for topic, _ in topic_partitions if topic in TOPIC_TO_STREAM)
+        self._share_dedup_budget()
 
     def forget(self, topic_partitions: list[tuple[str, int]]) -> None:
         """Drop state of partitions this worker no longer owns; another worker rebuilds it."""
@@ -95,7 +107,7 @@ class IngestProcessor:
         self._share_dedup_budget()
 
     def _dedup_share(self, partitions: int) -> int:
-        return max(1000, self.dedup_max_ids // max(1, partitions))
+        return max(1000, self.dedup_max_ids // max(1, partitions, self._held))
 
     def _share_dedup_budget(self) -> None:
         """One budget of remembered ids per worker, split evenly over the partitions it holds."""

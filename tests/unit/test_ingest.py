@@ -159,6 +159,30 @@ async def test_the_dedup_budget_is_shared_by_the_partitions_a_worker_holds(regis
     assert [d["event_id"] for d in letters] == ["e1499"]
 
 
+async def test_a_partition_refills_its_share_of_every_partition_the_worker_was_given(registry) -> None:
+    """Given four raw partitions and one of another topic, the first one recovered reads a quarter of the budget."""
+    store, asked = MemoryEventStore(), []
+    recent_ids = store.recent_ids
+
+    async def counted(topic: str, generation: int, partition: int, limit: int) -> list[tuple[str, int]]:
+        asked.append(limit)
+        return await recent_ids(topic, generation, partition, limit)
+
+    store.recent_ids = counted  # type: ignore[method-assign]  # records the limit the processor asks for
+    processor = IngestProcessor(
+        Validator(registry),
+        store,
+        lambda items: _collect([], items),
+        Metrics(CollectorRegistry()),
+        dedup_max_ids=8000,
+        generations={"raw.queue": 1},
+        clock=lambda: NOW,
+    )
+    processor.hold([("raw.queue", p) for p in range(4)] + [("govpulse.alerts", 0)])
+    await processor.process([_message(0, [_event(registry, 1)])])
+    assert asked == [2000]
+
+
 async def _collect(letters: list[dict[str, Any]], items: list[tuple[bytes, bytes]]) -> None:
     letters.extend(pydantic_core.from_json(v) for _, v in items)
 

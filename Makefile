@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test unit lint bench schemas clean
 
-demo: $(VENV)/.installed-embedded
+demo: $(VENV)/.installed-embedded $(VENV)/.installed-fonts
 	$(BIN)/govpulse up --simulate --scenario 30:bad_review_burst --scenario 60:node_offline
 
 test: $(VENV)/.installed-test $(VENV)/.installed-debian
@@ -47,6 +47,14 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 $(VENV)/.installed-debian: tests/debian-packages.txt | $(VENV)/bin/python
 	dpkg -s $$(grep -v '^#' tests/debian-packages.txt) >/dev/null 2>&1 || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$(grep -v '^#' tests/debian-packages.txt))
+	touch $@
+
+# The PDF reports draw Chinese: a CJK font from Debian. Without root or apt the demo still runs; the reports are
+# then written as XLSX only, and the log says why.
+$(VENV)/.installed-fonts: | $(VENV)/bin/python
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends fonts-noto-cjk) || \
+	  echo "fonts-noto-cjk not installed: PDF reports are skipped, XLSX reports are written"
 	touch $@
 
 clean:

@@ -177,6 +177,12 @@ class Settings(BaseSettings):
         description="Write each closed month's, quarter's, half-year's and year's reports into data_dir/reports "
         "(by the monitoring center's process).",
     )
+    report_check_every_s: float = Field(
+        default=600.0,
+        ge=1,
+        le=86400,
+        description="How often the report schedule looks for a closed period without its reports.",
+    )
 
     users_file: Path | None = Field(
         default=None, description="Monitoring-center users with password hashes; default data_dir/users.json."

@@ -38,8 +38,19 @@ class PdfFontMissing(RuntimeError):
     """No CJK font is installed, so the report's Chinese cannot be drawn."""
 
 
+def _installed() -> set[str]:
+    return {f.name for f in font_manager.fontManager.ttflist}
+
+
 def cjk_font() -> str:
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    installed = _installed()
+    if not installed & set(CJK_FONTS):
+        # matplotlib lists fonts from a cache made the first time it ran: a font installed since then is added here.
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known and any(key in path for key in ("CJK", "wqy", "SourceHan", "simhei", "msyh")):
+                font_manager.fontManager.addfont(path)
+        installed = _installed()
     for name in CJK_FONTS:
         if name in installed:
             return name

@@ -137,11 +137,20 @@ async def line_table(src: Sources, period: Period, depts: list[Department]) -> T
         [Column("部门"), Column("代码"), Column("口径"), *(Column(_header(src, e), e.display) for e in wanted)],
         note="条线合计按条线内全部记录重新计算（不是各部门数值相加），比率仍为日均值。",
     )
+    # Every department's own figures in one grouped query per indicator; a line is asked for only when one of its
+    # departments has records, since most of the province's lines have none in a given period.
+    by_dept = await figures(src.reader, src.catalog, wanted, "province", period, src.now, "dept")
+    members: dict[str, set[str]] = {d.dept_id: {d.dept_id} for d in depts}
+    for d in src.registry.departments():
+        if d.parent_id in members:
+            members[d.parent_id].add(d.dept_id)
     for dept in depts:
-        own = await figures(src.reader, src.catalog, wanted, f"dept:{dept.dept_id}", period, src.now)
-        line = await figures(src.reader, src.catalog, wanted, f"line:{dept.dept_id}", period, src.now)
-        for label, figs in (("本级", own), ("条线合计", line)):
-            table.rows.append([dept.name, dept.dept_id, label, *(value(figs, e.indicator) for e in wanted)])
+        active = any(by_dept.get(e.indicator, {}).keys() & members[dept.dept_id] for e in wanted)
+        line = await figures(src.reader, src.catalog, wanted, f"line:{dept.dept_id}", period, src.now) if active else {}
+        table.rows.append(
+            [dept.name, dept.dept_id, "本级", *(value(by_dept, e.indicator, dept.dept_id) for e in wanted)]
+        )
+        table.rows.append([dept.name, dept.dept_id, "条线合计", *(value(line, e.indicator) for e in wanted)])
     return table
 
 

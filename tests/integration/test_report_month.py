@@ -39,6 +39,7 @@ from connectors.gateway.node_tokens import issue_tokens
 from streams.auth.users import UserStore, new_user
 from streams.periods import Period, parse_period
 from streams.registry.snapshot import read_snapshot
+from streams.reports.schedule import latest_closed
 from streams.workdays import SHANGHAI
 from tests.integration.processes import Up, wait_for
 
@@ -167,7 +168,8 @@ def month_stack(tmp_path_factory: pytest.TempPathFactory):
         data,
         env={
             "GOVPULSE_MAX_EVENT_AGE_S": str(100 * 86400),
-            "GOVPULSE_REPORT_SCHEDULE": "false",
+            # The schedule looks every 5 s, so it writes the last closed month's reports once the script is stored.
+            "GOVPULSE_REPORT_CHECK_EVERY_S": "5",
             "GOVPULSE_LOG_LEVEL": "warning",
         },
     )
@@ -303,6 +305,32 @@ async def test_the_pdf_has_its_pages(month_stack, tmp_path: Path) -> None:
     # title page, then 全省指标 1, 各市排名 21 rows × 19 columns → 2, 部门条线 108 rows → 4 × 2, 上报质检 1, 告警TOP 1
     assert len(pages) >= 1 + 1 + 2 + 4 + 1 + 1
     assert all(p.stat().st_size > 1000 for p in pages)
+
+
+async def test_the_schedule_keeps_the_closed_months_reports_for_each_reader(month_stack) -> None:
+    up, _, data, _ = month_stack
+    # The last month that closed two hours ago: the scripted month, or (in the first two hours of a month) the
+    # one before it; the script has data in both.
+    due = latest_closed(datetime.now(UTC))[0]
+    done = data / "reports" / due.label / "complete.json"
+    await asyncio.to_thread(wait_for, done.exists, 300, f"{done}")
+    prov, fs = await _session(up.base, "prov"), await _session(up.base, "fs_op")
+    try:
+        async with prov.get("/api/v1/reports/archive") as resp:
+            kept = [r for r in (await resp.json())["reports"] if r["period"] == due.label]
+        async with fs.get("/api/v1/reports/archive") as resp:
+            mine = [r for r in (await resp.json())["reports"] if r["period"] == due.label]
+        # The province's, the departments' and 21 cities', as XLSX and PDF.
+        assert len(kept) == 2 * 23
+        assert {(r["level"], r["city"]) for r in mine} == {("city", FS)}
+        province = f"/api/v1/reports/archive/report-{due.label}-province.xlsx"
+        async with fs.get(province) as resp:
+            assert resp.status == 404
+        async with prov.get(province) as resp:
+            assert resp.status == 200 and (await resp.read()).startswith(b"PK")
+    finally:
+        await prov.close()
+        await fs.close()
 
 
 def test_the_command_line_writes_the_same_report_once_the_stack_is_stopped(month_stack, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 the indicator list, and the Grafana query `govpulse indicators NAME --sql` prints.
 
 The test writes one hand-made morning of a city straight into the stored tables (the pipeline is tested
-elsewhere) and compares each formula with its operands, both read through `service.run`. Local times:
+elsewhere) and compares each formula with its operands, both read through `service.run`. Times from the
+script's `day` (which starts at 16:00 local, so "10:00" is 02:00 at night; see `morning`):
 
 - 10:00-11:00: hall 1 issues two tickets at 10:00, called 10:10 and 10:20, served 20 min each; evaluations:
   hall 1 one 不满意 and two 满意, hall 2 one 非常不满意;
@@ -28,6 +29,7 @@ from streams.indicators.query import IndicatorQuery
 from streams.indicators.service import run
 from streams.workdays import SHANGHAI
 from tests.integration.center import add_user, signed_in
+from tests.integration.cities import SHARED_CITY
 from tests.integration.grafana_macros import QueryContext, TimeRange, expand
 
 pytestmark = pytest.mark.integration
@@ -45,11 +47,17 @@ indicators:
 
 
 @pytest.fixture(scope="module")
-def morning(stack, claim_module_city) -> dict[str, Any]:
-    """The city, its two halls and the day, with the morning written into ClickHouse."""
-    city = claim_module_city()
-    h1, h2 = stack.registry.halls_in_city(city)[:2]
-    day = (datetime.now(SHANGHAI) - timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+def morning(stack) -> dict[str, Any]:
+    """The city, its two halls and the day, with the morning written into ClickHouse.
+
+    Every city but the shared one is held by a test of its own, so the script goes to the shared city, in hours no
+    other test writes: halls the other tests do not read (its third and fourth), and a `day` that starts at 16:00
+    six days back, so that the script's "10:00" to "13:00" fall at 02:00 to 05:00 local, five nights back.
+    """
+    city = SHARED_CITY
+    h1, h2 = stack.registry.halls_in_city(city)[2:4]
+    midnight = (datetime.now(SHANGHAI) - timedelta(days=5)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = midnight - timedelta(hours=8)
     return {"city": city, "h1": h1.hall_id, "h2": h2.hall_id, "day": day, "halls": (h1, h2)}
 
 

@@ -464,25 +464,49 @@ async def test_window_load_and_idle_windows_while_a_queue_builds(stack, day) -> 
     assert await _ask(stack, "idle_windows", CITY, "1h", day) == {}
 
 
+async def test_national_pass_rate_counts_each_records_latest_verdict(stack, day) -> None:
+    """Three records of 佛山's day checked for the national upload: r1 passed, then failed when checked again; r2
+    passed; r3 failed, in another department. Latest verdicts: r1 fails, r2 passes, r3 fails → 1/3 for the city,
+    1/2 for the first department, 0 for the other."""
+    from connectors.clickhouse.national_checks import store_checks
+    from streams.national.checks import Checked, Reason
+
+    dept, other = f"D{FS}-01", f"D{FS}-02"
+    at = (day + timedelta(hours=10)).astimezone(UTC)
+    run_id = f"{datetime.now(UTC).timestamp():.0f}"
+
+    def record(n: int, dept_id: str, *reasons: str) -> Checked:
+        raw = {"record_id": f"np-{run_id}-{n}", "city_code": FS, "dept_id": dept_id, "occurred_at": at}
+        return Checked("evaluation", raw, None, [Reason(code, code, code) for code in reasons])
+
+    first = datetime.now(UTC) - timedelta(minutes=5)
+    await store_checks(stack.ch, [record(1, dept), record(2, dept), record(3, other, "late")], first)
+    await store_checks(stack.ch, [record(1, dept, "duplicate")], first + timedelta(minutes=1))
+    assert await _ask(stack, "national_pass_rate", CITY, "1d", day) == {_day(day): pytest.approx(1 / 3)}
+    assert await _ask(stack, "national_pass_rate", f"dept:{dept}", "1d", day) == {_day(day): pytest.approx(1 / 2)}
+    assert await _ask(stack, "national_pass_rate", f"dept:{other}", "1d", day) == {_day(day): 0}
+
+
 def test_every_indicator_has_a_truth_check() -> None:
-    """No indicator of the catalogue is left without a hand-computed check in this module."""
+    """No built-in indicator is left without a hand-computed check in this module (the ones ops define in YAML are
+    checked against their operands in test_defined_indicators)."""
     from pathlib import Path
 
-    from streams.indicators.catalog import INDICATORS
+    from streams.indicators.installed import BUILT_INS
 
     text = Path(__file__).read_text(encoding="utf-8")
-    assert [name for name in INDICATORS if f'"{name}"' not in text] == []
+    assert [name for name in BUILT_INS if f'"{name}"' not in text] == []
 
 
 async def test_grouped_queries_agree_with_one_query_per_entity(stack, day) -> None:
     """For every indicator and every entity kind it groups by, the grouped series of 佛山's day equals, entity by
     entity, the series of a query scoped to that entity (rule evaluation relies on the grouped form)."""
-    from streams.indicators.catalog import INDICATORS
+    from streams.indicators.installed import BUILT_INS
 
     end = datetime.now(UTC) + timedelta(days=1)
     start = day - timedelta(days=5)
     compared = 0
-    for name, indicator in INDICATORS.items():
+    for name, indicator in BUILT_INS.items():
         for kind in indicator.group_kinds:
             if kind not in indicator.scopes:
                 continue  # node and camera groups have no scope to compare with

@@ -405,7 +405,7 @@ async def test_inserts_are_synchronous_on_a_cluster_only(
     One node is unchanged.
     """
     driver = _FakeDriver()
-    monkeypatch.setattr(client_module.clickhouse_connect, "get_client", lambda dsn: driver)
+    monkeypatch.setattr(client_module.clickhouse_connect, "get_client", lambda dsn, **settings: driver)
     store = ClickHouse("http://clickhouse:8123", "govpulse", cluster=cluster)
     store.open()
     await store.insert("queue_events", [("e1",)], ["event_id"])

@@ -78,6 +78,7 @@ def test_each_role_starts_its_own_services_in_order(tmp_path: Path) -> None:
         "demo tokens",
         "http",
         "rule timer",
+        "report schedule",
         "broker watch",
     ]
     shared = {"kafka_dsn": KAFKA, "redis_dsn": REDIS, "clickhouse_dsn": CLICKHOUSE, "data_dir": tmp_path}
@@ -100,6 +101,7 @@ def test_each_role_starts_its_own_services_in_order(tmp_path: Path) -> None:
         "rule feed",
         "http",
         "rule timer",
+        "report schedule",
         "clickhouse fault",
     ]
 

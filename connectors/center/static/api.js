@@ -84,6 +84,31 @@ export async function fetchFile(path, { signal } = {}) {
   return { blob, filename: attachmentName(response.headers.get("Content-Disposition")) };
 }
 
+/**
+ * POST a multipart form (a file upload); resolves to {status, data} for a 2xx answer or for a status in `answers`
+ * (422 when the server refuses rows and says which in a JSON body of the same shape), rejects with ApiError as api()
+ * does otherwise. `signal` lets the caller give up when the session ends mid-upload.
+ */
+export async function postForm(path, form, { signal, answers = [] } = {}) {
+  let response;
+  try {
+    // No Content-Type header: the browser writes multipart/form-data with its boundary.
+    response = await fetch(path, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }, body: form, signal });
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", t("err.network"));
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    data = null; // not JSON (a proxy's page): the status says enough
+  }
+  if (!response.ok && !(answers.includes(response.status) && data)) failed(response.status, data);
+  return { status: response.status, data };
+}
+
 /** The file name of a Content-Disposition header (RFC 6266: filename* first), without any folder part. */
 export function attachmentName(header) {
   const text = header || "";

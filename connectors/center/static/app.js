@@ -1,5 +1,5 @@
 // The monitoring center page: sign-in, the live board over Server-Sent Events, overview, list, drill-down, silences,
-// statistics reports.
+// statistics reports, manual data upload.
 
 import { api, enc, setUnauthorizedHandler } from "./api.js";
 import { clearActionError, showActionError } from "./actions.js";
@@ -7,6 +7,7 @@ import { Board, DOMAINS, SEVERITIES, STATES, worst } from "./board.js";
 import { DetailPanel } from "./detail.js";
 import { byTestId, clear, h } from "./dom.js";
 import { ago, clock, initLang, lang, setLang, t, timeLeft, translateStatic } from "./i18n.js";
+import { ManualPanel } from "./manual.js";
 import { ReportsPanel } from "./reports.js";
 
 const OPERATOR_ROLES = ["admin", "province_operator", "city_operator"];
@@ -29,6 +30,7 @@ const ui = {
 const el = {};
 let detail;
 let reports;
+let manual;
 
 // -- start -------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ function boot() {
   });
 
   reports = new ReportsPanel(byTestId("reports-panel"), { user: () => ui.user, cities: () => ui.cities, cityName });
+  manual = new ManualPanel(byTestId("manual-panel"), { canUpload: canAct });
 
   el["login-form"].addEventListener("submit", onLogin);
   el.logout.addEventListener("click", onLogout);
@@ -161,6 +164,7 @@ function endSession(messageKey) {
   board.reset();
   detail.close();
   reports.stop();
+  manual.stop();
   clear(el["alert-list"]);
   clear(el["city-grid"]);
   clear(el["silences-list"]);
@@ -184,6 +188,7 @@ function startSession(session) {
   loadOverview();
   loadSilences();
   reports.start();
+  manual.start();
   connect();
   clearInterval(ui.tick);
   ui.tick = setInterval(onTick, TICK_MS);
@@ -342,6 +347,7 @@ function translateAll() {
   renderAll();
   detail.rerender();
   reports.rerender();
+  manual.rerender();
 }
 
 function renderUser() {

@@ -136,8 +136,7 @@ export class ManualPanel {
       const key = `man.reason.${code}`;
       return t(key) === key ? String(code || "") : t(key);
     };
-    box.append(
-      h("div", { class: "hint" }, t("man.refused_rows", { n: refused.length })),
+    box.append(h("div", { class: "hint" }, t("man.refused_rows", { n: refused.length })),
       h("div", { class: "manual-table-wrap" },
         h("table", { class: "manual-table", testid: "manual-refused-table" },
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("man.col.line")), h("th", { scope: "col" }, t("man.col.reason")),
@@ -145,8 +144,8 @@ export class ManualPanel {
           h("tbody", {}, shown.map((r) => h("tr", { testid: "manual-refused-row", data: { line: r.line, reason: r.reason } },
             h("td", { class: "num" }, String(r.line ?? "")),
             h("td", { title: String(r.reason || "") }, reason(r.reason)),
-            h("td", {}, String(r.detail || ""))))))),
-      refused.length > shown.length ? h("div", { class: "hint" }, t("man.more_rows", { n: refused.length - shown.length })) : null);
+            h("td", {}, String(r.detail || ""))))))));
+    if (refused.length > shown.length) box.append(h("div", { class: "hint" }, t("man.more_rows", { n: refused.length - shown.length })));
   }
 
   setStatus(status) {

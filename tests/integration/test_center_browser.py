@@ -5,7 +5,8 @@ gateway, the alert appears on their board live, they acknowledge it, and a
 province operator's board in a second browser shows the acknowledgement
 without reloading. A city operator never sees another city's alert, on the
 page or through the API. A duty officer makes a statistics report from the
-page and receives the file. Screenshots go to test-artifacts/.
+page and receives the file, and uploads hand-entered indicator values, seeing
+every refused row. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -343,3 +344,82 @@ async def test_a_report_is_made_from_the_reports_panel_and_a_city_operator_gets_
     finally:
         await ctx.close()
         await cctx.close()
+
+
+async def test_manual_values_are_uploaded_from_the_page_refused_rows_listed_and_a_viewer_has_no_form(
+    stack, browser, city_pair
+) -> None:
+    """A province operator's CSV with a bad row is refused whole and the panel lists the row's line and reason; sent
+    again with 只保存合格行 its good row is stored; a viewer's page has no upload form."""
+    city, _ = city_pair
+    operator = add_user(stack, "web-manual", "province_operator")
+    viewer = add_user(stack, "web-manual-viewer", "viewer")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    month_before = last_month.replace(day=1) - timedelta(days=1)
+    note = f"browser-{time.time_ns()}"  # tells this run's value from any other upload for the city
+    csv = (
+        "indicator,entity_kind,entity,period,value,note\n"
+        f"onsite_inspection_score,city,{city},{last_month:%Y-%m},91,{note}\n"
+        f"onsite_inspection_score,city,{city},{month_before:%Y-%m},150,{note}\n"
+    ).encode()
+    errors: list[str] = []
+    ctx, page = await _board(browser, stack, operator, errors)
+    vctx, vpage = await _board(browser, stack, viewer, errors)
+
+    async def notes() -> set[str]:
+        query = f"indicator=onsite_inspection_score&entity={city}"
+        values = (await (await page.request.get(f"{stack.base_url}/api/v1/manual-values?{query}")).json())["values"]
+        return {u["note"] for v in values for u in [v, *v["history"]]}
+
+    try:
+        panel = page.get_by_test_id("manual-panel")
+        await panel.wait_for()
+        await page.get_by_test_id("manual-file").set_input_files(
+            files=[{"name": "现场检查.csv", "mimeType": "text/csv", "buffer": csv}]
+        )
+        # The answer is held back until the busy state is seen: a small file is checked faster than a test looks.
+        release = asyncio.Event()
+
+        async def hold(route) -> None:
+            await release.wait()
+            await route.continue_()
+
+        await page.route("**/api/v1/manual-values*", hold)
+        await page.get_by_test_id("manual-submit").click()
+        await page.locator('[data-testid="manual-panel"][data-state="busy"]').wait_for()
+        assert await page.get_by_test_id("manual-submit").is_disabled()
+        release.set()
+        await page.locator('[data-testid="manual-panel"][data-state="refused"]').wait_for(timeout=10_000)
+        await page.unroute("**/api/v1/manual-values*")
+        rows = page.get_by_test_id("manual-refused-row")
+        assert await rows.count() == 1
+        assert (await rows.first.get_attribute("data-line"), await rows.first.get_attribute("data-reason")) == (
+            "3",
+            "out_of_range",
+        )
+        assert "值超出范围" in await rows.first.inner_text()
+        assert "未保存任何数据" in await page.get_by_test_id("manual-error").inner_text()
+        assert note not in await notes()
+        await panel.screenshot(path=str(ARTIFACTS / "12-manual-refused.png"))
+
+        # The same file, kept in the form, with only the good rows stored.
+        await page.get_by_test_id("manual-partial").check()
+        await page.get_by_test_id("manual-submit").click()
+        await page.locator('[data-testid="manual-panel"][data-state="done"]').wait_for(timeout=10_000)
+        assert "已保存 1 条" in await page.get_by_test_id("manual-status").inner_text()
+        assert await page.get_by_test_id("manual-error").is_hidden()
+        assert await rows.count() == 1  # the refused row is still listed: it was not stored
+        assert note in await notes()
+        await page.get_by_test_id("lang-toggle").click()
+        assert await page.locator("#manual-title").inner_text() == "Manual data upload"
+        assert "Out of range" in await rows.first.inner_text()
+        await panel.screenshot(path=str(ARTIFACTS / "13-manual-stored.png"))
+
+        assert await vpage.get_by_test_id("manual-panel").is_hidden()
+        assert await vpage.get_by_test_id("manual-form").count() == 0
+        # Chromium logs the refused upload (422) as a console error; nothing else may be there.
+        assert [e for e in errors if "status of 422" not in e] == []
+    finally:
+        await ctx.close()
+        await vctx.close()

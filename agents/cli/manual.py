@@ -124,14 +124,9 @@ def registry_of(settings: Settings) -> Registry:
 
 
 async def _open(settings: Settings) -> Any:
-    from connectors.clickhouse.client import ClickHouse
-    from connectors.clickhouse.migrations import migrate
+    from agents.cli.store import open_store
 
-    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
-    ch = ClickHouse(dsn, settings.clickhouse_database)
-    await ch.run(ch.open)
-    await ch.run(migrate, ch)  # an older data dir may predate the manual values table
-    return ch
+    return await open_store(settings)
 
 
 async def _store(args: argparse.Namespace, settings: Settings, upload: Upload) -> int:

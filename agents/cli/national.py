@@ -53,14 +53,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _export_from_settings(settings: Settings, period: Period, out: Path, max_delay: timedelta) -> int:
-    from connectors.clickhouse.client import ClickHouse
-    from connectors.clickhouse.migrations import migrate
+    from agents.cli.store import open_store
 
-    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
-    ch = ClickHouse(dsn, settings.clickhouse_database)
-    await ch.run(ch.open)
+    ch = await open_store(settings)
     try:
-        await ch.run(migrate, ch)  # an older data dir may predate some columns the queries read
         result = await export(ch, period, out, max_delay, keep=ch)
     finally:
         await asyncio.to_thread(ch.close)

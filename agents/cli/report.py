@@ -47,20 +47,16 @@ async def _registry(settings: Settings) -> Registry:
 
 
 async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from agents.cli.store import open_store
     from agents.reporting import make_report, write
-    from connectors.clickhouse.client import ClickHouse
-    from connectors.clickhouse.migrations import migrate
     from streams.indicators.installed import load as load_defined
     from streams.reports.build import ReportError
 
     period = parse_period(args.period)
     load_defined(settings.indicators_path)
     registry = await _registry(settings)
-    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
-    ch = ClickHouse(dsn, settings.clickhouse_database)
-    await ch.run(ch.open)
+    ch = await open_store(settings)
     try:
-        await ch.run(migrate, ch)
         try:
             report = await make_report(settings, ch, registry, period, args.level, args.city)
         except ReportError as exc:

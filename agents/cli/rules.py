@@ -130,8 +130,7 @@ def check(path: str | Path = "alert_rules", out: TextIO | None = None, indicator
 
 async def backtest(args: argparse.Namespace, settings: Settings) -> int:
     """What the rules would have fired over the stored history, episode by episode, and which alerts flapped."""
-    from connectors.clickhouse.client import ClickHouse
-    from connectors.clickhouse.migrations import migrate
+    from agents.cli.store import open_store
     from streams.indicators.defined_loader import DefinedError
     from streams.indicators.installed import load as load_indicators
     from streams.registry.csv_io import read_csv_dir
@@ -149,10 +148,7 @@ async def backtest(args: argparse.Namespace, settings: Settings) -> int:
     if start.tzinfo is None or end.tzinfo is None:
         print("--from and --to need a zone, e.g. 2026-11-20T09:00:00+08:00", file=sys.stderr)
         return 2
-    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
-    ch = ClickHouse(dsn, settings.clickhouse_database)
-    await ch.run(ch.open)
-    await ch.run(migrate, ch)  # an older data dir may predate some indicator tables
+    ch = await open_store(settings)
     registry = read_csv_dir(settings.registry_dir) if settings.registry_dir else generate(halls=settings.registry_halls)
     try:
         report = await replay(rules, ch, registry, start, end, timedelta(seconds=args.step))

@@ -14,13 +14,11 @@ from typing import Any, Literal
 
 from agents.settings import Settings
 from connectors.clickhouse.client import ClickHouse
-from connectors.clickhouse.national_checks import store_checks
+from connectors.clickhouse.national_checks import check_period
 from connectors.reports.pdf import write_pdf
 from connectors.reports.xlsx import write_xlsx
 from streams.indicators.catalog import INDICATORS
 from streams.indicators.scorecard import load_scorecard
-from streams.national.checks import DEFAULT_MAX_DELAY, check_set
-from streams.national.source import read_period
 from streams.periods import Period
 from streams.registry import Registry
 from streams.reports.build import Sources, build_report
@@ -47,9 +45,7 @@ def sources(
     titles = {rule.id: rule.title for rule in rules}
 
     async def prepare(period: Period) -> None:
-        found = await read_period(ch, period)
-        checked = check_set(found.evaluations, found.case_steps, found.history, DEFAULT_MAX_DELAY)
-        await store_checks(ch, checked, datetime.now(UTC))
+        await check_period(ch, period)
 
     return Sources(
         ch,

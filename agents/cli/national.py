@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.cli import Subcommands
 from agents.settings import Settings
-from streams.national.checks import DEFAULT_MAX_DELAY, check_set
-from streams.national.source import Reader, read_period
+from streams.national.checks import DEFAULT_MAX_DELAY
 from streams.national.upload import write_set
 from streams.periods import Period, PeriodError, parse_period
 
@@ -57,7 +56,7 @@ async def _export_from_settings(settings: Settings, period: Period, out: Path, m
 
     ch = await open_store(settings)
     try:
-        result = await export(ch, period, out, max_delay, keep=ch)
+        result = await export(ch, period, out, max_delay, store=True)
     finally:
         await asyncio.to_thread(ch.close)
     print_summary(result)
@@ -65,23 +64,20 @@ async def _export_from_settings(settings: Settings, period: Period, out: Path, m
 
 
 async def export(
-    reader: Reader,
+    ch: ClickHouse,
     period: Period,
     out: Path,
     max_delay: timedelta = DEFAULT_MAX_DELAY,
-    keep: ClickHouse | None = None,
+    store: bool = False,
 ) -> dict[str, Any]:
     """Read, check and write the period's set; return the summary written beside the files.
 
-    With `keep`, every record's verdict is also stored there, for the pass-rate indicator.
+    With `store`, every record's verdict is also kept, for the pass-rate indicator.
     """
-    found = await read_period(reader, period)
-    checked = check_set(found.evaluations, found.case_steps, found.history, max_delay)
-    now = datetime.now(UTC)
-    if keep is not None:
-        from connectors.clickhouse.national_checks import store_checks
+    from connectors.clickhouse.national_checks import check_period
 
-        await store_checks(keep, checked, now)
+    now = datetime.now(UTC)
+    checked = await check_period(ch, period, max_delay, now, store=store)
     return write_set(out, checked, period, now)
 
 

@@ -16,23 +16,15 @@ from agents.settings import Settings
 if TYPE_CHECKING:
     from connectors.clickhouse.client import ClickHouse
 
-MB = 1024 * 1024
-
 
 async def open_store(settings: Settings) -> ClickHouse:
-    from connectors.clickhouse.client import ClickHouse, chdb_cache_settings, spill_settings
+    from agents.services.clickhouse import client_for
     from connectors.clickhouse.migrations import migrate
 
-    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path else settings.clickhouse_dsn
-    ch = ClickHouse(
-        dsn,
-        settings.clickhouse_database,
-        query_settings=spill_settings(settings.clickhouse_spill_mb * MB),
-        engine_settings=chdb_cache_settings(settings.chdb_cache_mb * MB),
-    )
+    ch = client_for(settings)
     await ch.run(ch.open)
     try:
-        await ch.run(migrate, ch)
+        await ch.run(migrate, ch, ch.cluster)
     except BaseException:
         await asyncio.to_thread(ch.close)
         raise

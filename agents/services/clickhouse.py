@@ -23,6 +23,22 @@ log = structlog.get_logger(__name__)
 MB = 1024 * 1024
 
 
+def client_for(settings: Settings) -> ClickHouse:
+    """The ClickHouse `settings` name (chDB under the data dir, or GOVPULSE_CLICKHOUSE_DSN's server), not opened yet.
+
+    With the memory settings every process uses (GROUP BY / ORDER BY spilled to disk, chDB's caches capped): the
+    stack's store and the one-off commands (agents/cli/store.py) open it the same way.
+    """
+    dsn = f"chdb://{settings.chdb_path}" if settings.chdb_path is not None else settings.clickhouse_dsn
+    return ClickHouse(
+        dsn,
+        settings.clickhouse_database,
+        cluster=settings.clickhouse_cluster or None,
+        query_settings=spill_settings(settings.clickhouse_spill_mb * MB),
+        engine_settings=chdb_cache_settings(settings.chdb_cache_mb * MB),
+    )
+
+
 class ClickHouseStore:
     """The ClickHouse client of the worker and the center (chDB in this process, or a server)."""
 
@@ -45,16 +61,11 @@ class ClickHouseStore:
 
     async def start(self) -> None:
         s = self.settings
-        cluster = s.clickhouse_cluster or None
-        self._client = ch = ClickHouse(
-            self._dsn(),
-            s.clickhouse_database,
-            cluster=cluster,
-            query_settings=spill_settings(s.clickhouse_spill_mb * MB),
-            engine_settings=chdb_cache_settings(s.chdb_cache_mb * MB),
-        )
+        if s.chdb_path is not None:
+            s.chdb_path.mkdir(parents=True, exist_ok=True)
+        self._client = ch = client_for(s)
         await ch.run(ch.open)
-        applied = await ch.run(migrate, ch, cluster)
+        applied = await ch.run(migrate, ch, ch.cluster)
         raw_topics = [spec.topic for spec in STREAMS.values()]
         self._generations = await ch.run(current_generations, ch, raw_topics, self.topics.created)
         log.info("clickhouse_ready", dsn=ch.dsn.split("@")[-1], migrations_applied=applied)
@@ -69,13 +80,6 @@ class ClickHouseStore:
         sql = " UNION ALL ".join(f"SELECT '{t}', count() FROM {t}" for t in tables)
         rows = await self.client.query(sql)
         return {"rows": {name: int(count) for name, count in rows}}
-
-    def _dsn(self) -> str:
-        s = self.settings
-        if s.chdb_path is not None:
-            s.chdb_path.mkdir(parents=True, exist_ok=True)
-            return f"chdb://{s.chdb_path}"
-        return s.clickhouse_dsn
 
 
 class ClickHouseFault:
